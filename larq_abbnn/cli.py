@@ -1,0 +1,114 @@
+"""The `abbnn` command line: long jobs and checks for A&B BNN models."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Sequence
+
+
+def _shape(text: str) -> tuple[int, int, int]:
+    try:
+        dims = tuple(int(d) for d in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected H,W,C integers, got {text!r}") from None
+    if len(dims) != 3 or min(dims) < 1:
+        raise argparse.ArgumentTypeError(f"expected H,W,C positive integers, got {text!r}")
+    return dims
+
+
+#: `larq_abbnn.zoo.MODELS` keys, listed here so `abbnn --help` needs no TensorFlow import
+#: (a test keeps the two equal).
+MODEL_NAMES = (
+    "ab_biresnet18",
+    "ab_reactnet18",
+    "ab_reactnet34",
+    "ab_reactneta",
+    "ab_xnornet18",
+    "bnfree_reactnet18",
+    "bnfree_reactneta",
+)
+
+
+def _add_model_arguments(parser: argparse.ArgumentParser, default_model: str | None) -> None:
+    parser.add_argument(
+        "model" if default_model is None else "--model",
+        default=default_model,
+        choices=MODEL_NAMES,
+        help="zoo model (names as in the paper's checkpoints)",
+    )
+    parser.add_argument("--input-shape", type=_shape, default=None, help="H,W,C")
+    parser.add_argument("--num-classes", type=int, default=None)
+    parser.add_argument("--stem", choices=["imagenet", "cifar"], default=None)
+    parser.add_argument("--step", type=int, choices=[1, 2], default=2)
+    parser.add_argument("--padding", choices=["reference", "same", "one"], default="reference")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="abbnn",
+        description="A&B BNN (CVPR 2024) for Larq: build, train, convert and check models.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    summary = sub.add_parser("summary", help="print larq's summary of a zoo model")
+    _add_model_arguments(summary, default_model=None)
+
+    demo = sub.add_parser(
+        "demo",
+        help="build an A&B model, train it briefly, convert it with LCE and verify it",
+        description=(
+            "Builds a zoo model (CIFAR stem), trains a few steps, converts it with Larq "
+            "Compute Engine, runs the TFLite file in LCE's interpreter next to Keras and "
+            "reports agreement, op mix, size and latency."
+        ),
+    )
+    _add_model_arguments(demo, default_model="ab_reactnet18")
+    demo.add_argument("--steps", type=int, default=4, help="training steps (default 4)")
+    demo.add_argument("--batch-size", type=int, default=16)
+    demo.add_argument(
+        "--images",
+        default=None,
+        help="image folder (one sub-folder per class); random data when omitted",
+    )
+    demo.add_argument("--output", default="runs/demo", help="folder for model.tflite")
+    demo.add_argument("--seed", type=int, default=2023)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        if args.command == "summary":
+            from larq_abbnn.commands import summary
+
+            return summary.run(args)
+        if args.command == "demo":
+            from larq_abbnn.commands import demo
+
+            return demo.run(args)
+    except KeyboardInterrupt:
+        print("abbnn: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # one line for users; --debug for the traceback
+        if args.debug:
+            raise
+        message = str(error).strip().splitlines()
+        print(
+            f"abbnn {args.command}: error: {message[0] if message else type(error).__name__}",
+            file=sys.stderr,
+        )
+        return 1
+    parser.error(f"unknown command {args.command!r}")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""`abbnn demo`: build, train briefly, convert with LCE, verify and report, in minutes.
+
+The full pipeline (folding, multiplication audit, benchmarks, the paper's training
+recipe) grows into this command as those parts land; today it shows the parts that
+exist, on data it can reach: an image folder, or random data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+import tensorflow as tf
+from larq_compute_engine import convert_keras_model
+from larq_compute_engine.tflite.python.interpreter import Interpreter
+
+from larq_abbnn import zoo
+from larq_abbnn.commands.summary import build_model
+from larq_abbnn.converters import op_counts
+from larq_abbnn.files import atomic_write_bytes
+
+#: The paper's normalization (ImageNet statistics, used for CIFAR too).
+MEAN = np.array([0.485, 0.456, 0.406])
+STD = np.array([0.229, 0.224, 0.225])
+
+
+def _images(folder: str, shape, batch_size: int, seed: int) -> tuple[tf.data.Dataset, int]:
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"image folder not found: {folder}")
+    train = os.path.join(folder, "train")
+    folder = train if os.path.isdir(train) else folder
+    dataset = tf.keras.utils.image_dataset_from_directory(
+        folder,
+        image_size=shape[:2],
+        batch_size=batch_size,
+        seed=seed,
+        shuffle=True,
+        verbose=False,
+    )
+    classes = len(dataset.class_names)
+    mean, std = tf.constant(MEAN * 255.0, tf.float32), tf.constant(STD * 255.0, tf.float32)
+    dtype = tf.keras.backend.floatx()
+    return dataset.map(lambda x, y: (tf.cast((x - mean) / std, dtype), y)), classes
+
+
+def _random(shape, num_classes: int, batch_size: int, seed: int) -> tf.data.Dataset:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(8 * batch_size, *shape)).astype(tf.keras.backend.floatx())
+    y = rng.integers(0, num_classes, size=8 * batch_size)
+    return tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size)
+
+
+def run(args: argparse.Namespace) -> int:
+    tf.keras.utils.set_random_seed(args.seed)
+    args.input_shape = args.input_shape or (32, 32, 3)
+    if args.images:
+        data, classes = _images(args.images, args.input_shape, args.batch_size, args.seed)
+        source = f"images from {args.images} ({classes} classes)"
+    else:
+        classes = args.num_classes or 10
+        data = _random(args.input_shape, classes, args.batch_size, args.seed)
+        source = "random inputs (pass --images DIR for real data)"
+    args.num_classes = args.num_classes or classes
+
+    start = time.perf_counter()
+    model = build_model(args)
+    build_s = time.perf_counter() - start
+    print(
+        f"model      {model.name}: {model.count_params():,} parameters, "
+        f"{zoo.binary_conv_count(model)} binary convs, built in {build_s:.1f} s"
+    )
+
+    model.compile(
+        optimizer=tf.keras.optimizers.Adam(1e-3),
+        loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    start = time.perf_counter()
+    history = model.fit(data.repeat(), steps_per_epoch=args.steps, epochs=1, verbose=0)
+    train_s = time.perf_counter() - start
+    print(
+        f"training   {args.steps} steps of {args.batch_size} on {source}: "
+        f"loss {history.history['loss'][-1]:.3f} in {train_s:.1f} s"
+    )
+
+    start = time.perf_counter()
+    flatbuffer = convert_keras_model(model)
+    convert_s = time.perf_counter() - start
+    path = os.path.join(args.output, "model.tflite")
+    atomic_write_bytes(path, flatbuffer)
+    ops = op_counts(flatbuffer)
+    print(
+        f"converted  {path}: {len(flatbuffer) / 1e6:.2f} MB in {convert_s:.1f} s; "
+        f"{ops.get('LceBconv2d', 0)} LceBconv2d of {zoo.binary_conv_count(model)} binary convs"
+    )
+    print("ops        " + ", ".join(f"{name} {n}" for name, n in sorted(ops.items())))
+
+    inputs = np.concatenate([x.numpy() for x, _ in data.take(4)]).astype(np.float32)
+    keras_logits = model.predict(inputs, verbose=0)
+    interpreter = Interpreter(flatbuffer, num_threads=1)
+    tflite_logits = interpreter.predict(inputs)
+    agree = float(np.mean(np.argmax(keras_logits, 1) == np.argmax(tflite_logits, 1)))
+    diff = float(np.max(np.abs(keras_logits - tflite_logits)))
+    scale = float(np.max(np.abs(keras_logits)))
+    print(
+        f"verified   {len(inputs)} inputs, Keras vs LCE interpreter: argmax agreement "
+        f"{agree:.1%}, largest logit difference {diff:.2e} (logits up to {scale:.2e})"
+    )
+
+    single = inputs[:1]
+    interpreter.predict(single)
+    times = []
+    for _ in range(10):
+        start = time.perf_counter()
+        interpreter.predict(single)
+        times.append(time.perf_counter() - start)
+    print(f"latency    {np.median(times) * 1e3:.1f} ms median of 10 (1 thread, this machine)")
+
+    if ops.get("LceBconv2d", 0) != zoo.binary_conv_count(model):
+        print("demo: FAILED: not every binary conv became an LceBconv2d")
+        return 1
+    return 0

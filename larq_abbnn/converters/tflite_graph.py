@@ -1,0 +1,44 @@
+"""Reading converted TFLite files with the flatbuffer schema LCE ships."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from larq_compute_engine.mlir.python import tflite_schema
+
+
+def _builtin_names() -> dict[int, str]:
+    ops = tflite_schema.BuiltinOperator
+    return {value: name for name, value in vars(ops).items() if not name.startswith("_")}
+
+
+def op_counts(flatbuffer: bytes) -> Counter:
+    """Operator type -> count over every subgraph of a TFLite flatbuffer.
+
+    Custom ops appear under their custom code (`LceBconv2d`, `LceQuantize`, ...),
+    builtins under their schema name (`CONV_2D`, `ADD`, ...).
+    """
+    if not isinstance(flatbuffer, (bytes, bytearray)) or len(flatbuffer) < 8:
+        raise ValueError("not a TFLite flatbuffer: fewer than 8 bytes.")
+    if bytes(flatbuffer[4:8]) != b"TFL3":
+        raise ValueError(
+            f"not a TFLite flatbuffer: file identifier {bytes(flatbuffer[4:8])!r}, "
+            "expected b'TFL3'."
+        )
+    model = tflite_schema.Model.GetRootAsModel(flatbuffer, 0)
+    builtins = _builtin_names()
+    names = []
+    for i in range(model.OperatorCodesLength()):
+        code = model.OperatorCodes(i)
+        custom = code.CustomCode()
+        if custom:
+            names.append(custom.decode())
+        else:
+            builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+            names.append(builtins.get(builtin, f"BUILTIN_{builtin}"))
+    counts: Counter = Counter()
+    for s in range(model.SubgraphsLength()):
+        subgraph = model.Subgraphs(s)
+        for j in range(subgraph.OperatorsLength()):
+            counts[names[subgraph.Operators(j).OpcodeIndex()]] += 1
+    return counts

@@ -1,0 +1,521 @@
+"""Keras layers of the A&B BNN (Ma et al., CVPR 2024) and its BN-Free baseline.
+
+Layouts are Keras's: NHWC activations, HWIO kernels, per-channel parameters of shape
+`(C,)`. Every layer computes in its inputs' float type, so after
+`tf.keras.backend.set_floatx("float64")` a model built from them runs in float64.
+
+References:
+    - [A&B BNN: Add&Bit-Operation-Only Hardware-Friendly Binary Neural
+      Network](https://arxiv.org/abs/2403.03739)
+    - [BNN - BN = ?: Training Binary Neural Networks without Batch
+      Normalization](https://arxiv.org/abs/2104.08215)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+import numpy as np
+import tensorflow as tf
+from larq import utils as lq_utils
+from larq.layers import QuantConv2D
+
+from larq_abbnn import quantizers
+
+__all__ = [
+    "MaskLayer",
+    "Scale",
+    "LearnableBias",
+    "QuantRPReLU",
+    "ScaledStdConv2D",
+    "BinaryScaledStdConv2D",
+    "SymmetricMaxPooling2D",
+]
+
+
+@contextlib.contextmanager
+def _silenced(logger: logging.Logger):
+    previous = logger.disabled
+    logger.disabled = True
+    try:
+        yield
+    finally:
+        logger.disabled = previous
+
+
+def _positive_float(layer: str, name: str, value) -> float:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{layer}: {name} must be a number, got {value!r}.") from None
+    if not (value > 0 and np.isfinite(value)):
+        raise ValueError(f"{layer}: {name} must be a positive finite number, got {value!r}.")
+    return value
+
+
+def _channels(layer: tf.keras.layers.Layer, input_shape, min_rank: int = 2) -> int:
+    shape = tf.TensorShape(input_shape)
+    if shape.rank is None or shape.rank < min_rank:
+        raise ValueError(
+            f"{type(layer).__name__} '{layer.name}': expected an input of rank >= "
+            f"{min_rank} with channels last, got shape {shape}."
+        )
+    if shape[-1] is None:
+        raise ValueError(
+            f"{type(layer).__name__} '{layer.name}': the channel dimension of the input "
+            f"must be known, got shape {shape}."
+        )
+    return int(shape[-1])
+
+
+@lq_utils.register_keras_custom_object
+class MaskLayer(tf.keras.layers.Layer):
+    r"""The A&B BNN mask layer: `y = beta * x`, placed right before a sign.
+
+    Since \\(\mathrm{sign}(\beta x) = \mathrm{sign}(x)\\) for \\(\beta > 0\\), the mask
+    changes nothing in the forward pass of the following sign; it scales the sign's
+    pseudo-gradient by beta, which is what the NF-Net style beta of the reference does
+    during training. At inference it is removed (`larq_abbnn.converters`), so the NF-Net
+    beta costs no multiplication: the preceding `LearnableBias(divisor=beta)` already
+    holds the bias as `b / beta`.
+
+    # Arguments
+        beta: the block's `1 / sqrt(expected_var)`; must be positive.
+    """
+
+    def __init__(self, beta: float, **kwargs):
+        self.beta = _positive_float("MaskLayer", "beta", beta)
+        super().__init__(**kwargs)
+
+    def call(self, inputs):
+        return inputs * self.beta
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "beta": self.beta}
+
+
+@lq_utils.register_keras_custom_object
+class Scale(tf.keras.layers.Layer):
+    r"""Multiplication by a constant, `y = scale * x`.
+
+    The residual-branch alpha of NF-Nets (2**-2 in A&B models: a shift at inference) and
+    the BN-Free baseline's real-valued beta on a block's input.
+    """
+
+    def __init__(self, scale: float, **kwargs):
+        self.scale = _positive_float("Scale", "scale", scale)
+        super().__init__(**kwargs)
+
+    @property
+    def is_power_of_two(self) -> bool:
+        mantissa, _ = np.frexp(self.scale)
+        return mantissa == 0.5
+
+    def call(self, inputs):
+        return inputs * self.scale
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "scale": self.scale}
+
+
+@lq_utils.register_keras_custom_object
+class LearnableBias(tf.keras.layers.Layer):
+    r"""Per-channel learnable shift (ReActNet's "RSign/RPReLU move"), initialised at 0.
+
+    \\[ y = x + b / d \\]
+
+    `divisor` d is 1 except for the first bias of an A&B binary path, which the
+    reference applies as `x + b / beta` ahead of a `MaskLayer(beta)`, so that the sign
+    sees `beta * x + b`.
+    """
+
+    def __init__(self, divisor: float = 1.0, bias_initializer="zeros", **kwargs):
+        self.divisor = _positive_float("LearnableBias", "divisor", divisor)
+        self.bias_initializer = tf.keras.initializers.get(bias_initializer)
+        super().__init__(**kwargs)
+
+    def build(self, input_shape):
+        channels = _channels(self, input_shape)
+        self.bias = self.add_weight(
+            name="bias", shape=(channels,), initializer=self.bias_initializer, trainable=True
+        )
+        super().build(input_shape)
+
+    def call(self, inputs):
+        if self.divisor == 1.0:
+            return inputs + self.bias
+        return inputs + self.bias / self.divisor
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "divisor": self.divisor,
+            "bias_initializer": tf.keras.initializers.serialize(self.bias_initializer),
+        }
+
+
+@tf.custom_gradient
+def _round_ste(x):
+    return tf.round(x), lambda dy: dy
+
+
+@lq_utils.register_keras_custom_object
+class QuantRPReLU(tf.keras.layers.Layer):
+    r"""Quantized PReLU of the A&B BNN: per-channel slopes restricted to powers of two.
+
+    \\[
+    y = \begin{cases} x & x > 0 \\\ 2^{\mathrm{round}(L_c)}\,x & x \leq 0 \end{cases}
+    \\]
+
+    `round` (half to even, as `torch.round`) has a straight-through gradient, so `L`
+    trains as a real number while the forward slope is always an exact power of two: a
+    shift at inference.
+
+    # Arguments
+        exponent_initializer: initial L; the paper uses -3 (slope 1/8).
+    """
+
+    def __init__(self, exponent_initializer=-3.0, **kwargs):
+        if isinstance(exponent_initializer, (int, float)):
+            exponent_initializer = tf.keras.initializers.Constant(float(exponent_initializer))
+        self.exponent_initializer = tf.keras.initializers.get(exponent_initializer)
+        super().__init__(**kwargs)
+
+    def build(self, input_shape):
+        channels = _channels(self, input_shape)
+        self.exponent = self.add_weight(
+            name="exponent",
+            shape=(channels,),
+            initializer=self.exponent_initializer,
+            trainable=True,
+        )
+        super().build(input_shape)
+
+    @property
+    def exponents(self) -> np.ndarray:
+        """The integer slope exponents `round(L)` the layer currently applies."""
+        return np.round(tf.keras.backend.get_value(self.exponent)).astype(np.int64)
+
+    def slopes(self, dtype=None) -> tf.Tensor:
+        exponent = _round_ste(self.exponent)
+        if dtype is not None:
+            exponent = tf.cast(exponent, dtype)
+        return tf.pow(tf.constant(2.0, exponent.dtype), exponent)
+
+    def call(self, inputs):
+        return tf.where(inputs > 0, inputs, self.slopes(inputs.dtype) * inputs)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "exponent_initializer": tf.keras.initializers.serialize(self.exponent_initializer),
+        }
+
+
+def torch_default_conv_initializer() -> tf.keras.initializers.Initializer:
+    """PyTorch's default conv/linear init (Kaiming-uniform, a=sqrt(5)): U(+-1/sqrt(fan_in))."""
+    return tf.keras.initializers.VarianceScaling(1.0 / 3.0, "fan_in", "uniform")
+
+
+@lq_utils.register_keras_custom_object
+class ScaledStdConv2D(QuantConv2D):
+    r"""Full-precision conv with scaled weight standardization and a per-channel gain.
+
+    \\[ y = \mathrm{conv}(x, \hat W) \cdot g, \quad \hat W = \mathrm{ScaledStd}(W) \\]
+
+    A Larq `QuantConv2D` whose kernel quantizer is `ScaledStd`; no bias, gain initialised
+    at 1, kernel initialised like PyTorch's default conv.
+
+    `padding` is `"same"`, `"valid"` or `"symmetric"`: symmetric zero padding of
+    `dilation * (k - 1) // 2` on every side (PyTorch's `padding=k//2`). Where it
+    coincides with TF's "same" the layer uses it. At stride 2 on even sizes it does not
+    (TF pads bottom/right, PyTorch top/left), but the PyTorch windows are the TF "same"
+    windows mirrored, so the layer computes `flip(conv_same(flip(x), flip(W)))` with
+    `flip` reversing height and width: exact zero padding, and still a native
+    `LceBconv2d` after conversion. (Padding after the sign instead is mis-converted by
+    LCE 0.16 at stride 2: measured logit error 24 on an 8x8 input; a constant border
+    correction is fused into the bconv's per-channel bias and fails to load.) Any other
+    case pads explicitly. `pad_values=1.0` with "same" selects LCE's one-padding.
+    """
+
+    _default_kernel_quantizer = "scaled_std"
+
+    def __init__(
+        self,
+        filters: int,
+        kernel_size,
+        strides=(1, 1),
+        padding: str = "symmetric",
+        pad_values: float = 0.0,
+        input_quantizer=None,
+        kernel_quantizer=None,
+        kernel_initializer=None,
+        gain_initializer="ones",
+        eps: float = 1e-5,
+        **kwargs,
+    ):
+        for key in ("use_bias", "activation"):
+            if kwargs.pop(key, None):
+                raise ValueError(f"{type(self).__name__}: {key} is not supported.")
+        padding = str(padding).lower()
+        if padding not in ("same", "valid", "symmetric"):
+            raise ValueError(
+                f"{type(self).__name__}: padding must be 'same', 'valid' or 'symmetric', "
+                f"got {padding!r}."
+            )
+        if pad_values not in (0, 1, 0.0, 1.0):
+            raise ValueError(
+                f"{type(self).__name__}: pad_values must be 0.0 or 1.0, got {pad_values!r}."
+            )
+        self.eps = float(eps)
+        self.requested_padding = padding
+        self.gain_initializer = tf.keras.initializers.get(gain_initializer)
+        if kernel_quantizer is None:
+            kernel_quantizer = quantizers.ScaledStd(eps)
+        super().__init__(
+            filters,
+            kernel_size,
+            strides=strides,
+            padding="valid" if padding == "symmetric" else padding,
+            pad_values=float(pad_values),
+            use_bias=False,
+            input_quantizer=input_quantizer,
+            kernel_quantizer=kernel_quantizer,
+            kernel_initializer=kernel_initializer or torch_default_conv_initializer(),
+            **kwargs,
+        )
+        self._symmetric_mode = None  # "same", "flip" or "explicit", set in build
+
+    # -- padding ---------------------------------------------------------------------
+    def _resolve_symmetric(self, input_shape) -> str:
+        """ "same", "flip" (mirrored "same") or "explicit", per the static input size."""
+        same = flipped = True
+        for size, k, s, d in zip(
+            input_shape[1:3], self.kernel_size, self.strides, self.dilation_rate
+        ):
+            effective = d * (k - 1) + 1
+            p = d * (k - 1) // 2
+            if size is None:
+                same = same and s == 1 and effective % 2 == 1
+                flipped = False
+                continue
+            out_same = -(-size // s)
+            total = max((out_same - 1) * s + effective - size, 0)
+            out_sym = (size + 2 * p - effective) // s + 1
+            same = same and out_sym == out_same and total // 2 == p
+            flipped = flipped and out_sym == out_same and total - total // 2 == p
+        if same:
+            return "same"
+        if flipped and self.pad_values == 0.0:
+            return "flip"
+        if any(size is None for size in input_shape[1:3]):
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}': symmetric padding at stride "
+                f"{self.strides} needs a static spatial input size, got {input_shape}."
+            )
+        return "explicit"
+
+    def _symmetric_pads(self):
+        return tuple((d * (k - 1) // 2,) * 2 for k, d in zip(self.kernel_size, self.dilation_rate))
+
+    def build(self, input_shape):
+        input_shape = tf.TensorShape(input_shape)
+        if input_shape.rank != 4:
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}': expected a 4-D NHWC input, got "
+                f"shape {input_shape}."
+            )
+        if self.requested_padding == "symmetric":
+            self._symmetric_mode = self._resolve_symmetric(input_shape)
+            if self._symmetric_mode == "explicit":
+                self.padding = "valid"
+                self._is_native_padding = True
+                (t, b), (l, r) = self._symmetric_pads()
+                input_shape = tf.TensorShape(
+                    [input_shape[0], input_shape[1] + t + b, input_shape[2] + l + r, input_shape[3]]
+                )
+            else:
+                self.padding = "same"
+                self._is_native_padding = self.pad_values == 0.0
+        super().build(input_shape)
+        self.gain = self.add_weight(
+            name="gain",
+            shape=(self.filters,),
+            initializer=self.gain_initializer,
+            trainable=True,
+        )
+
+    def call(self, inputs):
+        mode = self._symmetric_mode
+        if mode == "flip":
+            # Sign and standardization commute with the flip, so LCE still sees
+            # sign -> conv(same) and makes one LceBconv2d of it.
+            outputs = super().call(tf.reverse(inputs, axis=[1, 2]))
+            return tf.reverse(outputs, axis=[1, 2])
+        if mode == "explicit":
+            if self.input_quantizer is not None:
+                inputs = self.input_quantizer(inputs)
+            inputs = tf.pad(
+                inputs, [[0, 0], *self._symmetric_pads(), [0, 0]], constant_values=self.pad_values
+            )
+            # Keras's Conv.call checks the output shape of the already padded input, and
+            # the input is already quantized.
+            with lq_utils.patch_object(self, "requested_padding", "valid"), lq_utils.patch_object(
+                self, "input_quantizer", None
+            ):
+                return super().call(inputs)
+        return super().call(inputs)
+
+    def convolution_op(self, inputs, kernel):
+        kernel = tf.convert_to_tensor(kernel)
+        if self._symmetric_mode == "flip":
+            kernel = tf.reverse(kernel, axis=[0, 1])
+        return super().convolution_op(inputs, kernel) * tf.cast(self.gain, inputs.dtype)
+
+    def compute_output_shape(self, input_shape):
+        input_shape = tf.TensorShape(input_shape)
+        if self.requested_padding != "symmetric":
+            return super().compute_output_shape(input_shape)
+        dims = []
+        for size, k, s, d in zip(
+            input_shape[1:3], self.kernel_size, self.strides, self.dilation_rate
+        ):
+            effective = d * (k - 1) + 1
+            p = d * (k - 1) // 2
+            dims.append(None if size is None else (size + 2 * p - effective) // s + 1)
+        return tf.TensorShape([input_shape[0], *dims, self.filters])
+
+    def get_config(self):
+        config = super().get_config()
+        for key in (
+            "use_bias",
+            "bias_initializer",
+            "bias_regularizer",
+            "bias_constraint",
+            "activation",
+        ):
+            config.pop(key, None)
+        return {
+            **config,
+            "padding": self.requested_padding,
+            "gain_initializer": tf.keras.initializers.serialize(self.gain_initializer),
+            "eps": self.eps,
+        }
+
+
+@lq_utils.register_keras_custom_object
+class BinaryScaledStdConv2D(ScaledStdConv2D):
+    r"""The A&B BNN binary conv ("HardBinaryScaledStd"), built on Larq's `QuantConv2D`.
+
+    \\[
+    y = \mathrm{conv}(q_a(x),\; a \odot \mathrm{sign}(\hat W)) \cdot g, \qquad
+    a_o = \mathrm{mean}(|\hat W_o|)\ \text{(detached)}
+    \\]
+
+    with the straight-through clip of `ScaledStdSign` on the kernel. The input quantizer
+    (default `"sigmoid_sign"`) binarizes the activations; pass `input_quantizer=None` for
+    a binary-weight conv on a real input (the ResNet shortcut).
+
+    `binary_weights=False` is the paper's step 1: the same variables (`kernel`, `gain`)
+    with the full-precision `ScaledStd` kernel, so step 1 -> step 2 needs no weight
+    surgery (`larq_abbnn.zoo.to_step(model, 2)`).
+    """
+
+    def __init__(
+        self,
+        filters: int,
+        kernel_size,
+        strides=(1, 1),
+        padding: str = "symmetric",
+        binary_weights: bool = True,
+        input_quantizer="sigmoid_sign",
+        kernel_initializer=None,
+        eps: float = 1e-5,
+        **kwargs,
+    ):
+        self.binary_weights = bool(binary_weights)
+        kwargs.pop("kernel_quantizer", None)  # derived from binary_weights
+        if kernel_initializer is None:
+            # Reference: binary convs start at U[0, 0.001), step-1 convs at PyTorch's default.
+            kernel_initializer = (
+                tf.keras.initializers.RandomUniform(0.0, 0.001)
+                if self.binary_weights
+                else torch_default_conv_initializer()
+            )
+        # Larq warns about "starved weights" for binary kernels without a constraint; the
+        # clip here acts on the standardized kernel (|W_hat| ~ n**-0.5), so it never starves.
+        with _silenced(logging.getLogger("larq.layers_base")):
+            super().__init__(
+                filters,
+                kernel_size,
+                strides=strides,
+                padding=padding,
+                input_quantizer=input_quantizer,
+                kernel_quantizer=(
+                    quantizers.ScaledStdSign(eps)
+                    if self.binary_weights
+                    else quantizers.ScaledStd(eps)
+                ),
+                kernel_initializer=kernel_initializer,
+                eps=eps,
+                **kwargs,
+            )
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("kernel_quantizer", None)
+        return {**config, "binary_weights": self.binary_weights}
+
+
+@lq_utils.register_keras_custom_object
+class SymmetricMaxPooling2D(tf.keras.layers.MaxPooling2D):
+    """Max pooling with PyTorch's symmetric padding, where padding never wins the max.
+
+    Pads `padding` rows/columns on every side with the float type's lowest value, then
+    pools "valid" (TF's "same" pads asymmetrically at stride 2 on even sizes).
+    """
+
+    def __init__(self, pool_size=3, strides=2, padding: int = 1, **kwargs):
+        kwargs.pop("data_format", None)
+        if not isinstance(padding, int) or padding < 0:
+            raise ValueError(
+                f"SymmetricMaxPooling2D: padding must be a non-negative int, got {padding!r}."
+            )
+        self.symmetric_padding = padding
+        super().__init__(pool_size=pool_size, strides=strides, padding="valid", **kwargs)
+
+    def call(self, inputs):
+        p = self.symmetric_padding
+        if p:
+            lowest = inputs.dtype.min
+            inputs = tf.pad(inputs, [[0, 0], [p, p], [p, p], [0, 0]], constant_values=lowest)
+        return super().call(inputs)
+
+    def compute_output_shape(self, input_shape):
+        input_shape = tf.TensorShape(input_shape).as_list()
+        p = self.symmetric_padding
+        padded = (
+            [input_shape[0]]
+            + [None if d is None else d + 2 * p for d in input_shape[1:3]]
+            + [input_shape[3]]
+        )
+        return super().compute_output_shape(padded)
+
+    def get_config(self):
+        config = super().get_config()
+        config["padding"] = self.symmetric_padding
+        config.pop("data_format", None)
+        return config

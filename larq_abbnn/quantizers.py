@@ -1,0 +1,171 @@
+"""Quantizers of the A&B BNN, in Larq's quantizer conventions.
+
+Each quantizer is a small Keras layer (Larq's `_BaseQuantizer`) registered for Keras
+serialization and, where users pass it by name, under a string alias:
+
+```python
+lq.layers.QuantConv2D(64, 3, input_quantizer="sigmoid_sign", kernel_quantizer="scaled_std_sign")
+```
+
+The forward sign is Larq's `lq.math.sign` (0 maps to +1), the pattern Larq Compute Engine
+recognises as a binarization; the reference PyTorch code maps 0 to 0, which differs only
+on exact zeros.
+"""
+
+import tensorflow as tf
+from larq import math as lq_math
+from larq import utils as lq_utils
+from larq.quantizers import _BaseQuantizer
+
+__all__ = [
+    "SigmoidSign",
+    "ScaledStd",
+    "ScaledStdSign",
+    "sigmoid_sign",
+    "scaled_weight_standardization",
+]
+
+
+def sigmoid_sign(x: tf.Tensor, k: float = 3.0) -> tf.Tensor:
+    r"""Sign with the A&B BNN sigmoid pseudo-gradient.
+
+    \\[
+    q(x) = \begin{cases} -1 & x < 0 \\\ 1 & x \geq 0 \end{cases}, \qquad
+    \frac{\partial q}{\partial x} \approx 2k\,\sigma(kx)\,(1 - \sigma(kx))
+    \\]
+    """
+
+    @tf.custom_gradient
+    def _call(x):
+        def grad(dy):
+            s = tf.math.sigmoid(k * x)
+            # Same association as the reference (2 * (k*s*(1-s))) so float64 runs agree
+            # to the last bit where they can.
+            return dy * (2 * (k * s * (1 - s)))
+
+        return lq_math.sign(x), grad
+
+    return _call(x)
+
+
+def scaled_weight_standardization(kernel: tf.Tensor, eps: float = 1e-5) -> tf.Tensor:
+    r"""Scaled weight standardization of a Keras (HWIO) kernel, per output channel.
+
+    \\[
+    \hat W_o = \frac{n^{-1/2}\,(W_o - \mu_o)}{\sigma_o + \epsilon}, \quad n = k_h k_w I
+    \\]
+
+    with the population standard deviation, and eps added to the std (not the variance),
+    as in NF-Nets ([Brock et al., 2021](https://arxiv.org/abs/2101.08692)) and the A&B
+    BNN reference code.
+    """
+    axes = list(range(kernel.shape.rank - 1))
+    fan_in = 1
+    for dim in kernel.shape[:-1]:
+        fan_in *= int(dim)
+    mean, variance = tf.nn.moments(kernel, axes=axes, keepdims=True)
+    std = tf.sqrt(variance)
+    # Association matches the reference: (scale * (W - mean)) / (std + eps).
+    return (fan_in**-0.5 * (kernel - mean)) / (std + eps)
+
+
+@tf.custom_gradient
+def _scaled_sign_clipped_ste(w_hat: tf.Tensor) -> tf.Tensor:
+    """`a_o * sign(w_hat_o)` forward; gradient `dy * 1{|w_hat| <= 1}`.
+
+    Hand-written because no Larq quantizer has this gradient: `MagnitudeAwareSign`
+    multiplies the straight-through gradient by the (detached) scale `a`, the reference
+    does not (its backward is that of `clip(w_hat, -1, 1)`).
+    """
+    axes = list(range(w_hat.shape.rank - 1))
+    scale = tf.reduce_mean(tf.abs(w_hat), axis=axes, keepdims=True)
+
+    def grad(dy):
+        return tf.where(tf.abs(w_hat) <= 1.0, dy, tf.zeros_like(dy))
+
+    return scale * lq_math.sign(w_hat), grad
+
+
+@lq_utils.register_alias("sigmoid_sign")
+@lq_utils.register_keras_custom_object
+class SigmoidSign(_BaseQuantizer):
+    r"""Binary activation quantizer of the A&B BNN (Ma et al., CVPR 2024).
+
+    \\[
+    q(x) = \begin{cases} -1 & x < 0 \\\ 1 & x \geq 0 \end{cases}, \qquad
+    \frac{\partial q}{\partial x} \approx 2k\,\sigma(kx)\,(1 - \sigma(kx))
+    \\]
+
+    # Arguments
+        k: steepness of the sigmoid whose derivative is the pseudo-gradient (paper: 3).
+
+    # References
+        - [A&B BNN: Add&Bit-Operation-Only Hardware-Friendly Binary Neural
+          Network](https://arxiv.org/abs/2403.03739)
+    """
+
+    precision = 1
+
+    def __init__(self, k: float = 3.0, **kwargs):
+        if not k > 0:
+            raise ValueError(f"SigmoidSign: k must be positive, got k={k!r}.")
+        self.k = float(k)
+        super().__init__(**kwargs)
+
+    def call(self, inputs):
+        return super().call(sigmoid_sign(inputs, k=self.k))
+
+    def get_config(self):
+        return {**super().get_config(), "k": self.k}
+
+
+@lq_utils.register_alias("scaled_std")
+@lq_utils.register_keras_custom_object
+class ScaledStd(_BaseQuantizer):
+    r"""Full-precision kernel "quantizer": scaled weight standardization.
+
+    \\[ q(W)_o = \frac{n^{-1/2}\,(W_o - \mu_o)}{\sigma_o + \epsilon} \\]
+
+    Used by the full-precision stem and, in the paper's step 1, by the binary convs
+    (binary activations, real weights).
+    """
+
+    precision = 32
+
+    def __init__(self, eps: float = 1e-5, **kwargs):
+        self.eps = float(eps)
+        super().__init__(**kwargs)
+
+    def call(self, inputs):
+        return super().call(scaled_weight_standardization(inputs, self.eps))
+
+    def get_config(self):
+        return {**super().get_config(), "eps": self.eps}
+
+
+@lq_utils.register_alias("scaled_std_sign")
+@lq_utils.register_keras_custom_object
+class ScaledStdSign(_BaseQuantizer):
+    r"""Binary kernel quantizer of the A&B BNN ("HardBinaryScaledStd").
+
+    \\[
+    \hat W = \mathrm{ScaledStd}(W), \quad a_o = \mathrm{mean}(|\hat W_o|), \quad
+    q(W)_o = a_o\,\mathrm{sign}(\hat W_o)
+    \\]
+
+    `a_o` is held constant in backprop; the gradient reaches \\(\hat W\\) as through
+    `clip(W_hat, -1, 1)` (straight-through), and reaches `W` through the standardization.
+    """
+
+    precision = 1
+
+    def __init__(self, eps: float = 1e-5, **kwargs):
+        self.eps = float(eps)
+        super().__init__(**kwargs)
+
+    def call(self, inputs):
+        w_hat = scaled_weight_standardization(inputs, self.eps)
+        return super().call(_scaled_sign_clipped_ste(w_hat))
+
+    def get_config(self):
+        return {**super().get_config(), "eps": self.eps}

@@ -1,0 +1,126 @@
+"""ReActNet-A (MobileNet-like) A&B BNN and its BN-Free baseline.
+
+Layer names are the reference PyTorch module paths (`feature.3.binary_3x3`, `fc`, ...).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import tensorflow as tf
+
+from larq_abbnn import layers
+from larq_abbnn.zoo import common
+
+#: Output channels of the stem (index 0) and of the 13 blocks.
+CHANNELS = (32, 64, 128, 128, 256, 256, 512, 512, 512, 512, 512, 512, 1024, 1024)
+
+
+def block_strides() -> list[int]:
+    """Stride 2 where the width changes, except 32 -> 64."""
+    return [2 if (cin != cout and cout != 64) else 1 for cin, cout in zip(CHANNELS, CHANNELS[1:])]
+
+
+def _binary_conv(filters, kernel_size, stride, cfg, name, input_quantizer):
+    return layers.BinaryScaledStdConv2D(
+        filters,
+        kernel_size,
+        stride,
+        binary_weights=cfg.binary_weights,
+        input_quantizer=input_quantizer,
+        name=name,
+        **cfg.conv_padding(True),
+    )
+
+
+def _pointwise(h, o1, out_ch, alpha, cfg, name, input_quantizer):
+    """alpha * binary 1x1(h) + o1; two half-width convs concatenated when widening."""
+    in_ch = h.shape[-1]
+    if in_ch == out_ch:
+        y = _binary_conv(in_ch, 1, 1, cfg, f"{name}.binary_pw", input_quantizer)(h)
+        y = layers.Scale(alpha, name=f"{name}.alpha2")(y)
+        return tf.keras.layers.Add(name=f"{name}.add2")([y, o1])
+    if out_ch != 2 * in_ch:
+        raise ValueError(f"{name}: a ReActNet-A block widens by 2, got {in_ch} -> {out_ch}.")
+    halves = []
+    for i in (1, 2):
+        y = _binary_conv(in_ch, 1, 1, cfg, f"{name}.binary_pw_down{i}", input_quantizer)(h)
+        y = layers.Scale(alpha, name=f"{name}.alpha2_{i}")(y)
+        halves.append(tf.keras.layers.Add(name=f"{name}.add2_{i}")([y, o1]))
+    return tf.keras.layers.Concatenate(name=f"{name}.concat")(halves)
+
+
+def _rprelu(x, name, index, prelu_layer):
+    x = layers.LearnableBias(name=f"{name}.move{index}2")(x)
+    x = prelu_layer(x)
+    return layers.LearnableBias(name=f"{name}.move{index}3")(x)
+
+
+def ab_block(x, out_ch, stride, alpha, betas, cfg, name):
+    """A&B ReActNet-A block: two binary paths, each behind a bias and a mask layer."""
+    beta1, beta2 = betas
+    in_ch = x.shape[-1]
+    h = layers.LearnableBias(divisor=beta1, name=f"{name}.move11")(x)
+    h = layers.MaskLayer(beta1, name=f"{name}.mask1")(h)
+    y = _binary_conv(in_ch, 3, stride, cfg, f"{name}.binary_3x3", "sigmoid_sign")(h)
+    s = tf.keras.layers.AveragePooling2D(2, 2, name=f"{name}.pooling")(x) if stride == 2 else x
+    y = layers.Scale(alpha, name=f"{name}.alpha1")(y)
+    o1 = tf.keras.layers.Add(name=f"{name}.add1")([s, y])
+    o1 = _rprelu(o1, name, 1, layers.QuantRPReLU(name=f"{name}.prelu1"))
+
+    h = layers.LearnableBias(divisor=beta2, name=f"{name}.move21")(o1)
+    h = layers.MaskLayer(beta2, name=f"{name}.mask2")(h)
+    o2 = _pointwise(h, o1, out_ch, alpha, cfg, name, "sigmoid_sign")
+    return _rprelu(o2, name, 2, layers.QuantRPReLU(name=f"{name}.prelu2"))
+
+
+def bnfree_block(x, out_ch, stride, alpha, betas, cfg, name):
+    """BN-Free ReActNet-A block: beta1*x and beta2*o1 are real multiplies before the biases."""
+    beta1, beta2 = betas
+    in_ch = x.shape[-1]
+    x_in = layers.Scale(beta1, name=f"{name}.beta1")(x)
+    h = layers.LearnableBias(name=f"{name}.move11")(x_in)
+    y = _binary_conv(in_ch, 3, stride, cfg, f"{name}.binary_3x3", "approx_sign")(h)
+    s = tf.keras.layers.AveragePooling2D(2, 2, name=f"{name}.pooling")(x_in) if stride == 2 else x
+    y = layers.Scale(alpha, name=f"{name}.alpha1")(y)
+    o1 = tf.keras.layers.Add(name=f"{name}.add1")([s, y])
+    o1 = _rprelu(o1, name, 1, common.prelu(f"{name}.prelu1"))
+
+    h = layers.Scale(beta2, name=f"{name}.beta2")(o1)
+    h = layers.LearnableBias(name=f"{name}.move21")(h)
+    o2 = _pointwise(h, o1, out_ch, alpha, cfg, name, "approx_sign")
+    return _rprelu(o2, name, 2, common.prelu(f"{name}.prelu2"))
+
+
+def reactnet_a(
+    block,
+    *,
+    input_shape: tuple,
+    cfg: common.Config,
+    alpha: float,
+    num_classes: int,
+    include_top: bool,
+    name: str,
+) -> tf.keras.Model:
+    strides = block_strides()
+    betas = common.reactnet_a_betas(strides, alpha)
+
+    inputs = common.floatx_input(input_shape)
+    stem_stride = 1 if cfg.stem == "cifar" else 2
+    x = layers.ScaledStdConv2D(
+        CHANNELS[0], 3, stem_stride, name="feature.0.conv1", **cfg.conv_padding(False)
+    )(inputs)
+    for i, (out_ch, stride) in enumerate(zip(CHANNELS[1:], strides), start=1):
+        x = block(x, out_ch, stride, alpha, betas[i - 1], cfg, f"feature.{i}")
+    outputs = common.head(x, num_classes, include_top, pool_name="pool1")
+    return tf.keras.Model(inputs, outputs, name=name)
+
+
+@common.zoo_model(functools.partial(reactnet_a, ab_block), "ab")
+def ABReActNetA():
+    """A&B ReActNet-A (Ma et al., CVPR 2024): ImageNet 66.89%, CIFAR-10 89.44% top-1."""
+
+
+@common.zoo_model(functools.partial(reactnet_a, bnfree_block), "bnfree")
+def BNFreeReActNetA():
+    """BN-Free ReActNet-A baseline (Chen et al., "BNN - BN = ?", CVPRW 2021)."""
