@@ -37,7 +37,6 @@ def _images(folder: str, shape, batch_size: int, seed: int) -> tuple[tf.data.Dat
         batch_size=batch_size,
         seed=seed,
         shuffle=True,
-        verbose=False,
     )
     classes = len(dataset.class_names)
     mean, std = tf.constant(MEAN * 255.0, tf.float32), tf.constant(STD * 255.0, tf.float32)

@@ -119,6 +119,18 @@ def reactnet_a_betas(strides: Sequence[int], alpha: float) -> list[tuple[float, 
     return betas
 
 
+def check_poolable(x: tf.Tensor, block: str) -> None:
+    """A 2x2 average-pool shortcut must meet its stride-2 conv: the map must be even-sized."""
+    height, width = x.shape[1:3]
+    if (height is not None and height % 2) or (width is not None and width % 2):
+        raise ValueError(
+            f"block {block} gets a {height}x{width} feature map: its 2x2 average-pool "
+            "shortcut needs even sizes to meet the stride-2 convolution. Choose an "
+            "input_shape whose height and width halve evenly down to this block "
+            "(multiples of 32 for the ImageNet stem)."
+        )
+
+
 def head(x: tf.Tensor, num_classes: int, include_top: bool, pool_name: str) -> tf.Tensor:
     """Global average pool and the full-precision Linear `fc`, initialised like PyTorch's."""
     if not include_top:

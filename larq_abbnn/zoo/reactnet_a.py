@@ -58,6 +58,8 @@ def _rprelu(x, name, index, prelu_layer):
 
 def ab_block(x, out_ch, stride, alpha, betas, cfg, name):
     """A&B ReActNet-A block: two binary paths, each behind a bias and a mask layer."""
+    if stride == 2:
+        common.check_poolable(x, name)
     beta1, beta2 = betas
     in_ch = x.shape[-1]
     h = layers.LearnableBias(divisor=beta1, name=f"{name}.move11")(x)
@@ -76,6 +78,8 @@ def ab_block(x, out_ch, stride, alpha, betas, cfg, name):
 
 def bnfree_block(x, out_ch, stride, alpha, betas, cfg, name):
     """BN-Free ReActNet-A block: beta1*x and beta2*o1 are real multiplies before the biases."""
+    if stride == 2:
+        common.check_poolable(x, name)
     beta1, beta2 = betas
     in_ch = x.shape[-1]
     x_in = layers.Scale(beta1, name=f"{name}.beta1")(x)

@@ -45,6 +45,7 @@ def _binary_conv(filters, kernel_size, stride, cfg, name, input_quantizer="sigmo
 
 def _pooled_binary_shortcut(x, filters, stride, cfg, name):
     """avgpool 2x2 then a binary-weight 1x1 conv on the real-valued input (no sign)."""
+    common.check_poolable(x, name)
     x = tf.keras.layers.AveragePooling2D(2, stride, name=f"{name}.downsample.0")(x)
     return _binary_conv(filters, 1, 1, cfg, f"{name}.downsample.1", input_quantizer=None)(x)
 
@@ -87,6 +88,7 @@ def bi_block(x, filters, stride, alpha, beta, cfg, name):
     h = layers.MaskLayer(beta, name=f"{name}.mask")(x)
     y = _binary_conv(filters, 3, stride, cfg, f"{name}.conv1")(h)
     if downsample:
+        common.check_poolable(x, name)
         r = tf.keras.layers.AveragePooling2D(2, stride, name=f"{name}.downsample.0")(x)
         r = layers.ScaledStdConv2D(
             filters, 1, 1, name=f"{name}.downsample.1", **cfg.conv_padding(False)

@@ -1,0 +1,57 @@
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("ABBNN_SHARED", REPO.parent / "shared"))
+
+
+@pytest.fixture
+def float64():
+    """Build and run in float64, where equivalence tests are exact."""
+    previous = tf.keras.backend.floatx()
+    tf.keras.backend.set_floatx("float64")
+    try:
+        yield
+    finally:
+        tf.keras.backend.set_floatx(previous)
+        tf.keras.backend.clear_session()
+
+
+@pytest.fixture(scope="session")
+def reference_state_dicts():
+    path = SHARED / "spec" / "reference_state_dicts.json"
+    if not path.exists():
+        pytest.fail(f"reference spec not found at {path} (set ABBNN_SHARED)")
+    return json.loads(path.read_text())
+
+
+@pytest.fixture(scope="session")
+def reference_blocks():
+    return json.loads((SHARED / "spec" / "reference_blocks.json").read_text())
+
+
+def np_conv2d(x, w, stride=1, pads=((0, 0), (0, 0)), pad_value=0.0):
+    """NHWC x HWIO convolution in numpy (float64): the reference for conv layers."""
+    x = np.pad(x, ((0, 0), *pads, (0, 0)), constant_values=pad_value)
+    kh, kw = w.shape[:2]
+    windows = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(1, 2))
+    windows = windows[:, ::stride, ::stride]  # (N, Ho, Wo, C, kh, kw)
+    return np.einsum("nhwcij,ijco->nhwo", windows, w)
+
+
+def np_scaled_std(w, eps=1e-5):
+    """Scaled weight standardization of an HWIO kernel, per output channel."""
+    fan_in = np.prod(w.shape[:-1])
+    mean = w.mean(axis=(0, 1, 2), keepdims=True)
+    std = w.std(axis=(0, 1, 2), keepdims=True)  # population std
+    return fan_in**-0.5 * (w - mean) / (std + eps)
+
+
+def np_sign(x):
+    """Larq's sign: 0 maps to +1."""
+    return np.where(x >= 0, 1.0, -1.0)

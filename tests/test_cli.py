@@ -1,0 +1,88 @@
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from larq_abbnn import cli, zoo
+
+
+def _abbnn(*args, timeout=600):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run(
+        [sys.executable, "-m", "larq_abbnn.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+
+
+def test_cli_model_names_are_the_zoo_names():
+    assert sorted(cli.MODEL_NAMES) == sorted(zoo.MODELS)
+
+
+def test_help_lists_the_commands():
+    result = _abbnn("--help")
+    assert result.returncode == 0
+    assert "summary" in result.stdout and "demo" in result.stdout
+
+
+def test_summary_prints_larq_model_stats():
+    result = _abbnn("summary", "ab_xnornet18", "--input-shape", "32,32,3", "--num-classes", "10")
+    assert result.returncode == 0, result.stderr
+    assert "layer4.3.conv1" in result.stdout and "Total params" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["summary", "resnet50"], "invalid choice: 'resnet50'"),
+        (["summary", "ab_reactnet18", "--input-shape", "32,32"], "expected H,W,C"),
+    ],
+)
+def test_bad_arguments_exit_2_with_usage(args, message):
+    result = _abbnn(*args)
+    assert result.returncode == 2 and message in result.stderr
+
+
+def test_runtime_errors_are_one_line_without_traceback(tmp_path):
+    result = _abbnn("demo", "--images", str(tmp_path / "nowhere"))
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"abbnn demo: error: image folder not found: {tmp_path / 'nowhere'}"
+    )
+    assert "Traceback" not in result.stderr
+    bad_size = _abbnn("summary", "ab_reactnet18", "--input-shape", "208,208,3")
+    assert bad_size.returncode == 1 and "Traceback" not in bad_size.stderr
+    assert "layer4.0 gets a 13x13 feature map" in bad_size.stderr
+
+
+def test_demo_trains_converts_and_verifies_on_an_image_folder(tmp_path):
+    rng = np.random.default_rng(0)
+    for label in ("cat", "dog"):
+        folder = tmp_path / "images" / "train" / label
+        folder.mkdir(parents=True)
+        for i in range(6):
+            pixels = rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)
+            (folder / f"{i}.jpg").write_bytes(tf.io.encode_jpeg(pixels).numpy())
+    result = _abbnn(
+        "demo",
+        "--model",
+        "ab_xnornet18",
+        "--steps",
+        "2",
+        "--batch-size",
+        "4",
+        "--images",
+        str(tmp_path / "images"),
+        "--output",
+        str(tmp_path / "run"),
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "(2 classes)" in result.stdout
+    assert "16 LceBconv2d of 16 binary convs" in result.stdout
+    assert (tmp_path / "run" / "model.tflite").stat().st_size > 100_000
+    assert not [p for p in os.listdir(tmp_path / "run") if p.endswith(".tmp")]

@@ -1,0 +1,286 @@
+import math
+
+import larq as lq
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import np_conv2d, np_scaled_std, np_sign
+
+from larq_abbnn import layers
+from larq_abbnn.layers import (
+    BinaryScaledStdConv2D,
+    LearnableBias,
+    MaskLayer,
+    QuantRPReLU,
+    Scale,
+    ScaledStdConv2D,
+    SymmetricMaxPooling2D,
+)
+
+RNG = np.random.default_rng(2024)
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _randomize(model, seed=0):
+    rng = np.random.default_rng(seed)
+    for w in model.weights:
+        if "gain" in w.name:
+            w.assign(rng.uniform(0.5, 1.5, w.shape))
+        elif "exponent" in w.name:
+            w.assign(rng.uniform(-6, 1.4, w.shape))
+        else:
+            w.assign(rng.normal(0, 0.3, w.shape))
+
+
+# -- mask layer and learnable bias ---------------------------------------------------
+
+
+def test_mask_layer_scales_the_sign_pseudo_gradient_by_beta(float64):
+    beta, k = 0.917662935482247, 3.0
+    x = tf.constant(RNG.normal(size=(2, 4, 4, 3)))
+    bias_layer = LearnableBias(divisor=beta)
+    bias_layer.build(x.shape)
+    b = RNG.normal(size=3)
+    bias_layer.bias.assign(b)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        h = lq.quantizers.get("sigmoid_sign")(MaskLayer(beta)(bias_layer(x)))
+    z = beta * x.numpy() + b  # what the sign sees: beta*x + b
+    np.testing.assert_array_equal(h.numpy(), np_sign(z))
+    s = _sigmoid(k * z)
+    pseudo = 2 * k * s * (1 - s)
+    np.testing.assert_allclose(tape.gradient(h, x).numpy(), beta * pseudo, rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(
+        tape.gradient(h, bias_layer.bias).numpy(), pseudo.sum(axis=(0, 1, 2)), rtol=1e-9
+    )
+
+
+@pytest.mark.parametrize("beta", [0.0, -0.5, float("nan"), float("inf")])
+def test_mask_layer_refuses_non_positive_beta(beta):
+    with pytest.raises(ValueError, match="MaskLayer: beta must be a positive"):
+        MaskLayer(beta)
+
+
+def test_mask_layer_refuses_non_numeric_beta():
+    with pytest.raises(TypeError, match="MaskLayer: beta must be a number"):
+        MaskLayer("big")
+
+
+def test_learnable_bias_refuses_bad_divisor_and_rank():
+    with pytest.raises(ValueError, match="LearnableBias: divisor"):
+        LearnableBias(divisor=-1)
+    with pytest.raises(ValueError, match="LearnableBias 'lb'.*rank >= 2"):
+        LearnableBias(name="lb")(tf.zeros((3,)))
+
+
+def test_scale_forward_and_power_of_two():
+    assert Scale(0.25).is_power_of_two and not Scale(0.2).is_power_of_two
+    np.testing.assert_array_equal(Scale(0.25)(tf.constant([4.0, -8.0])).numpy(), [1.0, -2.0])
+    with pytest.raises(ValueError, match="Scale: scale"):
+        Scale(0)
+
+
+# -- quantized RPReLU ------------------------------------------------------------------
+
+
+def test_quant_rprelu_slopes_are_powers_of_two_with_round_half_to_even(float64):
+    layer = QuantRPReLU()
+    layer.build((None, 4))
+    np.testing.assert_array_equal(layer.exponents, [-3, -3, -3, -3])  # paper's init
+    layer.exponent.assign([-3.4, -2.5, 0.5, 1.6])
+    np.testing.assert_array_equal(layer.exponents, [-3, -2, 0, 2])
+    x = tf.constant([[-8.0, -8.0, -8.0, -8.0], [3.0, 3.0, 3.0, 3.0]])
+    np.testing.assert_array_equal(layer(x).numpy(), [[-1.0, -2.0, -8.0, -32.0], [3, 3, 3, 3]])
+
+
+def test_quant_rprelu_exponent_gradient_is_straight_through(float64):
+    layer = QuantRPReLU()
+    x = tf.constant(RNG.normal(size=(5, 3, 3, 4)))
+    layer.build(x.shape)
+    exponents = np.array([-3.3, -0.6, 1.2, -5.5])
+    layer.exponent.assign(exponents)
+    upstream = tf.constant(RNG.normal(size=x.shape))
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        y = layer(x)
+    slopes = 2.0 ** np.round(exponents)
+    negative = x.numpy() <= 0
+    expected_l = (upstream.numpy() * x.numpy() * slopes * math.log(2) * negative).sum((0, 1, 2))
+    np.testing.assert_allclose(
+        tape.gradient(y, layer.exponent, output_gradients=upstream).numpy(),
+        expected_l,
+        rtol=1e-12,
+    )
+    expected_x = upstream.numpy() * np.where(negative, slopes, 1.0)
+    np.testing.assert_allclose(
+        tape.gradient(y, x, output_gradients=upstream).numpy(), expected_x, rtol=1e-14
+    )
+
+
+def test_quant_rprelu_refuses_wrong_rank():
+    with pytest.raises(ValueError, match="QuantRPReLU 'q'.*rank >= 2"):
+        QuantRPReLU(name="q")(tf.zeros((4,)))
+
+
+# -- scaled-std convolutions -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "size,kernel,stride,mode",
+    [
+        (8, 3, 1, "same"),
+        (8, 3, 2, "flip"),
+        (7, 3, 2, "same"),
+        (16, 7, 2, "flip"),
+        (8, 1, 2, "same"),
+    ],
+)
+def test_scaled_std_conv_matches_symmetric_zero_padded_reference(
+    float64, size, kernel, stride, mode
+):
+    x = RNG.normal(size=(2, size, size, 3))
+    layer = ScaledStdConv2D(5, kernel, stride, padding="symmetric")
+    y = layer(tf.constant(x))
+    assert layer._symmetric_mode == mode
+    w, g = layer.kernel.numpy(), RNG.uniform(0.5, 1.5, 5)
+    layer.gain.assign(g)
+    p = kernel // 2
+    expected = np_conv2d(x, np_scaled_std(w) * g, stride, ((p, p), (p, p)))
+    np.testing.assert_allclose(layer(tf.constant(x)).numpy(), expected, rtol=1e-12, atol=1e-13)
+    assert y.shape == expected.shape
+
+
+def _reference_binary_conv(x, w, g, stride, k=3.0):
+    """The paper's binary conv written with plain TF ops and stop-gradient tricks."""
+    pseudo = 2.0 * tf.math.sigmoid(k * x)  # d/dx = 2k*s*(1-s)
+    h = tf.stop_gradient(np_sign(x.numpy()) - pseudo) + pseudo
+    w_hat = layers.quantizers.scaled_weight_standardization(w)
+    scale = tf.stop_gradient(tf.reduce_mean(tf.abs(w_hat), axis=[0, 1, 2], keepdims=True))
+    clipped = tf.clip_by_value(w_hat, -1.0, 1.0)
+    kernel = g * (tf.stop_gradient(scale * tf.sign(w_hat) - clipped) + clipped)
+    p = int(w.shape[0]) // 2
+    h = tf.pad(h, [[0, 0], [p, p], [p, p], [0, 0]])  # PyTorch: zero padding after the sign
+    return tf.nn.conv2d(h, kernel, stride, "VALID")
+
+
+@pytest.mark.parametrize("size,stride", [(8, 1), (8, 2), (7, 2)])
+def test_binary_conv_forward_and_gradients_match_the_papers_definition(float64, size, stride):
+    x = tf.constant(RNG.normal(size=(2, size, size, 4)))
+    layer = BinaryScaledStdConv2D(6, 3, stride)
+    layer.build(x.shape)
+    w = tf.Variable(RNG.normal(size=(3, 3, 4, 6)))
+    g = tf.Variable(RNG.uniform(0.5, 1.5, 6))
+    layer.kernel.assign(w)
+    layer.gain.assign(g)
+    upstream = tf.constant(RNG.normal(size=layer.compute_output_shape(x.shape)))
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        ours = layer(x)
+        reference = _reference_binary_conv(x, w, g, stride)
+    np.testing.assert_allclose(ours.numpy(), reference.numpy(), rtol=1e-12, atol=1e-12)
+    for a, b in [(x, x), (layer.kernel, w), (layer.gain, g)]:
+        np.testing.assert_allclose(
+            tape.gradient(ours, a, output_gradients=upstream).numpy(),
+            tape.gradient(reference, b, output_gradients=upstream).numpy(),
+            rtol=1e-10,
+            atol=1e-12,
+        )
+
+
+def test_binary_conv_step1_uses_real_weights_on_the_same_variables(float64):
+    x = tf.constant(np_sign(RNG.normal(size=(1, 6, 6, 4))))
+    binary = BinaryScaledStdConv2D(3, 3, name="conv")
+    real = BinaryScaledStdConv2D(3, 3, binary_weights=False, name="conv")
+    binary(x), real(x)
+    assert [v.name for v in binary.weights] == [v.name for v in real.weights]
+    assert [v.shape for v in binary.weights] == [v.shape for v in real.weights]
+    w = RNG.normal(size=(3, 3, 4, 3))
+    for layer in (binary, real):
+        layer.kernel.assign(w)
+    expected_real = np_conv2d(x.numpy(), np_scaled_std(w), 1, ((1, 1), (1, 1)))
+    np.testing.assert_allclose(real(x).numpy(), expected_real, rtol=1e-12, atol=1e-13)
+    w_hat = np_scaled_std(w)
+    kernel = np.abs(w_hat).mean(axis=(0, 1, 2)) * np_sign(w_hat)
+    expected_binary = np_conv2d(x.numpy(), kernel, 1, ((1, 1), (1, 1)))
+    np.testing.assert_allclose(binary(x).numpy(), expected_binary, rtol=1e-12, atol=1e-13)
+    assert binary.kernel_quantizer.precision == 1 and real.kernel_quantizer.precision == 32
+
+
+def test_conv_refuses_bad_arguments():
+    with pytest.raises(ValueError, match="padding must be"):
+        ScaledStdConv2D(4, 3, padding="reflect")
+    with pytest.raises(ValueError, match="pad_values must be"):
+        ScaledStdConv2D(4, 3, pad_values=0.5)
+    with pytest.raises(ValueError, match="use_bias is not supported"):
+        ScaledStdConv2D(4, 3, use_bias=True)
+    with pytest.raises(ValueError, match='layer "b".*expected min_ndim=4, found ndim=3'):
+        BinaryScaledStdConv2D(4, 3, name="b")(tf.zeros((8, 8, 3)))
+
+
+def test_symmetric_max_pool_never_pools_padding(float64):
+    x = -1.0 - RNG.uniform(size=(2, 8, 8, 3))  # all negative: zero padding would win
+    y = SymmetricMaxPooling2D(3, 2, padding=1)(tf.constant(x)).numpy()
+    padded = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), constant_values=-np.inf)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (3, 3), axis=(1, 2))
+    np.testing.assert_array_equal(y, windows[:, ::2, ::2].max(axis=(-1, -2)))
+    assert y.shape == (2, 4, 4, 3)
+
+
+# -- dtype and serialization -------------------------------------------------------------
+
+
+def _all_layers_model():
+    inputs = tf.keras.Input((8, 8, 3))
+    x = ScaledStdConv2D(8, 3, 2, name="stem")(inputs)
+    x = SymmetricMaxPooling2D(3, 1, padding=1, name="pool")(x)
+    h = LearnableBias(divisor=0.9, name="move0")(x)
+    h = MaskLayer(0.9, name="mask")(h)
+    y = BinaryScaledStdConv2D(8, 3, 2, name="conv1")(h)
+    y = Scale(0.25, name="alpha")(y)
+    r = tf.keras.layers.AveragePooling2D(2, name="pool2")(x)
+    r = BinaryScaledStdConv2D(8, 1, input_quantizer=None, name="down")(r)
+    x = tf.keras.layers.Add()([y, r])
+    x = QuantRPReLU(name="prelu")(x)
+    x = BinaryScaledStdConv2D(8, 3, binary_weights=False, name="step1_conv")(x)
+    return tf.keras.Model(inputs, x)
+
+
+def test_layers_follow_keras_float_type(float64):
+    model = _all_layers_model()
+    assert all(w.dtype == tf.float64 for w in model.weights)
+    assert model(tf.zeros((1, 8, 8, 3), tf.float64)).dtype == tf.float64
+
+
+@pytest.mark.parametrize("fmt", ["keras", "h5", "savedmodel"])
+def test_model_with_every_layer_saves_and_loads_with_identical_outputs(tmp_path, fmt):
+    model = _all_layers_model()
+    _randomize(model)
+    x = RNG.normal(size=(4, 8, 8, 3)).astype(np.float32)
+    path = str(tmp_path / {"keras": "m.keras", "h5": "m.h5", "savedmodel": "m"}[fmt])
+    model.save(path, save_format="tf" if fmt == "savedmodel" else None)
+    restored = tf.keras.models.load_model(path)
+    np.testing.assert_array_equal(restored.predict(x, verbose=0), model.predict(x, verbose=0))
+    if fmt != "savedmodel":  # SavedModel restores traced functions, not our classes
+        assert [type(a) for a in restored.layers] == [type(a) for a in model.layers]
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        MaskLayer(0.8),
+        Scale(0.25),
+        LearnableBias(divisor=0.5),
+        QuantRPReLU(exponent_initializer=-2.0),
+        ScaledStdConv2D(4, 7, 2, padding="symmetric", eps=1e-4),
+        BinaryScaledStdConv2D(4, 3, 2, binary_weights=False, input_quantizer="approx_sign"),
+        SymmetricMaxPooling2D(3, 2, padding=1),
+    ],
+    ids=lambda layer: type(layer).__name__,
+)
+def test_get_config_round_trip(layer):
+    config = layer.get_config()
+    clone = type(layer).from_config(config)
+    assert clone.get_config() == config

@@ -1,0 +1,129 @@
+"""Zoo models through LCE's converter: every binary conv becomes one LceBconv2d, and the
+TFLite file computes what Keras computes."""
+
+import larq as lq
+import numpy as np
+import pytest
+import tensorflow as tf
+from larq_compute_engine import convert_keras_model
+from larq_compute_engine.tflite.python.interpreter import Interpreter
+
+from larq_abbnn import layers, zoo
+from larq_abbnn.converters import op_counts
+
+
+def _trained_looking(model, seed=0):
+    rng = np.random.default_rng(seed)
+    for w in model.weights:
+        if "gain" in w.name:
+            w.assign(rng.uniform(0.5, 1.5, w.shape))
+        elif "exponent" in w.name:
+            w.assign(rng.uniform(-6, 1.4, w.shape))
+        elif "alpha" in w.name:  # PReLU slopes
+            w.assign(rng.uniform(0, 0.5, w.shape))
+        elif "bias" in w.name:
+            w.assign(rng.normal(0, 0.1, w.shape))
+        else:
+            w.assign(rng.normal(0, 0.05, w.shape))
+
+
+def _float_conv_count(model):
+    """Convs that stay CONV_2D: real inputs (stem, shortcuts) or real weights."""
+    return sum(
+        1
+        for layer in model.layers
+        if isinstance(layer, layers.ScaledStdConv2D)
+        and not (
+            isinstance(layer, layers.BinaryScaledStdConv2D)
+            and layer.binary_weights
+            and layer.input_quantizer is not None
+        )
+    )
+
+
+# Input sizes keep every binary conv's map at 3x3 or more: LCE 0.16's optimized kernel
+# miscomputes zero-padded binary convs on smaller maps (see the test at the end).
+CASES = [
+    ("ab_reactnet18", 32, "cifar", "reference"),
+    ("ab_reactnet18", 32, "cifar", "one"),
+    ("ab_reactnet18", 96, "imagenet", "same"),
+    ("ab_reactneta", 96, "imagenet", "reference"),
+    ("ab_xnornet18", 96, "imagenet", "reference"),
+    ("ab_biresnet18", 32, "cifar", "reference"),
+    ("bnfree_reactnet18", 96, "imagenet", "reference"),
+    pytest.param("ab_reactnet34", 96, "imagenet", "reference", marks=pytest.mark.slow),
+    pytest.param("bnfree_reactneta", 96, "imagenet", "reference", marks=pytest.mark.slow),
+    pytest.param("ab_reactneta", 48, "cifar", "reference", marks=pytest.mark.slow),
+]
+
+
+@pytest.mark.parametrize("name,size,stem,padding", CASES)
+def test_every_binary_conv_becomes_one_lce_bconv_and_tflite_agrees(name, size, stem, padding):
+    model = zoo.get(name)((size, size, 3), 10, stem=stem, padding=padding)
+    _trained_looking(model)
+    flatbuffer = convert_keras_model(model)
+    ops = op_counts(flatbuffer)
+    assert ops["LceBconv2d"] == zoo.binary_conv_count(model) > 0
+    assert ops["CONV_2D"] == _float_conv_count(model)
+    x = np.random.default_rng(1).normal(size=(32, size, size, 3)).astype(np.float32)
+    keras_logits = model.predict(x, verbose=0, batch_size=32)
+    tflite_logits = Interpreter(flatbuffer, num_threads=2).predict(x)
+    agreement = np.mean(keras_logits.argmax(1) == tflite_logits.argmax(1))
+    # a sign whose input lies within float rounding of zero may flip; allow one input
+    assert agreement >= 31 / 32, (agreement, np.abs(keras_logits - tflite_logits).max())
+
+
+def test_step1_models_convert_with_float_convs_on_binary_inputs():
+    model = zoo.ABReActNet18((32, 32, 3), 10, step=1)
+    ops = op_counts(convert_keras_model(model))
+    assert "LceBconv2d" not in ops
+    assert ops["CONV_2D"] == _float_conv_count(model) == 20
+
+
+def _single_conv(size, channels, pad_values, placement="inside"):
+    inputs = tf.keras.Input((size, size, channels))
+    if placement == "inside":
+        outputs = lq.layers.QuantConv2D(
+            channels,
+            3,
+            padding="same",
+            pad_values=pad_values,
+            input_quantizer="ste_sign",
+            kernel_quantizer="ste_sign",
+            kernel_constraint="weight_clip",
+            use_bias=False,
+        )(inputs)
+    else:  # sign, then pad with +1, then a stride-2 "valid" conv
+        h = lq.quantizers.SteSign()(inputs)
+        h = tf.pad(h, [[0, 0], [1, 1], [1, 1], [0, 0]], constant_values=1.0)
+        outputs = lq.layers.QuantConv2D(
+            channels, 3, strides=2, kernel_quantizer="ste_sign", use_bias=False
+        )(h)
+    model = tf.keras.Model(inputs, outputs)
+    model.layers[-1].kernel.assign(
+        np.random.default_rng(0).normal(size=model.layers[-1].kernel.shape)
+    )
+    return model
+
+
+def _lce_error(model, size, channels, **interpreter_options):
+    x = np.random.default_rng(1).normal(size=(4, size, size, channels)).astype(np.float32)
+    tflite = Interpreter(convert_keras_model(model), **interpreter_options).predict(x)
+    return np.abs(tflite - model.predict(x, verbose=0)).max()
+
+
+def test_upstream_lce_016_miscomputes_zero_padded_bconv_on_maps_smaller_than_the_kernel():
+    """Pins an LCE 0.16 bug our deployment path must avoid (fails once LCE fixes it).
+
+    Zero-padded 3x3 binary convs on 2x2 maps (ABReActNetA's last block on CIFAR) are
+    wrong with the optimized kernel; the reference kernel and one-padding are right.
+    """
+    assert _lce_error(_single_conv(2, 64, 0.0), 2, 64) > 1.0
+    assert _lce_error(_single_conv(2, 64, 0.0), 2, 64, use_reference_bconv=True) == 0.0
+    assert _lce_error(_single_conv(2, 64, 1.0), 2, 64) == 0.0
+    assert _lce_error(_single_conv(3, 64, 0.0), 3, 64) == 0.0
+
+
+def test_upstream_lce_016_misconverts_a_pad_placed_after_the_sign_at_stride_2():
+    """Why symmetric padding is a mirrored "same" conv and not a pad after the sign."""
+    assert _lce_error(_single_conv(8, 16, 1.0, placement="after_sign"), 8, 16) > 1.0
