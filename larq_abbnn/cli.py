@@ -31,6 +31,14 @@ MODEL_NAMES = (
 )
 
 
+#: dataset -> (stem, classes, input size) of the paper's checkpoints
+DATASETS = {
+    "cifar10": ("cifar", 10, 32),
+    "cifar100": ("cifar", 100, 32),
+    "imagenet": ("imagenet", 1000, 224),
+}
+
+
 def _add_model_arguments(parser: argparse.ArgumentParser, default_model: str | None) -> None:
     parser.add_argument(
         "model" if default_model is None else "--model",
@@ -75,6 +83,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--output", default="runs/demo", help="folder for model.tflite")
     demo.add_argument("--seed", type=int, default=2023)
+    imp = sub.add_parser(
+        "import-torch",
+        help="build a zoo model from one of the paper's PyTorch checkpoints",
+        description=(
+            "Reads a torch.save checkpoint of the paper's released models (without "
+            "PyTorch, refusing any pickle code), fills the matching zoo model and saves it "
+            "as a Keras model."
+        ),
+    )
+    imp.add_argument("checkpoint", help="the .pth/.pt/.h5 file saved by torch.save")
+    imp.add_argument("--model", required=True, choices=MODEL_NAMES)
+    imp.add_argument("--dataset", required=True, choices=sorted(DATASETS))
+    imp.add_argument("--step", type=int, choices=[1, 2], default=2)
+    imp.add_argument("-o", "--output", required=True, help="output .keras or .h5 file")
     return parser
 
 
@@ -94,17 +116,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             from larq_abbnn.commands import demo
 
             return demo.run(args)
+        if args.command == "import-torch":
+            from larq_abbnn.commands import import_torch
+
+            return import_torch.run(args)
     except KeyboardInterrupt:
         print("abbnn: interrupted", file=sys.stderr)
         return 130
     except Exception as error:  # one line for users; --debug for the traceback
         if args.debug:
             raise
-        message = str(error).strip().splitlines()
-        print(
-            f"abbnn {args.command}: error: {message[0] if message else type(error).__name__}",
-            file=sys.stderr,
-        )
+        lines = str(error).strip().splitlines() or [type(error).__name__]
+        print(f"abbnn {args.command}: error: {lines[0]}", file=sys.stderr)
+        for line in lines[1:]:  # e.g. the offending keys of a checkpoint
+            print(line, file=sys.stderr)
         return 1
     parser.error(f"unknown command {args.command!r}")
     return 2

@@ -4,6 +4,7 @@ bookkeeping, the classification head, weight loading and the step-1/step-2 switc
 from __future__ import annotations
 
 import os
+import zipfile
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -153,7 +154,7 @@ def prelu(name: str) -> tf.keras.layers.PReLU:
 
 
 def load_weights(model: tf.keras.Model, weights: str | os.PathLike | None) -> None:
-    """Fill `model` from a Keras weights file (HDF5 `.h5`/`.weights.h5`, or `.keras`)."""
+    """Fill `model` from Keras weights (HDF5, `.keras`) or a paper's PyTorch checkpoint."""
     if weights is None:
         return
     path = os.fspath(weights)
@@ -162,9 +163,14 @@ def load_weights(model: tf.keras.Model, weights: str | os.PathLike | None) -> No
     if path.endswith(".keras") or h5py.is_hdf5(path):
         model.load_weights(path)
         return
+    if zipfile.is_zipfile(path):  # torch.save's format (the paper's files are named .h5)
+        from larq_abbnn.converters.official import load_official_checkpoint
+
+        load_official_checkpoint(model, path)
+        return
     raise ValueError(
-        f"{path} is not a Keras weights file (HDF5 or .keras). The paper's PyTorch "
-        "checkpoints (also named .h5) are not HDF5 and need the checkpoint importer."
+        f"{path} is neither a Keras weights file (HDF5 or .keras) nor a PyTorch "
+        "checkpoint (torch.save zip)."
     )
 
 
@@ -218,7 +224,7 @@ _SIGNATURE_DOC = """
         padding: `"reference"` (PyTorch's symmetric zero padding, which the paper's
             checkpoints need), `"same"` (TF's) or `"one"` (TF's, binary inputs padded
             with +1: LCE's fastest binary conv).
-        weights: a Keras weights file to load.
+        weights: a Keras weights file, or one of the paper's PyTorch checkpoints.
         name: model name (default `{name}`).
 
     # Returns
