@@ -39,13 +39,20 @@ DATASETS = {
 }
 
 
-def _add_model_arguments(parser: argparse.ArgumentParser, default_model: str | None) -> None:
-    parser.add_argument(
-        "model" if default_model is None else "--model",
-        default=default_model,
-        choices=MODEL_NAMES,
-        help="zoo model (names as in the paper's checkpoints)",
-    )
+def _add_model_arguments(
+    parser: argparse.ArgumentParser, default_model: str | None, any_model: bool = False
+) -> None:
+    if any_model:
+        parser.add_argument(
+            "model", help="zoo:NAME (e.g. zoo:ab_reactneta), or a .keras/.h5/SavedModel path"
+        )
+    else:
+        parser.add_argument(
+            "model" if default_model is None else "--model",
+            default=default_model,
+            choices=MODEL_NAMES,
+            help="zoo model (names as in the paper's checkpoints)",
+        )
     parser.add_argument("--input-shape", type=_shape, default=None, help="H,W,C")
     parser.add_argument("--num-classes", type=int, default=None)
     parser.add_argument("--stem", choices=["imagenet", "cifar"], default=None)
@@ -83,6 +90,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--output", default="runs/demo", help="folder for model.tflite")
     demo.add_argument("--seed", type=int, default=2023)
+    conv = sub.add_parser(
+        "convert",
+        help="fold a model and convert it to an LCE TFLite file",
+        description=(
+            "Folds the model (mask layers removed, standardization, gains and alphas "
+            "precomputed, Q-PReLU slopes frozen to powers of two) and converts it with "
+            "Larq Compute Engine. The output is written atomically."
+        ),
+    )
+    _add_model_arguments(conv, None, any_model=True)
+    conv.add_argument("-o", "--output", required=True, help="output .tflite file")
+    conv.add_argument("--verify", action="store_true", help="compare Keras, folded and TFLite")
+    conv.add_argument("--verify-samples", type=int, default=256)
+    conv.add_argument("--audit", action="store_true", help="count the file's multiplications")
+
+    audit = sub.add_parser(
+        "audit",
+        help="count the multiplications of one inference (the paper's MO column)",
+    )
+    _add_model_arguments(audit, None, any_model=True)
+    audit.add_argument(
+        "--family",
+        choices=["ab", "bnfree"],
+        default=None,
+        help="ab: powers of two are shifts; bnfree: all products count (default: detected)",
+    )
+
     imp = sub.add_parser(
         "import-torch",
         help="build a zoo model from one of the paper's PyTorch checkpoints",
@@ -116,6 +150,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from larq_abbnn.commands import demo
 
             return demo.run(args)
+        if args.command == "convert":
+            from larq_abbnn.commands import convert
+
+            return convert.run(args)
+        if args.command == "audit":
+            from larq_abbnn.commands import audit
+
+            return audit.run(args)
         if args.command == "import-torch":
             from larq_abbnn.commands import import_torch
 

@@ -285,18 +285,21 @@ class ScaledStdConv2D(QuantConv2D):
         self.gain_initializer = tf.keras.initializers.get(gain_initializer)
         if kernel_quantizer is None:
             kernel_quantizer = quantizers.ScaledStd(eps)
-        super().__init__(
-            filters,
-            kernel_size,
-            strides=strides,
-            padding="valid" if padding == "symmetric" else padding,
-            pad_values=float(pad_values),
-            use_bias=False,
-            input_quantizer=input_quantizer,
-            kernel_quantizer=kernel_quantizer,
-            kernel_initializer=kernel_initializer or torch_default_conv_initializer(),
-            **kwargs,
-        )
+        # Larq warns about "starved weights" for binary kernels without a constraint; the
+        # clip here acts on the standardized kernel (|W_hat| < 1), so it never starves.
+        with _silenced(logging.getLogger("larq.layers_base")):
+            super().__init__(
+                filters,
+                kernel_size,
+                strides=strides,
+                padding="valid" if padding == "symmetric" else padding,
+                pad_values=float(pad_values),
+                use_bias=False,
+                input_quantizer=input_quantizer,
+                kernel_quantizer=kernel_quantizer,
+                kernel_initializer=kernel_initializer or torch_default_conv_initializer(),
+                **kwargs,
+            )
         self._symmetric_mode = None  # "same", "flip" or "explicit", set in build
 
     # -- padding ---------------------------------------------------------------------
@@ -455,24 +458,19 @@ class BinaryScaledStdConv2D(ScaledStdConv2D):
                 if self.binary_weights
                 else torch_default_conv_initializer()
             )
-        # Larq warns about "starved weights" for binary kernels without a constraint; the
-        # clip here acts on the standardized kernel (|W_hat| ~ n**-0.5), so it never starves.
-        with _silenced(logging.getLogger("larq.layers_base")):
-            super().__init__(
-                filters,
-                kernel_size,
-                strides=strides,
-                padding=padding,
-                input_quantizer=input_quantizer,
-                kernel_quantizer=(
-                    quantizers.ScaledStdSign(eps)
-                    if self.binary_weights
-                    else quantizers.ScaledStd(eps)
-                ),
-                kernel_initializer=kernel_initializer,
-                eps=eps,
-                **kwargs,
-            )
+        super().__init__(
+            filters,
+            kernel_size,
+            strides=strides,
+            padding=padding,
+            input_quantizer=input_quantizer,
+            kernel_quantizer=(
+                quantizers.ScaledStdSign(eps) if self.binary_weights else quantizers.ScaledStd(eps)
+            ),
+            kernel_initializer=kernel_initializer,
+            eps=eps,
+            **kwargs,
+        )
 
     def get_config(self):
         config = super().get_config()

@@ -78,7 +78,10 @@ class _Exploit:
     "exploit,refused",
     [
         (lambda marker: _Exploit(os.system, f"touch {marker}"), r"(os|posix)\.system"),
-        (lambda marker: _Exploit(eval, f"open({str(marker)!r}, 'w')"), r"(builtins|__builtin__)\.eval"),
+        (
+            lambda marker: _Exploit(eval, f"open({str(marker)!r}, 'w')"),
+            r"(builtins|__builtin__)\.eval",
+        ),
         (lambda marker: _Exploit(getattr, "text", "upper"), r"(builtins|__builtin__)\.getattr"),
     ],
     ids=["os.system", "eval", "getattr"],

@@ -17,7 +17,7 @@ from larq_compute_engine import convert_keras_model
 from larq_compute_engine.tflite.python.interpreter import Interpreter
 
 from larq_abbnn import zoo
-from larq_abbnn.commands.summary import build_model
+from larq_abbnn.commands.models import build_zoo_model
 from larq_abbnn.converters import op_counts
 from larq_abbnn.files import atomic_write_bytes
 
@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     args.num_classes = args.num_classes or classes
 
     start = time.perf_counter()
-    model = build_model(args)
+    model = build_zoo_model(args.model, args)
     build_s = time.perf_counter() - start
     print(
         f"model      {model.name}: {model.count_params():,} parameters, "

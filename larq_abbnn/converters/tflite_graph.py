@@ -7,9 +7,20 @@ from collections import Counter
 from larq_compute_engine.mlir.python import tflite_schema
 
 
-def _builtin_names() -> dict[int, str]:
+def builtin_names() -> dict[int, str]:
     ops = tflite_schema.BuiltinOperator
     return {value: name for name, value in vars(ops).items() if not name.startswith("_")}
+
+
+def check_flatbuffer(flatbuffer: bytes) -> None:
+    """Raise `ValueError` unless `flatbuffer` carries the TFLite file identifier."""
+    if not isinstance(flatbuffer, (bytes, bytearray)) or len(flatbuffer) < 8:
+        raise ValueError("not a TFLite flatbuffer: fewer than 8 bytes.")
+    if bytes(flatbuffer[4:8]) != b"TFL3":
+        raise ValueError(
+            f"not a TFLite flatbuffer: file identifier {bytes(flatbuffer[4:8])!r}, "
+            "expected b'TFL3'."
+        )
 
 
 def op_counts(flatbuffer: bytes) -> Counter:
@@ -18,15 +29,9 @@ def op_counts(flatbuffer: bytes) -> Counter:
     Custom ops appear under their custom code (`LceBconv2d`, `LceQuantize`, ...),
     builtins under their schema name (`CONV_2D`, `ADD`, ...).
     """
-    if not isinstance(flatbuffer, (bytes, bytearray)) or len(flatbuffer) < 8:
-        raise ValueError("not a TFLite flatbuffer: fewer than 8 bytes.")
-    if bytes(flatbuffer[4:8]) != b"TFL3":
-        raise ValueError(
-            f"not a TFLite flatbuffer: file identifier {bytes(flatbuffer[4:8])!r}, "
-            "expected b'TFL3'."
-        )
+    check_flatbuffer(flatbuffer)
     model = tflite_schema.Model.GetRootAsModel(flatbuffer, 0)
-    builtins = _builtin_names()
+    builtins = builtin_names()
     names = []
     for i in range(model.OperatorCodesLength()):
         code = model.OperatorCodes(i)

@@ -1,0 +1,413 @@
+"""Counting the multiplications of one inference: the paper's "MO" column.
+
+The paper counts the full-precision multiplications of one 224x224 image outside the
+first conv, the binary convs' accumulation and the final Linear. Besides that total
+(`full_precision`), the report counts separately:
+
+- `shifts`: multiplications by powers of two (alpha = 2**-2, 2x2 average pools, Q-PReLU
+  slopes) in an A&B network, where hardware shifts instead of multiplying. The paper
+  counts the same products as multiplications in its BN-Free baseline, so for
+  `family="bnfree"` they are full precision.
+- `binary_conv_scaling`: the per-channel output scale of each binary conv (mean |w| times
+  gain, plus any folded alpha), one per output element. The paper counts it inside the
+  convolution; it is listed here rather than hidden.
+
+Lines the paper's rule leaves out are listed with kind `excluded` (first conv, binary
+accumulation, last Linear and global pool) or `paper_excluded` (full-precision layers of
+Bi-ResNet/XNOR-Net that the paper's 0 does not count: the PReLU after the stem, the PReLU
+before the pool, the full-precision shortcut conv).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+import tensorflow as tf
+from larq_compute_engine.mlir.python import tflite_schema
+
+from larq_abbnn import layers
+from larq_abbnn.converters.tflite_graph import builtin_names, check_flatbuffer
+
+KINDS = ("full_precision", "shift", "binary_conv_scaling", "paper_excluded", "excluded", "removed")
+
+
+@dataclass(frozen=True)
+class Source:
+    """Multiplications of one kind from layers (or ops) of one role."""
+
+    label: str
+    kind: str
+    count: int
+    instances: int
+    note: str = ""
+
+
+@dataclass
+class MultiplicationReport:
+    family: str
+    sources: list[Source] = field(default_factory=list)
+
+    def _total(self, kind: str) -> int:
+        return sum(s.count for s in self.sources if s.kind == kind)
+
+    @property
+    def full_precision(self) -> int:
+        """The paper's MO: full-precision multiplications its rule counts."""
+        return self._total("full_precision")
+
+    @property
+    def shifts(self) -> int:
+        return self._total("shift")
+
+    @property
+    def binary_conv_scaling(self) -> int:
+        return self._total("binary_conv_scaling")
+
+    @property
+    def paper_excluded(self) -> int:
+        return self._total("paper_excluded")
+
+    def table(self) -> str:
+        rows = sorted(self.sources, key=lambda s: (KINDS.index(s.kind), s.label))
+        width = max([len(s.label) for s in rows] + [6])
+        lines = [f"{'source':<{width}}  {'kind':<19}  {'count':>12}  {'n':>4}  note"]
+        lines += [
+            f"{s.label:<{width}}  {s.kind:<19}  {s.count:>12,}  {s.instances:>4}  {s.note}"
+            for s in rows
+        ]
+        lines += [
+            "",
+            f"full_precision (the paper's MO): {self.full_precision:,}",
+            f"shifts (powers of two):          {self.shifts:,}",
+            f"binary_conv_scaling:             {self.binary_conv_scaling:,}"
+            "  (the paper counts this inside the binary convolution)",
+        ]
+        if self.paper_excluded:
+            lines.append(
+                f"paper_excluded:                  {self.paper_excluded:,}"
+                "  (full-precision layers the paper's 0 leaves out)"
+            )
+        return "\n".join(lines)
+
+    __str__ = table
+
+
+class _Collector:
+    def __init__(self, family: str):
+        self.family = family
+        self.totals: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
+
+    def add(self, label, kind, count, note=""):
+        entry = self.totals[(label, kind, note)]
+        entry[0] += int(count)
+        entry[1] += 1
+
+    def scaled(self, label, count, power_of_two: bool, note=""):
+        if power_of_two and self.family == "ab":
+            self.add(label, "shift", count, note)
+        else:
+            self.add(label, "full_precision", count, note)
+
+    def report(self) -> MultiplicationReport:
+        return MultiplicationReport(
+            self.family,
+            [
+                Source(label, kind, c, n, note)
+                for (label, kind, note), (c, n) in self.totals.items()
+            ],
+        )
+
+
+def _power_of_two(values) -> bool:
+    values = np.abs(np.asarray(values, np.float64)).ravel()
+    if values.size == 0 or np.any(values == 0):
+        return False
+    mantissa, _ = np.frexp(values)
+    return bool(np.all(mantissa == 0.5))
+
+
+_BLOCK_PREFIX = re.compile(r"^(layer\d+\.\d+|feature\.\d+)\.")
+
+
+def _role(name: str) -> str:
+    """`layer2.0.alpha` -> `*.alpha`: one line per role, not per block."""
+    match = _BLOCK_PREFIX.match(name)
+    return "*." + name[match.end() :] if match else name
+
+
+def _elements(shape) -> int:
+    return int(np.prod([d for d in shape[1:]]))
+
+
+# -- Keras graphs --------------------------------------------------------------------------
+
+
+def _keras_family(model) -> str:
+    a_and_b = (layers.MaskLayer, layers.QuantRPReLU)
+    return "ab" if any(isinstance(layer, a_and_b) for layer in model.layers) else "bnfree"
+
+
+def _inbound(layer):
+    inbound = layer.inbound_nodes[0].inbound_layers
+    return inbound if isinstance(inbound, list) else [inbound]
+
+
+def _count_keras(model, family: str) -> MultiplicationReport:
+    out = _Collector(family)
+    first_conv = None
+    for layer in model.layers:
+        if isinstance(layer, tf.keras.layers.InputLayer):
+            continue
+        n = _elements(layer.output_shape)
+        label = f"{type(layer).__name__} {_role(layer.name)}"
+        sources = _inbound(layer)
+        if isinstance(layer, layers.ScaledStdConv2D):
+            fan_in = int(np.prod(layer.kernel.shape[:-1]))
+            binary_kernel = getattr(layer.kernel_quantizer, "precision", 32) == 1
+            if first_conv is None and isinstance(sources[0], tf.keras.layers.InputLayer):
+                first_conv = layer
+                out.add(label, "excluded", n * fan_in, "first conv")
+            elif binary_kernel:
+                out.add(label, "excluded", n * fan_in, "binary accumulation")
+                out.add(label, "binary_conv_scaling", n)
+            elif getattr(layer.input_quantizer, "precision", None) == 1:
+                out.add(label, "excluded", n * fan_in, "binary activations, real weights (step 1)")
+                out.add(label, "full_precision", n, "gain of a step-1 conv")
+            else:
+                out.add(label, "paper_excluded", n * fan_in + n, "full-precision shortcut conv")
+        elif isinstance(layer, layers.MaskLayer):
+            out.add(label, "removed", 0, "removed at inference: sign(beta*z) = sign(z)")
+        elif isinstance(layer, layers.Scale):
+            out.scaled(label, n, layer.is_power_of_two)
+        elif isinstance(layer, tf.keras.layers.AveragePooling2D):
+            out.scaled(label, n, _power_of_two([np.prod(layer.pool_size)]), "divide by pool size")
+        elif isinstance(layer, layers.QuantRPReLU):
+            out.scaled(label, n, True)
+        elif isinstance(layer, tf.keras.layers.PReLU):
+            if not _BLOCK_PREFIX.match(layer.name):
+                out.add(label, "paper_excluded", n, "PReLU outside the blocks (first/last layer)")
+            else:
+                out.scaled(label, n, _power_of_two(layer.get_weights()[0]))
+        elif isinstance(layer, tf.keras.layers.GlobalAveragePooling2D):
+            out.add(label, "excluded", n, "head: global average pool")
+        elif isinstance(layer, tf.keras.layers.Dense):
+            out.add(label, "excluded", n * int(layer.kernel.shape[0]), "head: last Linear")
+    return out.report()
+
+
+# -- TFLite files ---------------------------------------------------------------------------
+
+_NO_MULTIPLICATION = {
+    "ADD",
+    "SUB",
+    "CONCATENATION",
+    "PAD",
+    "PADV2",
+    "REVERSE_V2",
+    "RESHAPE",
+    "MAX_POOL_2D",
+    "GREATER",
+    "GREATER_EQUAL",
+    "LESS",
+    "SELECT",
+    "SELECT_V2",
+    "MAXIMUM",
+    "MINIMUM",
+    "RELU",
+    "SQUEEZE",
+    "TRANSPOSE",
+    "STRIDED_SLICE",
+    "SLICE",
+    "GATHER",
+    "LceQuantize",
+    "LceDequantize",
+    "QUANTIZE",
+    "DEQUANTIZE",
+    "SHAPE",
+    "PACK",
+    "UNPACK",
+    "SPLIT",
+    "NEG",
+}
+_MOVES_DATA = {"PAD", "PADV2", "REVERSE_V2", "RESHAPE", "TRANSPOSE"}
+
+
+class _Graph:
+    def __init__(self, flatbuffer: bytes):
+        check_flatbuffer(flatbuffer)
+        self.model = tflite_schema.Model.GetRootAsModel(flatbuffer, 0)
+        if self.model.SubgraphsLength() < 1:
+            raise ValueError("TFLite file has no subgraph")
+        self.graph = self.model.Subgraphs(0)
+        names = builtin_names()
+        self.opnames = []
+        for i in range(self.model.OperatorCodesLength()):
+            code = self.model.OperatorCodes(i)
+            custom = code.CustomCode()
+            builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+            self.opnames.append(custom.decode() if custom else names.get(builtin, str(builtin)))
+        self.tensor_count = self.graph.TensorsLength()
+        self.ops = []
+        for j in range(self.graph.OperatorsLength()):
+            op = self.graph.Operators(j)
+            index = op.OpcodeIndex()
+            if index >= len(self.opnames):
+                raise ValueError(f"operator {j} has opcode index {index} out of range")
+            inputs = [int(i) for i in op.InputsAsNumpy()] if op.InputsLength() else []
+            outputs = [int(i) for i in op.OutputsAsNumpy()] if op.OutputsLength() else []
+            for t in inputs + outputs:
+                if t >= self.tensor_count:
+                    raise ValueError(f"operator {j} refers to tensor {t} of {self.tensor_count}")
+            self.ops.append((self.opnames[index], op, inputs, outputs))
+        self.producer = {out: k for k, (_, _, _, outs) in enumerate(self.ops) for out in outs}
+        self.consumers = defaultdict(list)
+        for k, (_, _, ins, _) in enumerate(self.ops):
+            for t in ins:
+                if t >= 0:
+                    self.consumers[t].append(k)
+        self.graph_inputs = set(int(i) for i in self.graph.InputsAsNumpy())
+
+    def tensor(self, index):
+        return self.graph.Tensors(index)
+
+    def shape(self, index):
+        return [int(d) for d in self.tensor(index).ShapeAsNumpy()]
+
+    def name(self, index) -> str:
+        return self.tensor(index).Name().decode(errors="replace")
+
+    def constant(self, index):
+        tensor = self.tensor(index)
+        buffer = tensor.Buffer()
+        if buffer >= self.model.BuffersLength():
+            raise ValueError(f"tensor {index} refers to buffer {buffer} out of range")
+        data = self.model.Buffers(buffer).DataAsNumpy()
+        if isinstance(data, int) or data is None or len(data) == 0:
+            return None
+        if tensor.Type() != tflite_schema.TensorType.FLOAT32:
+            return None
+        return np.frombuffer(data.tobytes(), dtype="<f4")
+
+    def from_input(self, tensor) -> bool:
+        """Whether `tensor` is the graph input, through data-movement ops only."""
+        while tensor not in self.graph_inputs:
+            k = self.producer.get(tensor)
+            if k is None or self.ops[k][0] not in _MOVES_DATA:
+                return False
+            tensor = self.ops[k][2][0]
+        return True
+
+    def in_block(self, output: int) -> bool:
+        """Whether an op belongs to a block, by the Keras layer name in its tensor's name;
+        unnamed graphs: whether it lies between the first conv and the global pool."""
+        name = self.name(output)
+        if re.search(r"(layer\d+\.\d+|feature\.\d+)\.", name):
+            return True
+        if re.search(r"(^|/)(prelu\d*|conv1|fc|avgpool|pool1)(/|;|$)", name):
+            return False
+        k = self.producer.get(output)
+        source = self.ops[k][2][0] if k is not None else None
+        while source is not None and source not in self.graph_inputs:
+            j = self.producer.get(source)
+            if j is None:
+                break
+            opname, _, ins, _ = self.ops[j]
+            if opname in ("CONV_2D",) and self.from_input(ins[0]):
+                return False
+            if opname not in _MOVES_DATA:
+                break
+            source = ins[0]
+        return not any(self.ops[c][0] == "MEAN" for c in self.consumers[output])
+
+    def label(self, kind: str, output: int) -> str:
+        name = self.name(output)
+        match = re.search(r"((layer\d+\.\d+|feature\.\d+)\.[\w.]+?)(/|;|$)", name)
+        return f"{kind} {_role(match.group(1))}" if match else kind
+
+
+def _count_tflite(flatbuffer: bytes, family: str | None) -> MultiplicationReport:
+    g = _Graph(flatbuffer)
+    if family is None:  # BN-Free graphs multiply block inputs by betas that are not 2**k
+        family = "ab"
+        for name, _, ins, _ in g.ops:
+            if name == "MUL":
+                constants = [g.constant(t) for t in ins if g.constant(t) is not None]
+                if constants and not _power_of_two(constants[0]):
+                    family = "bnfree"
+    out = _Collector(family)
+    first_conv_done = False
+    for name, op, ins, outs in g.ops:
+        n = _elements(g.shape(outs[0])) if outs else 0
+        label = g.label(name, outs[0]) if outs else name
+        if name in _NO_MULTIPLICATION:
+            continue
+        if name in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+            kernel_shape = g.shape(ins[1])
+            fan_in = (
+                int(np.prod(kernel_shape[1:]))
+                if name == "CONV_2D"
+                else int(np.prod(kernel_shape[1:3]))
+            )
+            weights = g.constant(ins[1])
+            if not first_conv_done and g.from_input(ins[0]):
+                first_conv_done = True
+                out.add(label, "excluded", n * fan_in, "first conv")
+            elif weights is not None and _binary_up_to_scale(weights, kernel_shape[0]):
+                out.add(label, "excluded", n * fan_in, "binary-weight accumulation")
+                out.add(label, "binary_conv_scaling", n)
+            else:
+                out.add(label, "paper_excluded", n * fan_in, "full-precision conv")
+        elif name == "LceBconv2d":
+            out.add(label, "binary_conv_scaling", n, "LceBconv2d output multiplier")
+        elif name == "MUL":
+            constants = [g.constant(t) for t in ins if g.constant(t) is not None]
+            out.scaled(label, n, bool(constants) and _power_of_two(constants[0]))
+        elif name == "PRELU":
+            slopes = g.constant(ins[1])
+            if not g.in_block(outs[0]):
+                out.add(label, "paper_excluded", n, "PReLU outside the blocks (first/last layer)")
+            else:
+                out.scaled(label, n, slopes is not None and _power_of_two(slopes))
+        elif name == "AVERAGE_POOL_2D":
+            options = tflite_schema.Pool2DOptions()
+            table = op.BuiltinOptions()
+            size = 0
+            if table is not None:
+                options.Init(table.Bytes, table.Pos)
+                size = options.FilterWidth() * options.FilterHeight()
+            out.scaled(label, n, _power_of_two([size]), "divide by pool size")
+        elif name == "MEAN":
+            out.add(label, "excluded", n, "head: global average pool")
+        elif name == "FULLY_CONNECTED":
+            out.add(label, "excluded", n * g.shape(ins[1])[-1], "head: last Linear")
+        else:
+            out.add(label, "full_precision", n, f"{name}: assumed one multiplication per output")
+    return out.report()
+
+
+def _binary_up_to_scale(weights, out_channels: int) -> bool:
+    """OHWI filter whose every output channel is +-c_o (a binary kernel times a scale)."""
+    w = np.abs(weights.reshape(out_channels, -1))
+    return bool(np.all(w == w[:, :1]) and np.all(w[:, 0] > 0))
+
+
+def count_multiplications(
+    model_or_tflite: tf.keras.Model | bytes, *, family: str | None = None
+) -> MultiplicationReport:
+    """Multiplications of one inference (batch 1) of a Keras model or a TFLite file.
+
+    `family` is `"ab"` (powers of two are shifts) or `"bnfree"` (every product is a
+    multiplication, as the paper counts its BN-Free baseline); by default it is read
+    from the graph (mask layers or Q-PReLUs; in a TFLite file, multiplications by
+    constants that are not powers of two).
+    """
+    if family not in (None, "ab", "bnfree"):
+        raise ValueError(f"family must be 'ab', 'bnfree' or None, got {family!r}")
+    if isinstance(model_or_tflite, (bytes, bytearray)):
+        return _count_tflite(bytes(model_or_tflite), family)
+    if isinstance(model_or_tflite, tf.keras.Model):
+        return _count_keras(model_or_tflite, family or _keras_family(model_or_tflite))
+    raise TypeError(f"expected a Keras model or TFLite bytes, got {type(model_or_tflite).__name__}")

@@ -1,0 +1,233 @@
+"""Folding a trained A&B (or BN-Free) Keras model into its inference form.
+
+The inference model computes the same function with what LCE runs fastest and with no
+full-precision multiplication left in A&B blocks:
+
+- every `MaskLayer` is removed: it only scales the input of a sign, and
+  `sign(beta * (x + b / beta)) = sign(x + b / beta)` for beta > 0;
+- weight standardization, gains and mean-|w| factors are precomputed: a binary conv
+  becomes a Larq conv with a +-1 kernel and a per-channel output scale `a * g`, which LCE
+  absorbs into `LceBconv2d`'s output multiplier;
+- a residual alpha right after a binary conv joins that multiplier; any other alpha
+  stays, and must be a power of two (a shift) in an A&B model;
+- Q-PReLU slopes are frozen to their powers of two (a TFLite `PRELU` of shifts);
+- the bias right after a residual add moves before the add, onto the binary conv's
+  output, where LCE fuses it too (`(alpha*y + r) + b == (alpha*y + b) + r`).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+import tensorflow as tf
+from larq import math as lq_math
+from larq.quantizers import NoOp
+
+from larq_abbnn import layers
+from larq_abbnn.quantizers import scaled_weight_standardization
+
+#: Keras layers the fold copies as they are: no weights, or weights used as they are.
+_PLAIN_LAYERS = (
+    tf.keras.layers.InputLayer,
+    tf.keras.layers.Add,
+    tf.keras.layers.Concatenate,
+    tf.keras.layers.AveragePooling2D,
+    tf.keras.layers.MaxPooling2D,
+    tf.keras.layers.GlobalAveragePooling2D,
+    tf.keras.layers.Dense,
+    tf.keras.layers.PReLU,
+    tf.keras.layers.Flatten,
+    tf.keras.layers.Identity,
+    tf.keras.layers.ReLU,
+    tf.keras.layers.Activation,
+)
+
+
+class FoldError(ValueError):
+    """A graph the fold cannot turn into an exactly equivalent inference graph."""
+
+
+def _producer(layer):
+    inbound = layer.inbound_nodes[0].inbound_layers
+    if isinstance(inbound, list):
+        raise FoldError(f"layer '{layer.name}' has {len(inbound)} inputs, expected one")
+    return inbound
+
+
+def _inputs(layer):
+    inbound = layer.inbound_nodes[0].inbound_layers
+    return inbound if isinstance(inbound, list) else [inbound]
+
+
+def _consumers(model) -> dict[str, list]:
+    consumers = defaultdict(list)
+    for layer in model.layers:
+        if isinstance(layer, tf.keras.layers.InputLayer):
+            continue
+        for source in _inputs(layer):
+            consumers[source.name].append(layer)
+    return consumers
+
+
+def _is_binary_conv(layer) -> bool:
+    return (
+        isinstance(layer, layers.BinaryScaledStdConv2D)
+        and layer.binary_weights
+        and layer.input_quantizer is not None
+    )
+
+
+def _has_sign_input(layer) -> bool:
+    return (
+        isinstance(layer, layers.ScaledStdConv2D)
+        and getattr(layer.input_quantizer, "precision", None) == 1
+    )
+
+
+def _check_layers(model) -> None:
+    for layer in model.layers:
+        if len(layer.inbound_nodes) > 1:
+            raise FoldError(f"layer '{layer.name}' is used {len(layer.inbound_nodes)} times")
+        if isinstance(layer, _PLAIN_LAYERS) or isinstance(
+            layer,
+            (
+                layers.MaskLayer,
+                layers.Scale,
+                layers.LearnableBias,
+                layers.QuantRPReLU,
+                layers.ScaledStdConv2D,
+            ),
+        ):
+            continue
+        raise FoldError(
+            f"layer '{layer.name}' ({type(layer).__name__}) is not one the fold knows how to "
+            "fold exactly"
+        )
+
+
+class _Plan:
+    """What happens to each layer, decided from the whole graph before rebuilding."""
+
+    def __init__(self, model):
+        _check_layers(model)
+        self.consumers = _consumers(model)
+        self.ab = any(isinstance(layer, layers.MaskLayer) for layer in model.layers)
+        self.removed: set[str] = set()
+        self.conv_alpha: dict[str, float] = {}  # binary conv -> alpha joining its scale
+        self.conv_bias: dict[str, str] = {}  # binary conv -> bias moved onto its output
+        for layer in model.layers:
+            if isinstance(layer, layers.MaskLayer):
+                self._remove_mask(layer)
+            elif isinstance(layer, layers.Scale):
+                self._fold_scale(layer)
+        for layer in model.layers:
+            if isinstance(layer, layers.LearnableBias) and layer.divisor == 1.0:
+                self._move_bias(layer)
+
+    def _remove_mask(self, mask):
+        for consumer in self.consumers[mask.name]:
+            if not _has_sign_input(consumer):
+                raise FoldError(
+                    f"MaskLayer '{mask.name}' feeds '{consumer.name}', which does not "
+                    "binarize its input: only a mask right before a sign can be removed"
+                )
+        self.removed.add(mask.name)
+
+    def _fold_scale(self, scale):
+        source = _producer(scale)
+        if _is_binary_conv(source) and len(self.consumers[source.name]) == 1:
+            self.conv_alpha[source.name] = scale.scale
+            self.removed.add(scale.name)
+        elif self.ab and not scale.is_power_of_two:
+            raise FoldError(
+                f"Scale '{scale.name}' multiplies by {scale.scale}, not a power of two, in "
+                "an A&B model: it would stay a full-precision multiplication"
+            )
+
+    def _move_bias(self, bias):
+        add = _producer(bias)
+        if not isinstance(add, tf.keras.layers.Add) or len(self.consumers[add.name]) != 1:
+            return
+        for branch in _inputs(add):
+            conv = _producer(branch) if branch.name in self.removed else branch
+            if _is_binary_conv(conv) and conv.name not in self.conv_bias:
+                self.conv_bias[conv.name] = bias.name
+                self.removed.add(bias.name)
+                return
+
+
+def _folded_conv(layer, plan, x):
+    """A Larq conv with the precomputed kernel, then the per-channel scale (and bias)."""
+    binary_weights = isinstance(layer, layers.BinaryScaledStdConv2D) and layer.binary_weights
+    config = layer.get_config()
+    for key in ("binary_weights", "kernel_quantizer", "input_quantizer", "kernel_initializer"):
+        config.pop(key, None)
+    signs = getattr(layer.input_quantizer, "precision", None) == 1
+    conv = layers.ScaledStdConv2D(
+        **config,
+        input_quantizer="ste_sign" if signs else None,
+        kernel_quantizer="ste_sign" if binary_weights else NoOp(precision=32),
+    )
+    y = conv(x)
+    w_hat = scaled_weight_standardization(layer.kernel, layer.eps)
+    gain = tf.convert_to_tensor(layer.gain)
+    if binary_weights:
+        axes = list(range(w_hat.shape.rank - 1))
+        gain = tf.reduce_mean(tf.abs(w_hat), axis=axes) * gain
+        w_hat = lq_math.sign(w_hat)
+    gain = gain * plan.conv_alpha.get(layer.name, 1.0)
+    conv.kernel.assign(w_hat)
+    conv.gain.assign(gain)
+    return y
+
+
+def fold(model: tf.keras.Model) -> tf.keras.Model:
+    """The inference form of `model`: same function, nothing LCE cannot run fast.
+
+    Raises `FoldError` naming the layer for any graph it cannot fold exactly: a mask
+    layer not followed by a sign, a non-power-of-two alpha in an A&B model, a layer it
+    does not know, a layer used more than once.
+    """
+    plan = _Plan(model)
+    model_layers = {layer.name: layer for layer in model.layers}
+    tensors = {}
+    new_inputs = []
+    for layer in model.layers:
+        if isinstance(layer, tf.keras.layers.InputLayer):
+            spec = layer.get_config()
+            tensor = tf.keras.Input(
+                batch_shape=spec["batch_input_shape"], dtype=spec["dtype"], name=layer.name
+            )
+            new_inputs.append(tensor)
+            tensors[layer.name] = tensor
+            continue
+        sources = [tensors[source.name] for source in _inputs(layer)]
+        x = sources[0] if len(sources) == 1 else sources
+        if layer.name in plan.removed:
+            tensors[layer.name] = x
+        elif isinstance(layer, layers.ScaledStdConv2D):
+            y = _folded_conv(layer, plan, x)
+            if layer.name in plan.conv_bias:
+                moved = model_layers[plan.conv_bias[layer.name]]
+                bias = layers.LearnableBias(name=moved.name)
+                y = bias(y)
+                bias.bias.assign(moved.bias)
+            tensors[layer.name] = y
+        elif isinstance(layer, layers.QuantRPReLU):
+            prelu = tf.keras.layers.PReLU(shared_axes=[1, 2], name=layer.name)
+            tensors[layer.name] = prelu(x)
+            slopes = 2.0 ** np.round(tf.keras.backend.get_value(layer.exponent))
+            prelu.alpha.assign(np.reshape(slopes, prelu.alpha.shape))
+        else:
+            clone = type(layer).from_config(layer.get_config())
+            tensors[layer.name] = clone(x)
+            clone.set_weights(layer.get_weights())
+    outputs = [tensors[layer.name] for layer in _output_layers(model)]
+    return tf.keras.Model(
+        new_inputs, outputs[0] if len(outputs) == 1 else outputs, name=f"{model.name}_folded"
+    )
+
+
+def _output_layers(model):
+    return [tensor._keras_history.layer for tensor in model.outputs]

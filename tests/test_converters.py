@@ -1,0 +1,219 @@
+"""Fold, convert, verify, audit: the deployed file computes the model, and counts."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from test_lce_conversion import _trained_looking
+
+from larq_abbnn import layers, zoo
+from larq_abbnn.converters import (
+    FoldError,
+    VerificationError,
+    convert,
+    count_multiplications,
+    fold,
+    op_counts,
+    verify,
+)
+
+
+@pytest.mark.parametrize("name", sorted(zoo.MODELS))
+@pytest.mark.parametrize("step", [1, 2])
+def test_fold_computes_the_same_function_in_float64(float64, name, step):
+    model = zoo.get(name)((64, 64, 3), 10, stem="imagenet", step=step)
+    _trained_looking(model)
+    folded = fold(model)
+    x = np.random.default_rng(0).normal(size=(4, 64, 64, 3))
+    ours, theirs = folded(x).numpy(), model(x).numpy()
+    np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-12 * np.abs(theirs).max())
+    kinds = {type(layer) for layer in folded.layers}
+    assert layers.MaskLayer not in kinds and layers.QuantRPReLU not in kinds
+    assert layers.BinaryScaledStdConv2D not in kinds
+    if step == 2 and name.startswith("ab_"):
+        # every alpha joined its binary conv's output multiplier
+        assert not any(isinstance(layer, layers.Scale) for layer in folded.layers)
+
+
+def test_folded_binary_convs_have_sign_kernels_and_merged_scales(float64):
+    model = zoo.ABReActNet18((32, 32, 3), 10)
+    _trained_looking(model)
+    folded = fold(model)
+    conv = folded.get_layer("layer2.0.conv1")
+    kernel = conv.kernel.numpy()
+    np.testing.assert_array_equal(np.abs(kernel), 1.0)
+    original = model.get_layer("layer2.0.conv1")
+    w_hat = original.kernel_quantizer(original.kernel).numpy()  # a * sign(w_hat)
+    expected = np.abs(w_hat).mean(axis=(0, 1, 2)) * original.gain.numpy() * 0.25
+    np.testing.assert_allclose(conv.gain.numpy(), expected, rtol=1e-13)
+    # the bias after the residual add moved onto the conv's output
+    np.testing.assert_array_equal(
+        folded.get_layer("layer2.0.move1").bias.numpy(), model.get_layer("layer2.0.move1").bias
+    )
+    assert folded.get_layer("layer2.0.move1").input.node.layer is conv
+
+
+def _tiny(mask_before=None, alpha=0.25):
+    inputs = tf.keras.Input((8, 8, 4))
+    x = layers.LearnableBias(divisor=0.9, name="move0")(inputs)
+    x = layers.MaskLayer(0.9, name="mask")(x)
+    if mask_before is not None:
+        x = mask_before(x)
+    y = layers.BinaryScaledStdConv2D(4, 3, name="conv")(x)
+    y = layers.Scale(alpha, name="alpha")(y)
+    y = tf.keras.layers.Add(name="add")([y, inputs])
+    return tf.keras.Model(inputs, layers.QuantRPReLU(name="prelu")(y))
+
+
+def test_fold_refuses_graphs_it_cannot_fold_exactly():
+    with pytest.raises(FoldError, match="MaskLayer 'mask' feeds 'relu', which does not binarize"):
+        fold(_tiny(mask_before=tf.keras.layers.ReLU(name="relu")))
+    model = _tiny(alpha=0.3)
+    # alpha right after a binary conv joins its multiplier: fine even if not 2**k ...
+    fold(model)
+    # ... but a stand-alone non-power-of-two scale in an A&B model is refused
+    inputs = tf.keras.Input((8, 8, 4))
+    x = layers.MaskLayer(0.5, name="mask")(inputs)
+    x = layers.BinaryScaledStdConv2D(4, 3, name="conv")(x)
+    x = layers.Scale(0.3, name="beta")(tf.keras.layers.Add()([x, inputs]))
+    with pytest.raises(FoldError, match="Scale 'beta' multiplies by 0.3, not a power of two"):
+        fold(tf.keras.Model(inputs, x))
+    inputs = tf.keras.Input((8, 8, 4))
+    odd = tf.keras.layers.Lambda(lambda t: t * 2, name="custom")(inputs)
+    with pytest.raises(FoldError, match="layer 'custom' \\(Lambda\\) is not one the fold knows"):
+        fold(tf.keras.Model(inputs, odd))
+
+
+# -- the multiplication audit (the paper's MO column) ----------------------------------------
+
+REQUIRED_MO = {  # 224x224, from ../shared/spec/abbnn-reference.md section 3
+    "bnfree_reactneta": 14_651_392,
+    "bnfree_reactnet18": 4_779_264,
+    "ab_reactnet18": 0,
+    "ab_reactnet34": 0,
+    "ab_reactneta": 0,
+    "ab_biresnet18": 0,
+    "ab_xnornet18": 0,
+}
+
+
+@pytest.mark.parametrize("name", sorted(REQUIRED_MO))
+def test_keras_audit_gives_the_papers_numbers_at_224(name):
+    report = count_multiplications(zoo.get(name)())
+    assert report.full_precision == REQUIRED_MO[name]
+    if name.startswith("ab_"):
+        assert report.family == "ab" and report.shifts > 0
+
+
+def test_bnfree_reactnet18_paper_figure_is_three_per_binary_conv_output_plus_pools():
+    report = count_multiplications(zoo.BNFreeReActNet18())
+    by_label = {s.label: s.count for s in report.sources if s.kind == "full_precision"}
+    conv_outputs = by_label["Scale *.alpha"]  # one alpha per binary 3x3 conv output
+    pools = by_label["AveragePooling2D *.downsample.0"]
+    assert 3 * conv_outputs + pools == 4_603_648  # the paper's 4.60 M
+    assert report.binary_conv_scaling == conv_outputs + 175_616  # + 1x1 shortcut convs
+
+
+def test_bi_resnet_lists_the_full_precision_layers_the_paper_leaves_out():
+    report = count_multiplications(zoo.ABBiResNet18())
+    excluded = {s.label: s for s in report.sources if s.kind == "paper_excluded"}
+    assert set(excluded) == {"PReLU prelu1", "PReLU prelu2", "ScaledStdConv2D *.downsample.1"}
+    assert excluded["ScaledStdConv2D *.downsample.1"].instances == 3
+    assert report.full_precision == 0
+    assert "paper_excluded" in report.table()
+
+
+def test_tflite_audit_of_the_folded_a_and_b_model_is_zero_and_reads_the_flatbuffer():
+    model = zoo.ABReActNet18((64, 64, 3), 10)
+    _trained_looking(model)
+    flatbuffer = convert(model)
+    report = count_multiplications(flatbuffer)
+    assert report.family == "ab" and report.full_precision == 0
+    ops = op_counts(flatbuffer)
+    assert "MUL" not in ops and ops["PRELU"] == 16 and ops["LceBconv2d"] == 16
+    # binary conv scaling counted per output element of every binary conv, as in Keras
+    assert report.binary_conv_scaling == count_multiplications(model).binary_conv_scaling
+    bnfree = count_multiplications(convert(zoo.BNFreeReActNet18((64, 64, 3), 10)))
+    assert bnfree.family == "bnfree" and bnfree.full_precision > 0
+
+
+def test_audit_refuses_what_is_not_a_model():
+    with pytest.raises(ValueError, match="not a TFLite flatbuffer"):
+        count_multiplications(b"\x00" * 64)
+    with pytest.raises(TypeError, match="expected a Keras model or TFLite bytes"):
+        count_multiplications("model.tflite")
+
+
+# -- convert and verify -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name,size,stem",
+    [
+        ("ab_reactnet18", 32, "cifar"),
+        ("ab_reactneta", 96, "imagenet"),
+        ("ab_xnornet18", 96, "imagenet"),
+    ],
+)
+def test_converted_folded_model_verifies(name, size, stem):
+    model = zoo.get(name)((size, size, 3), 10, stem=stem)
+    _trained_looking(model)
+    flatbuffer = convert(model)
+    assert op_counts(flatbuffer)["LceBconv2d"] == zoo.binary_conv_count(model)
+    result = verify(model, flatbuffer, samples=64, min_agreement=63 / 64)
+    assert result.folded_argmax_agreement >= 63 / 64
+
+
+def test_verify_fails_loudly_when_the_file_computes_something_else():
+    model = zoo.ABXnorNet18((32, 32, 3), 10)
+    _trained_looking(model)
+    other = zoo.ABXnorNet18((32, 32, 3), 10)
+    _trained_looking(other, seed=1)
+    with pytest.raises(VerificationError, match="verification failed: 32 inputs"):
+        verify(model, convert(other), samples=32)
+
+
+def _abbnn(*args):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run(
+        [sys.executable, "-m", "larq_abbnn.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+    )
+
+
+def test_convert_command_converts_a_saved_model_atomically_and_audits(tmp_path):
+    model = zoo.ABXnorNet18((32, 32, 3), 10)
+    _trained_looking(model)
+    model.save(tmp_path / "xnor.keras")
+    out = tmp_path / "xnor.tflite"
+    result = _abbnn(
+        "convert",
+        str(tmp_path / "xnor.keras"),
+        "-o",
+        str(out),
+        "--audit",
+        "--verify",
+        "--verify-samples",
+        "32",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "16 LceBconv2d" in result.stdout
+    assert "full_precision (the paper's MO): 0" in result.stdout
+    assert "verify: 32 inputs" in result.stdout
+    assert out.read_bytes()[4:8] == b"TFL3"
+    assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
+
+
+def test_audit_command_reads_zoo_models_and_tflite_files(tmp_path):
+    result = _abbnn("audit", "zoo:bnfree_reactneta")
+    assert result.returncode == 0 and "full_precision (the paper's MO): 14,651,392" in result.stdout
+    (tmp_path / "junk.tflite").write_bytes(os.urandom(256))
+    bad = _abbnn("audit", str(tmp_path / "junk.tflite"))
+    assert bad.returncode == 1 and "not a TFLite flatbuffer" in bad.stderr
+    assert "Traceback" not in bad.stderr
