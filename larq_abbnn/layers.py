@@ -31,6 +31,7 @@ __all__ = [
     "ScaledStdConv2D",
     "BinaryScaledStdConv2D",
     "SymmetricMaxPooling2D",
+    "SpatialBias",
 ]
 
 
@@ -517,3 +518,33 @@ class SymmetricMaxPooling2D(tf.keras.layers.MaxPooling2D):
         config["padding"] = self.symmetric_padding
         config.pop("data_format", None)
         return config
+
+
+@lq_utils.register_keras_custom_object
+class SpatialBias(tf.keras.layers.Layer):
+    """A constant bias per position and channel, `y = x + B` with `B` of shape (H, W, C).
+
+    Inference only: `larq_abbnn.converters.fold` uses it to turn a one-padded binary
+    conv back into the zero-padded one it replaces (see `converters.fold`).
+    """
+
+    def __init__(self, shape, **kwargs):
+        self.bias_shape = tuple(int(d) for d in shape)
+        super().__init__(**kwargs)
+
+    def build(self, input_shape):
+        if tuple(tf.TensorShape(input_shape)[1:]) != self.bias_shape:
+            raise ValueError(
+                f"SpatialBias '{self.name}': input shape {input_shape} does not end in "
+                f"{self.bias_shape}"
+            )
+        self.bias = self.add_weight(
+            name="bias", shape=self.bias_shape, initializer="zeros", trainable=False
+        )
+        super().build(input_shape)
+
+    def call(self, inputs):
+        return inputs + self.bias
+
+    def get_config(self):
+        return {**super().get_config(), "shape": self.bias_shape}

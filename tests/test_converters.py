@@ -217,3 +217,39 @@ def test_audit_command_reads_zoo_models_and_tflite_files(tmp_path):
     bad = _abbnn("audit", str(tmp_path / "junk.tflite"))
     assert bad.returncode == 1 and "not a TFLite flatbuffer" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize(
+    "name,size,stem", [("ab_reactneta", 32, "cifar"), ("ab_reactnet18", 64, "imagenet")]
+)
+def test_binary_convs_on_maps_smaller_than_the_kernel_are_deployed_correctly(name, size, stem):
+    """LCE 0.16 miscomputes them with zero padding (see test_lce_conversion); the fold
+    pads with +1 and corrects after the residual add."""
+    model = zoo.get(name)((size, size, 3), 10, stem=stem)
+    _trained_looking(model)
+    folded = fold(model)
+    fixes = [layer for layer in folded.layers if isinstance(layer, layers.SpatialBias)]
+    assert len(fixes) == (1 if name == "ab_reactneta" else 3)
+    result = verify(model, convert(model), samples=64, min_agreement=63 / 64)
+    assert result.tflite_argmax_agreement >= 63 / 64
+
+
+def test_padding_correction_is_exact_in_float64(float64):
+    model = zoo.ABReActNetA((32, 32, 3), 10)
+    _trained_looking(model)
+    folded = fold(model)
+    assert folded.get_layer("feature.13.add1.padding_correction")
+    assert folded.get_layer("feature.13.binary_3x3").pad_values == 1.0
+    x = np.random.default_rng(0).normal(size=(4, 32, 32, 3))
+    a, b = folded(x).numpy(), model(x).numpy()
+    np.testing.assert_allclose(a, b, rtol=0, atol=1e-12 * np.abs(b).max())
+
+
+def test_folded_model_saves_and_loads(tmp_path):
+    model = zoo.ABReActNetA((32, 32, 3), 10)
+    _trained_looking(model)
+    folded = fold(model)
+    folded.save(tmp_path / "folded.keras")
+    restored = tf.keras.models.load_model(tmp_path / "folded.keras")
+    x = np.random.default_rng(0).normal(size=(2, 32, 32, 3)).astype(np.float32)
+    np.testing.assert_array_equal(restored.predict(x, verbose=0), folded.predict(x, verbose=0))

@@ -209,7 +209,7 @@ def test_weights_argument_loads_a_keras_weights_file(tmp_path):
         zoo.ABXnorNet18((32, 32, 3), 10, weights=str(tmp_path / "missing.h5"))
     not_hdf5 = tmp_path / "torch_checkpoint.h5"
     not_hdf5.write_bytes(b"PK\x03\x04 not hdf5")
-    with pytest.raises(ValueError, match="torch_checkpoint.h5 is not a Keras weights file"):
+    with pytest.raises(ValueError, match="torch_checkpoint.h5 is neither a Keras weights file"):
         zoo.ABXnorNet18((32, 32, 3), 10, weights=str(not_hdf5))
 
 

@@ -12,7 +12,12 @@ full-precision multiplication left in A&B blocks:
   stays, and must be a power of two (a shift) in an A&B model;
 - Q-PReLU slopes are frozen to their powers of two (a TFLite `PRELU` of shifts);
 - the bias right after a residual add moves before the add, onto the binary conv's
-  output, where LCE fuses it too (`(alpha*y + r) + b == (alpha*y + b) + r`).
+  output, where LCE fuses it too (`(alpha*y + r) + b == (alpha*y + b) + r`);
+- a zero-padded binary conv on a map smaller than its kernel becomes a one-padded conv
+  and a constant correction after the residual add, `s + (y1 - C) = (s + y1) - C`:
+  LCE 0.16's optimized kernel miscomputes zero padding on such maps (ABReActNetA's last
+  block on CIFAR runs on 2x2), and fuses a spatial constant placed right after the conv
+  into its per-channel bias, which then fails to load.
 """
 
 from __future__ import annotations
@@ -97,6 +102,7 @@ def _check_layers(model) -> None:
                 layers.LearnableBias,
                 layers.QuantRPReLU,
                 layers.ScaledStdConv2D,
+                layers.SpatialBias,
             ),
         ):
             continue
@@ -116,6 +122,8 @@ class _Plan:
         self.removed: set[str] = set()
         self.conv_alpha: dict[str, float] = {}  # binary conv -> alpha joining its scale
         self.conv_bias: dict[str, str] = {}  # binary conv -> bias moved onto its output
+        self.corrected: dict[str, str] = {}  # binary conv on a tiny map -> add taking its fix
+        self.correction: dict[str, np.ndarray] = {}  # add -> constant to add after it
         for layer in model.layers:
             if isinstance(layer, layers.MaskLayer):
                 self._remove_mask(layer)
@@ -124,6 +132,34 @@ class _Plan:
         for layer in model.layers:
             if isinstance(layer, layers.LearnableBias) and layer.divisor == 1.0:
                 self._move_bias(layer)
+        for layer in model.layers:
+            if _is_binary_conv(layer) and _smaller_than_kernel(layer):
+                self._plan_correction(layer)
+
+    def _plan_correction(self, conv):
+        if conv.pad_values != 0.0 or conv.padding == "valid":
+            return
+        if tuple(conv.strides) != (1, 1):
+            raise FoldError(
+                f"binary conv '{conv.name}' pads zeros at stride {conv.strides} on a map "
+                "smaller than its kernel, which LCE 0.16 miscomputes"
+            )
+        node = conv
+        while True:
+            consumers = self.consumers[node.name]
+            if len(consumers) != 1:
+                break
+            node = consumers[0]
+            if node.name not in self.removed or isinstance(node, tf.keras.layers.Add):
+                break
+        if not isinstance(node, tf.keras.layers.Add) or node.name in self.correction:
+            raise FoldError(
+                f"binary conv '{conv.name}' runs on a map smaller than its kernel with zero "
+                "padding (miscomputed by LCE 0.16) and does not feed a residual add where "
+                "the fold could correct it"
+            )
+        self.corrected[conv.name] = node.name
+        self.correction[node.name] = None  # computed with the folded kernel
 
     def _remove_mask(self, mask):
         for consumer in self.consumers[mask.name]:
@@ -157,12 +193,32 @@ class _Plan:
                 return
 
 
+def _smaller_than_kernel(layer) -> bool:
+    sizes = layer.input_shape[1:3]
+    kernel = [d * (k - 1) + 1 for k, d in zip(layer.kernel_size, layer.dilation_rate)]
+    return any(s is not None and s < k for s, k in zip(sizes, kernel))
+
+
+def _one_padding_contribution(conv) -> np.ndarray:
+    """What padding with +1 instead of 0 adds to a "same" conv's output: (Ho, Wo, C)."""
+    _, h, w, _ = conv.input_shape
+    kh, kw = conv.kernel_size
+    top, left = (kh - 1) // 2, (kw - 1) // 2
+    border = np.ones((1, h + kh - 1, w + kw - 1, 1))
+    border[:, top : top + h, left : left + w] = 0.0
+    kernel = tf.reduce_sum(tf.cast(conv.kernel, tf.float64), axis=2, keepdims=True)
+    contribution = tf.nn.conv2d(border, kernel, 1, "VALID") * tf.cast(conv.gain, tf.float64)
+    return contribution.numpy()[0]
+
+
 def _folded_conv(layer, plan, x):
     """A Larq conv with the precomputed kernel, then the per-channel scale (and bias)."""
     binary_weights = isinstance(layer, layers.BinaryScaledStdConv2D) and layer.binary_weights
     config = layer.get_config()
     for key in ("binary_weights", "kernel_quantizer", "input_quantizer", "kernel_initializer"):
         config.pop(key, None)
+    if layer.name in plan.corrected:
+        config.update(padding="same", pad_values=1.0)
     signs = getattr(layer.input_quantizer, "precision", None) == 1
     conv = layers.ScaledStdConv2D(
         **config,
@@ -179,6 +235,8 @@ def _folded_conv(layer, plan, x):
     gain = gain * plan.conv_alpha.get(layer.name, 1.0)
     conv.kernel.assign(w_hat)
     conv.gain.assign(gain)
+    if layer.name in plan.corrected:
+        plan.correction[plan.corrected[layer.name]] = -_one_padding_contribution(conv)
     return y
 
 
@@ -221,8 +279,14 @@ def fold(model: tf.keras.Model) -> tf.keras.Model:
             prelu.alpha.assign(np.reshape(slopes, prelu.alpha.shape))
         else:
             clone = type(layer).from_config(layer.get_config())
-            tensors[layer.name] = clone(x)
+            y = clone(x)
             clone.set_weights(layer.get_weights())
+            if plan.correction.get(layer.name) is not None:
+                correction = plan.correction[layer.name]
+                fix = layers.SpatialBias(correction.shape, name=f"{layer.name}.padding_correction")
+                y = fix(y)
+                fix.bias.assign(correction)
+            tensors[layer.name] = y
     outputs = [tensors[layer.name] for layer in _output_layers(model)]
     return tf.keras.Model(
         new_inputs, outputs[0] if len(outputs) == 1 else outputs, name=f"{model.name}_folded"
