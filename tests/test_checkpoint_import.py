@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import torch_format
-from conftest import np_conv2d, np_scaled_std, np_sign
+from conftest import np_conv2d, np_scaled_std, np_sign, run_abbnn
 
 from larq_abbnn import zoo
 from larq_abbnn.converters import (
@@ -214,23 +214,12 @@ def test_imported_block_equals_the_paper_computed_by_hand_in_numpy(float64):
 # -- abbnn import-torch ------------------------------------------------------------------
 
 
-def _abbnn(*args):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.run(
-        [sys.executable, "-m", "larq_abbnn.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-    )
-
-
 def test_import_torch_command_writes_a_keras_model(tmp_path):
     source = zoo.ABXnorNet18((32, 32, 3), 10)
     state = _reference_state(source)
     torch_format.save(state, tmp_path / "xnor.h5")
     out = tmp_path / "out" / "xnor.keras"
-    result = _abbnn(
+    result = run_abbnn(
         "import-torch",
         str(tmp_path / "xnor.h5"),
         "--model",
@@ -251,7 +240,7 @@ def test_import_torch_command_writes_a_keras_model(tmp_path):
 def test_import_torch_refuses_a_mismatch_in_one_line_and_writes_nothing(tmp_path):
     torch_format.save(_reference_state(zoo.ABXnorNet18((32, 32, 3), 10)), tmp_path / "x.h5")
     out = tmp_path / "model.keras"
-    result = _abbnn(
+    result = run_abbnn(
         "import-torch",
         str(tmp_path / "x.h5"),
         "--model",

@@ -6,18 +6,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import run_abbnn
+
 from larq_abbnn import cli, zoo
-
-
-def _abbnn(*args, timeout=600):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.run(
-        [sys.executable, "-m", "larq_abbnn.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-    )
 
 
 def test_cli_model_names_are_the_zoo_names():
@@ -25,13 +16,13 @@ def test_cli_model_names_are_the_zoo_names():
 
 
 def test_help_lists_the_commands():
-    result = _abbnn("--help")
+    result = run_abbnn("--help")
     assert result.returncode == 0
     assert "summary" in result.stdout and "demo" in result.stdout
 
 
 def test_summary_prints_larq_model_stats():
-    result = _abbnn("summary", "ab_xnornet18", "--input-shape", "32,32,3", "--num-classes", "10")
+    result = run_abbnn("summary", "ab_xnornet18", "--input-shape", "32,32,3", "--num-classes", "10")
     assert result.returncode == 0, result.stderr
     assert "layer4.3.conv1" in result.stdout and "Total params" in result.stdout
 
@@ -44,18 +35,18 @@ def test_summary_prints_larq_model_stats():
     ],
 )
 def test_bad_arguments_exit_2_with_usage(args, message):
-    result = _abbnn(*args)
+    result = run_abbnn(*args)
     assert result.returncode == 2 and message in result.stderr
 
 
 def test_runtime_errors_are_one_line_without_traceback(tmp_path):
-    result = _abbnn("demo", "--images", str(tmp_path / "nowhere"))
+    result = run_abbnn("demo", "--images", str(tmp_path / "nowhere"))
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (
         f"abbnn demo: error: image folder not found: {tmp_path / 'nowhere'}"
     )
     assert "Traceback" not in result.stderr
-    bad_size = _abbnn("summary", "ab_reactnet18", "--input-shape", "208,208,3")
+    bad_size = run_abbnn("summary", "ab_reactnet18", "--input-shape", "208,208,3")
     assert bad_size.returncode == 1 and "Traceback" not in bad_size.stderr
     assert "layer4.0 gets a 13x13 feature map" in bad_size.stderr
 
@@ -68,7 +59,7 @@ def test_demo_trains_converts_and_verifies_on_an_image_folder(tmp_path):
         for i in range(6):
             pixels = rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)
             (folder / f"{i}.jpg").write_bytes(tf.io.encode_jpeg(pixels).numpy())
-    result = _abbnn(
+    result = run_abbnn(
         "demo",
         "--model",
         "ab_xnornet18",

@@ -7,7 +7,8 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
-from test_lce_conversion import _trained_looking
+
+from conftest import run_abbnn, trained_looking
 
 from larq_abbnn import layers, zoo
 from larq_abbnn.converters import (
@@ -25,7 +26,7 @@ from larq_abbnn.converters import (
 @pytest.mark.parametrize("step", [1, 2])
 def test_fold_computes_the_same_function_in_float64(float64, name, step):
     model = zoo.get(name)((64, 64, 3), 10, stem="imagenet", step=step)
-    _trained_looking(model)
+    trained_looking(model)
     folded = fold(model)
     x = np.random.default_rng(0).normal(size=(4, 64, 64, 3))
     ours, theirs = folded(x).numpy(), model(x).numpy()
@@ -40,7 +41,7 @@ def test_fold_computes_the_same_function_in_float64(float64, name, step):
 
 def test_folded_binary_convs_have_sign_kernels_and_merged_scales(float64):
     model = zoo.ABReActNet18((32, 32, 3), 10)
-    _trained_looking(model)
+    trained_looking(model)
     folded = fold(model)
     conv = folded.get_layer("layer2.0.conv1")
     kernel = conv.kernel.numpy()
@@ -128,7 +129,7 @@ def test_bi_resnet_lists_the_full_precision_layers_the_paper_leaves_out():
 
 def test_tflite_audit_of_the_folded_a_and_b_model_is_zero_and_reads_the_flatbuffer():
     model = zoo.ABReActNet18((64, 64, 3), 10)
-    _trained_looking(model)
+    trained_looking(model)
     flatbuffer = convert(model)
     report = count_multiplications(flatbuffer)
     assert report.family == "ab" and report.full_precision == 0
@@ -160,7 +161,7 @@ def test_audit_refuses_what_is_not_a_model():
 )
 def test_converted_folded_model_verifies(name, size, stem):
     model = zoo.get(name)((size, size, 3), 10, stem=stem)
-    _trained_looking(model)
+    trained_looking(model)
     flatbuffer = convert(model)
     assert op_counts(flatbuffer)["LceBconv2d"] == zoo.binary_conv_count(model)
     result = verify(model, flatbuffer, samples=64, min_agreement=63 / 64)
@@ -169,30 +170,19 @@ def test_converted_folded_model_verifies(name, size, stem):
 
 def test_verify_fails_loudly_when_the_file_computes_something_else():
     model = zoo.ABXnorNet18((32, 32, 3), 10)
-    _trained_looking(model)
+    trained_looking(model)
     other = zoo.ABXnorNet18((32, 32, 3), 10)
-    _trained_looking(other, seed=1)
+    trained_looking(other, seed=1)
     with pytest.raises(VerificationError, match="verification failed: 32 inputs"):
         verify(model, convert(other), samples=32)
 
 
-def _abbnn(*args):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.run(
-        [sys.executable, "-m", "larq_abbnn.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env=env,
-    )
-
-
 def test_convert_command_converts_a_saved_model_atomically_and_audits(tmp_path):
     model = zoo.ABXnorNet18((32, 32, 3), 10)
-    _trained_looking(model)
+    trained_looking(model)
     model.save(tmp_path / "xnor.keras")
     out = tmp_path / "xnor.tflite"
-    result = _abbnn(
+    result = run_abbnn(
         "convert",
         str(tmp_path / "xnor.keras"),
         "-o",
@@ -211,10 +201,10 @@ def test_convert_command_converts_a_saved_model_atomically_and_audits(tmp_path):
 
 
 def test_audit_command_reads_zoo_models_and_tflite_files(tmp_path):
-    result = _abbnn("audit", "zoo:bnfree_reactneta")
+    result = run_abbnn("audit", "zoo:bnfree_reactneta")
     assert result.returncode == 0 and "full_precision (the paper's MO): 14,651,392" in result.stdout
     (tmp_path / "junk.tflite").write_bytes(os.urandom(256))
-    bad = _abbnn("audit", str(tmp_path / "junk.tflite"))
+    bad = run_abbnn("audit", str(tmp_path / "junk.tflite"))
     assert bad.returncode == 1 and "not a TFLite flatbuffer" in bad.stderr
     assert "Traceback" not in bad.stderr
 
@@ -226,7 +216,7 @@ def test_binary_convs_on_maps_smaller_than_the_kernel_are_deployed_correctly(nam
     """LCE 0.16 miscomputes them with zero padding (see test_lce_conversion); the fold
     pads with +1 and corrects after the residual add."""
     model = zoo.get(name)((size, size, 3), 10, stem=stem)
-    _trained_looking(model)
+    trained_looking(model)
     folded = fold(model)
     fixes = [layer for layer in folded.layers if isinstance(layer, layers.SpatialBias)]
     assert len(fixes) == (1 if name == "ab_reactneta" else 3)
@@ -236,7 +226,7 @@ def test_binary_convs_on_maps_smaller_than_the_kernel_are_deployed_correctly(nam
 
 def test_padding_correction_is_exact_in_float64(float64):
     model = zoo.ABReActNetA((32, 32, 3), 10)
-    _trained_looking(model)
+    trained_looking(model)
     folded = fold(model)
     assert folded.get_layer("feature.13.add1.padding_correction")
     assert folded.get_layer("feature.13.binary_3x3").pad_values == 1.0
@@ -247,9 +237,45 @@ def test_padding_correction_is_exact_in_float64(float64):
 
 def test_folded_model_saves_and_loads(tmp_path):
     model = zoo.ABReActNetA((32, 32, 3), 10)
-    _trained_looking(model)
+    trained_looking(model)
     folded = fold(model)
     folded.save(tmp_path / "folded.keras")
     restored = tf.keras.models.load_model(tmp_path / "folded.keras")
     x = np.random.default_rng(0).normal(size=(2, 32, 32, 3)).astype(np.float32)
     np.testing.assert_array_equal(restored.predict(x, verbose=0), folded.predict(x, verbose=0))
+
+
+@pytest.fixture(scope="module")
+def small_tflite():
+    model = zoo.ABXnorNet18((32, 32, 3), 10)
+    trained_looking(model)
+    return convert(model)
+
+
+def test_damaged_tflite_files_give_one_clear_error(small_tflite):
+    rng = np.random.default_rng(0)
+    damaged = [
+        small_tflite[: len(small_tflite) // 3],  # truncated
+        small_tflite[:8] + rng.integers(0, 256, 4096, dtype=np.uint8).tobytes(),  # garbage
+    ]
+    flipped = bytearray(small_tflite)
+    for i in rng.integers(8, 2048, 64):  # corrupt offsets in the header tables
+        flipped[i] ^= 0xFF
+    damaged.append(bytes(flipped))
+    for data in damaged:
+        for read in (op_counts, count_multiplications):
+            try:
+                read(data)
+            except ValueError as error:
+                assert "TFLite" in str(error) or "tensor" in str(error) or "operator" in str(error)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(zoo.MODELS))
+def test_every_zoo_model_verifies_at_224_on_256_inputs(name):
+    """The converter's targets: folded == Keras within float rounding, TFLite argmax
+    agreement >= 99% on 256 random inputs (about 2 minutes per model here)."""
+    model = zoo.get(name)()
+    trained_looking(model)
+    result = verify(model, convert(model), samples=256, min_agreement=0.99)
+    print(name, result)

@@ -4,7 +4,7 @@ import larq as lq
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import np_conv2d, np_scaled_std, np_sign
+from conftest import np_conv2d, np_scaled_std, np_sign, trained_looking
 
 from larq_abbnn import layers
 from larq_abbnn.layers import (
@@ -22,17 +22,6 @@ RNG = np.random.default_rng(2024)
 
 def _sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
-
-
-def _randomize(model, seed=0):
-    rng = np.random.default_rng(seed)
-    for w in model.weights:
-        if "gain" in w.name:
-            w.assign(rng.uniform(0.5, 1.5, w.shape))
-        elif "exponent" in w.name:
-            w.assign(rng.uniform(-6, 1.4, w.shape))
-        else:
-            w.assign(rng.normal(0, 0.3, w.shape))
 
 
 # -- mask layer and learnable bias ---------------------------------------------------
@@ -257,7 +246,7 @@ def test_layers_follow_keras_float_type(float64):
 @pytest.mark.parametrize("fmt", ["keras", "h5", "savedmodel"])
 def test_model_with_every_layer_saves_and_loads_with_identical_outputs(tmp_path, fmt):
     model = _all_layers_model()
-    _randomize(model)
+    trained_looking(model)
     x = RNG.normal(size=(4, 8, 8, 3)).astype(np.float32)
     path = str(tmp_path / {"keras": "m.keras", "h5": "m.h5", "savedmodel": "m"}[fmt])
     model.save(path, save_format="tf" if fmt == "savedmodel" else None)

@@ -6,25 +6,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from larq_compute_engine import convert_keras_model
+from conftest import trained_looking
 from larq_compute_engine.tflite.python.interpreter import Interpreter
 
 from larq_abbnn import layers, zoo
 from larq_abbnn.converters import op_counts
-
-
-def _trained_looking(model, seed=0):
-    rng = np.random.default_rng(seed)
-    for w in model.weights:
-        if "gain" in w.name:
-            w.assign(rng.uniform(0.5, 1.5, w.shape))
-        elif "exponent" in w.name:
-            w.assign(rng.uniform(-6, 1.4, w.shape))
-        elif "alpha" in w.name:  # PReLU slopes
-            w.assign(rng.uniform(0, 0.5, w.shape))
-        elif "bias" in w.name:
-            w.assign(rng.normal(0, 0.1, w.shape))
-        else:
-            w.assign(rng.normal(0, 0.05, w.shape))
 
 
 def _float_conv_count(model):
@@ -60,7 +46,7 @@ CASES = [
 @pytest.mark.parametrize("name,size,stem,padding", CASES)
 def test_every_binary_conv_becomes_one_lce_bconv_and_tflite_agrees(name, size, stem, padding):
     model = zoo.get(name)((size, size, 3), 10, stem=stem, padding=padding)
-    _trained_looking(model)
+    trained_looking(model)
     flatbuffer = convert_keras_model(model)
     ops = op_counts(flatbuffer)
     assert ops["LceBconv2d"] == zoo.binary_conv_count(model) > 0

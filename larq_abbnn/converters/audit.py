@@ -29,7 +29,7 @@ import tensorflow as tf
 from larq_compute_engine.mlir.python import tflite_schema
 
 from larq_abbnn import layers
-from larq_abbnn.converters.tflite_graph import builtin_names, check_flatbuffer
+from larq_abbnn.converters.tflite_graph import builtin_names, check_flatbuffer, reads_flatbuffer
 
 KINDS = ("full_precision", "shift", "binary_conv_scaling", "paper_excluded", "excluded", "removed")
 
@@ -328,6 +328,7 @@ class _Graph:
         return f"{kind} {_role(match.group(1))}" if match else kind
 
 
+@reads_flatbuffer
 def _count_tflite(flatbuffer: bytes, family: str | None) -> MultiplicationReport:
     g = _Graph(flatbuffer)
     if family is None:  # BN-Free graphs multiply block inputs by betas that are not 2**k

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import struct
 from collections import Counter
+from functools import wraps
 
 from larq_compute_engine.mlir.python import tflite_schema
 
@@ -10,6 +12,30 @@ from larq_compute_engine.mlir.python import tflite_schema
 def builtin_names() -> dict[int, str]:
     ops = tflite_schema.BuiltinOperator
     return {value: name for name, value in vars(ops).items() if not name.startswith("_")}
+
+
+def reads_flatbuffer(function):
+    """Turn the flatbuffers library's low-level errors on a damaged file into one ValueError."""
+
+    @wraps(function)
+    def wrapper(flatbuffer, *args, **kwargs):
+        check_flatbuffer(flatbuffer)
+        try:
+            return function(flatbuffer, *args, **kwargs)
+        except (
+            IndexError,
+            struct.error,
+            TypeError,
+            AttributeError,
+            UnicodeDecodeError,
+            OverflowError,
+            MemoryError,
+        ) as error:
+            raise ValueError(
+                f"malformed TFLite flatbuffer: {type(error).__name__}: {error}"
+            ) from None
+
+    return wrapper
 
 
 def check_flatbuffer(flatbuffer: bytes) -> None:
@@ -23,13 +49,13 @@ def check_flatbuffer(flatbuffer: bytes) -> None:
         )
 
 
+@reads_flatbuffer
 def op_counts(flatbuffer: bytes) -> Counter:
     """Operator type -> count over every subgraph of a TFLite flatbuffer.
 
     Custom ops appear under their custom code (`LceBconv2d`, `LceQuantize`, ...),
     builtins under their schema name (`CONV_2D`, `ADD`, ...).
     """
-    check_flatbuffer(flatbuffer)
     model = tflite_schema.Model.GetRootAsModel(flatbuffer, 0)
     builtins = builtin_names()
     names = []

@@ -44,6 +44,20 @@ class Config:
         pad_values = 1.0 if (self.padding == "one" and binary_input) else 0.0
         return {"padding": "same", "pad_values": pad_values}
 
+    def binary_conv(
+        self, filters: int, kernel_size: int, stride: int, name: str, input_quantizer="sigmoid_sign"
+    ) -> layers.BinaryScaledStdConv2D:
+        """A binary-weight conv of this step; `input_quantizer=None` for a real input."""
+        return layers.BinaryScaledStdConv2D(
+            filters,
+            kernel_size,
+            stride,
+            binary_weights=self.binary_weights,
+            input_quantizer=input_quantizer,
+            name=name,
+            **self.conv_padding(input_quantizer is not None),
+        )
+
     def max_pool(self, name: str) -> tf.keras.layers.Layer:
         if self.padding == "reference":
             return layers.SymmetricMaxPooling2D(3, 2, padding=1, name=name)

@@ -21,30 +21,18 @@ def block_strides() -> list[int]:
     return [2 if (cin != cout and cout != 64) else 1 for cin, cout in zip(CHANNELS, CHANNELS[1:])]
 
 
-def _binary_conv(filters, kernel_size, stride, cfg, name, input_quantizer):
-    return layers.BinaryScaledStdConv2D(
-        filters,
-        kernel_size,
-        stride,
-        binary_weights=cfg.binary_weights,
-        input_quantizer=input_quantizer,
-        name=name,
-        **cfg.conv_padding(True),
-    )
-
-
 def _pointwise(h, o1, out_ch, alpha, cfg, name, input_quantizer):
     """alpha * binary 1x1(h) + o1; two half-width convs concatenated when widening."""
     in_ch = h.shape[-1]
     if in_ch == out_ch:
-        y = _binary_conv(in_ch, 1, 1, cfg, f"{name}.binary_pw", input_quantizer)(h)
+        y = cfg.binary_conv(in_ch, 1, 1, f"{name}.binary_pw", input_quantizer)(h)
         y = layers.Scale(alpha, name=f"{name}.alpha2")(y)
         return tf.keras.layers.Add(name=f"{name}.add2")([y, o1])
     if out_ch != 2 * in_ch:
         raise ValueError(f"{name}: a ReActNet-A block widens by 2, got {in_ch} -> {out_ch}.")
     halves = []
     for i in (1, 2):
-        y = _binary_conv(in_ch, 1, 1, cfg, f"{name}.binary_pw_down{i}", input_quantizer)(h)
+        y = cfg.binary_conv(in_ch, 1, 1, f"{name}.binary_pw_down{i}", input_quantizer)(h)
         y = layers.Scale(alpha, name=f"{name}.alpha2_{i}")(y)
         halves.append(tf.keras.layers.Add(name=f"{name}.add2_{i}")([y, o1]))
     return tf.keras.layers.Concatenate(name=f"{name}.concat")(halves)
@@ -64,7 +52,7 @@ def ab_block(x, out_ch, stride, alpha, betas, cfg, name):
     in_ch = x.shape[-1]
     h = layers.LearnableBias(divisor=beta1, name=f"{name}.move11")(x)
     h = layers.MaskLayer(beta1, name=f"{name}.mask1")(h)
-    y = _binary_conv(in_ch, 3, stride, cfg, f"{name}.binary_3x3", "sigmoid_sign")(h)
+    y = cfg.binary_conv(in_ch, 3, stride, f"{name}.binary_3x3", "sigmoid_sign")(h)
     s = tf.keras.layers.AveragePooling2D(2, 2, name=f"{name}.pooling")(x) if stride == 2 else x
     y = layers.Scale(alpha, name=f"{name}.alpha1")(y)
     o1 = tf.keras.layers.Add(name=f"{name}.add1")([s, y])
@@ -84,7 +72,7 @@ def bnfree_block(x, out_ch, stride, alpha, betas, cfg, name):
     in_ch = x.shape[-1]
     x_in = layers.Scale(beta1, name=f"{name}.beta1")(x)
     h = layers.LearnableBias(name=f"{name}.move11")(x_in)
-    y = _binary_conv(in_ch, 3, stride, cfg, f"{name}.binary_3x3", "approx_sign")(h)
+    y = cfg.binary_conv(in_ch, 3, stride, f"{name}.binary_3x3", "approx_sign")(h)
     s = tf.keras.layers.AveragePooling2D(2, 2, name=f"{name}.pooling")(x_in) if stride == 2 else x
     y = layers.Scale(alpha, name=f"{name}.alpha1")(y)
     o1 = tf.keras.layers.Add(name=f"{name}.add1")([s, y])

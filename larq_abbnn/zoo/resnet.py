@@ -31,23 +31,11 @@ def stem(x: tf.Tensor, cfg: common.Config, prelu: bool = False) -> tf.Tensor:
     return x
 
 
-def _binary_conv(filters, kernel_size, stride, cfg, name, input_quantizer="sigmoid_sign"):
-    return layers.BinaryScaledStdConv2D(
-        filters,
-        kernel_size,
-        stride,
-        binary_weights=cfg.binary_weights,
-        input_quantizer=input_quantizer,
-        name=name,
-        **cfg.conv_padding(input_quantizer is not None),
-    )
-
-
 def _pooled_binary_shortcut(x, filters, stride, cfg, name):
     """avgpool 2x2 then a binary-weight 1x1 conv on the real-valued input (no sign)."""
     common.check_poolable(x, name)
     x = tf.keras.layers.AveragePooling2D(2, stride, name=f"{name}.downsample.0")(x)
-    return _binary_conv(filters, 1, 1, cfg, f"{name}.downsample.1", input_quantizer=None)(x)
+    return cfg.binary_conv(filters, 1, 1, f"{name}.downsample.1", input_quantizer=None)(x)
 
 
 def _rprelu_tail(x, name, prelu_layer):
@@ -61,7 +49,7 @@ def ab_reactnet_block(x, filters, stride, alpha, beta, cfg, name):
     downsample = stride != 1 or x.shape[-1] != filters
     h = layers.LearnableBias(divisor=beta, name=f"{name}.move0")(x)
     h = layers.MaskLayer(beta, name=f"{name}.mask")(h)
-    y = _binary_conv(filters, 3, stride, cfg, f"{name}.conv1")(h)
+    y = cfg.binary_conv(filters, 3, stride, f"{name}.conv1")(h)
     r = _pooled_binary_shortcut(x, filters, stride, cfg, name) if downsample else x
     y = layers.Scale(alpha, name=f"{name}.alpha")(y)
     x = tf.keras.layers.Add(name=f"{name}.add")([y, r])
@@ -73,9 +61,7 @@ def bnfree_reactnet_block(x, filters, stride, alpha, beta, cfg, name):
     downsample = stride != 1 or x.shape[-1] != filters
     x_in = layers.Scale(beta, name=f"{name}.beta")(x)
     h = layers.LearnableBias(name=f"{name}.move0")(x_in)
-    y = _binary_conv(filters, 3, stride, cfg, f"{name}.binary_conv", input_quantizer="approx_sign")(
-        h
-    )
+    y = cfg.binary_conv(filters, 3, stride, f"{name}.binary_conv", input_quantizer="approx_sign")(h)
     r = _pooled_binary_shortcut(x_in, filters, stride, cfg, name) if downsample else x
     y = layers.Scale(alpha, name=f"{name}.alpha")(y)
     x = tf.keras.layers.Add(name=f"{name}.add")([y, r])
@@ -86,7 +72,7 @@ def bi_block(x, filters, stride, alpha, beta, cfg, name):
     """A&B Bi-ResNet block: alpha*binconv3x3(sign(beta*x)) + r; full-precision shortcut."""
     downsample = stride != 1 or x.shape[-1] != filters
     h = layers.MaskLayer(beta, name=f"{name}.mask")(x)
-    y = _binary_conv(filters, 3, stride, cfg, f"{name}.conv1")(h)
+    y = cfg.binary_conv(filters, 3, stride, f"{name}.conv1")(h)
     if downsample:
         common.check_poolable(x, name)
         r = tf.keras.layers.AveragePooling2D(2, stride, name=f"{name}.downsample.0")(x)
@@ -103,9 +89,9 @@ def xnor_block(x, filters, stride, alpha, beta, cfg, name):
     """A&B XNOR-Net block: as Bi-ResNet, shortcut a binary-weight 1x1 conv at stride 2."""
     downsample = stride != 1 or x.shape[-1] != filters
     h = layers.MaskLayer(beta, name=f"{name}.mask")(x)
-    y = _binary_conv(filters, 3, stride, cfg, f"{name}.conv1")(h)
+    y = cfg.binary_conv(filters, 3, stride, f"{name}.conv1")(h)
     if downsample:
-        r = _binary_conv(filters, 1, stride, cfg, f"{name}.downsample.0", input_quantizer=None)(x)
+        r = cfg.binary_conv(filters, 1, stride, f"{name}.downsample.0", input_quantizer=None)(x)
     else:
         r = x
     y = layers.Scale(alpha, name=f"{name}.alpha")(y)
