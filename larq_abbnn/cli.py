@@ -117,6 +117,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="ab: powers of two are shifts; bnfree: all products count (default: detected)",
     )
 
+    bench = sub.add_parser(
+        "benchmark",
+        help="latency, size and op mix of .tflite files (LCE interpreter), or of board logs",
+        description=(
+            "Runs each .tflite file in LCE's interpreter after warm-up and reports median "
+            "and min latency, file size and op mix; --parse-log reads the output of TFLite's "
+            "benchmark_model / LCE's lce_benchmark_model (e.g. from a Raspberry Pi) into the "
+            "same table. The ratio column is relative to the first row."
+        ),
+    )
+    bench.add_argument("models", nargs="*", help=".tflite files")
+    bench.add_argument("--threads", type=int, default=1)
+    bench.add_argument("--runs", type=int, default=20)
+    bench.add_argument("--parse-log", action="append", metavar="FILE", help="repeatable")
+    bench.add_argument("--format", choices=["text", "markdown", "csv"], default="text")
+
     imp = sub.add_parser(
         "import-torch",
         help="build a zoo model from one of the paper's PyTorch checkpoints",
@@ -158,6 +174,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from larq_abbnn.commands import audit
 
             return audit.run(args)
+        if args.command == "benchmark":
+            from larq_abbnn.commands import benchmark
+
+            return benchmark.run(args)
         if args.command == "import-torch":
             from larq_abbnn.commands import import_torch
 

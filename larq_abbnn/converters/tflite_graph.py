@@ -73,3 +73,14 @@ def op_counts(flatbuffer: bytes) -> Counter:
         for j in range(subgraph.OperatorsLength()):
             counts[names[subgraph.Operators(j).OpcodeIndex()]] += 1
     return counts
+
+
+@reads_flatbuffer
+def check_model(flatbuffer: bytes) -> None:
+    """Raise `ValueError` unless the file is a schema-3 TFLite model with operators."""
+    model = tflite_schema.Model.GetRootAsModel(flatbuffer, 0)
+    if model.Version() != 3:
+        raise ValueError(f"TFLite schema version {model.Version()}, expected 3")
+    if model.SubgraphsLength() < 1 or model.Subgraphs(0).OperatorsLength() < 1:
+        raise ValueError("TFLite model without operators")
+    op_counts(flatbuffer)

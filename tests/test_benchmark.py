@@ -1,0 +1,83 @@
+import numpy as np
+import pytest
+from conftest import run_abbnn, trained_looking
+
+from larq_abbnn import zoo
+from larq_abbnn.benchmark import measure, parse_benchmark_log, read_tflite, table
+from larq_abbnn.converters import convert
+
+# The format of TFLite's benchmark_model (and LCE's lce_benchmark_model) on a board.
+BOARD_LOG = """\
+STARTING!
+Log parameter values verbosely: [0]
+Num threads: [1]
+Graph: [/home/pi/quicknet.tflite]
+Loaded model /home/pi/quicknet.tflite
+The input model file size (MB): 4.23
+Initialized session in 12.5ms.
+Running benchmark for at least 1 iterations and at least 0.5 seconds but terminate if exceeding 150 seconds.
+count=11 first=46002 curr=45120 min=44981 max=46002 avg=45233.2 std=301
+
+Running benchmark for at least 50 iterations and at least 1 seconds but terminate if exceeding 150 seconds.
+count=50 first=45103 curr=44877 min=44702 max=45890 avg=45012.6 std=240
+
+Inference timings in us: Init: 12503, First inference: 46002, Warmup (avg): 45233.2, Inference (avg): 45012.6
+Note: as the benchmark tool itself affects memory footprint, the following is only APPROXIMATE to the actual memory footprint of the model at runtime. Take the information at your discretion.
+Memory footprint delta from the start of the tool (MB): init=6.6 overall=12.1
+"""
+
+
+def test_parse_benchmark_log_reads_the_tools_summary():
+    m = parse_benchmark_log(BOARD_LOG, source="pi.log")
+    assert m.name == "quicknet.tflite" and m.threads == 1 and m.source == "pi.log"
+    assert m.median_ms == pytest.approx(45.0126) and m.min_ms == pytest.approx(44.702)
+
+
+def test_parse_benchmark_log_refuses_other_text():
+    with pytest.raises(ValueError, match="notes.txt: no 'Inference timings in us:' line"):
+        parse_benchmark_log("hello\n", source="notes.txt")
+    with pytest.raises(ValueError, match="no 'Inference \\(avg\\)' field"):
+        parse_benchmark_log("Inference timings in us: Init: 5, First inference: 7\n")
+
+
+@pytest.fixture(scope="module")
+def tflite_file(tmp_path_factory):
+    model = zoo.ABXnorNet18((32, 32, 3), 10)
+    trained_looking(model)
+    path = tmp_path_factory.mktemp("bench") / "xnor.tflite"
+    path.write_bytes(convert(model))
+    return path
+
+
+def test_measure_and_table(tflite_file):
+    local = measure(read_tflite(tflite_file), name="xnor", runs=3)
+    assert local.median_ms > 0 and local.min_ms <= local.median_ms
+    assert local.ops["LceBconv2d"] == 16 and local.size_bytes == tflite_file.stat().st_size
+    board = parse_benchmark_log(BOARD_LOG, source="pi.log")
+    text = table([local, board], "markdown").splitlines()
+    assert text[0].startswith("| model | latency ms") and len(text) == 4
+    ratio = board.median_ms / local.median_ms
+    assert f"| {ratio:.2f} |" in text[3]
+    csv_lines = table([local, board], "csv").splitlines()
+    assert csv_lines[0].startswith("model,latency ms") and csv_lines[2].startswith("quicknet")
+
+
+def test_benchmark_command_measures_and_reads_logs(tflite_file, tmp_path):
+    log = tmp_path / "pi.log"
+    log.write_text(BOARD_LOG)
+    result = run_abbnn("benchmark", str(tflite_file), "--runs", "3", "--parse-log", str(log))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "quicknet.tflite" in result.stdout and "LceBconv2d 16" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "content", [b"", b"TFL3", b"\x00\x00\x00\x00TFL3" + bytes(64), b"PK\x03\x04junk"]
+)
+def test_benchmark_refuses_broken_files_in_one_line(tmp_path, content):
+    path = tmp_path / "broken.tflite"
+    path.write_bytes(content)
+    result = run_abbnn("benchmark", str(path))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "broken.tflite" in result.stderr
+    missing = run_abbnn("benchmark", str(tmp_path / "missing.tflite"))
+    assert missing.returncode == 1 and "TFLite file not found" in missing.stderr
