@@ -12,13 +12,9 @@ against the unfolded A&B model and against BN-Free).
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
-import time
-
-import numpy as np
 
 
 def _convert_in_fresh_process(size: int) -> dict:
@@ -39,21 +35,6 @@ print(json.dumps({{"seconds": seconds, "peak_rss_gb": resource.getrusage(resourc
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _latency(flatbuffer: bytes, size: int, runs: int) -> float:
-    from larq_compute_engine.tflite.python.interpreter import Interpreter
-
-    interpreter = Interpreter(flatbuffer, num_threads=1)
-    x = np.random.default_rng(0).normal(size=(1, size, size, 3)).astype(np.float32)
-    for _ in range(3):
-        interpreter.predict(x)
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        interpreter.predict(x)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=224)
@@ -69,6 +50,7 @@ def main() -> None:
     from larq_compute_engine import convert_keras_model
 
     from larq_abbnn import zoo
+    from larq_abbnn.benchmark import measure
     from larq_abbnn.converters import convert
 
     shape = (args.size, args.size, 3)
@@ -82,7 +64,7 @@ def main() -> None:
     latencies = {name: [] for name in models}
     for _ in range(3):
         for name, flatbuffer in models.items():
-            latencies[name].append(_latency(flatbuffer, args.size, args.runs))
+            latencies[name].append(measure(flatbuffer, name=name, runs=args.runs).median_ms / 1e3)
     reference = statistics.median(latencies["ABReActNetA folded"])
     print(f"\n{'model':<24} {'median ms':>10} {'A&B folded / this':>18}")
     for name, values in latencies.items():

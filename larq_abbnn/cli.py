@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from typing import Sequence
@@ -158,30 +159,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        if args.command == "summary":
-            from larq_abbnn.commands import summary
-
-            return summary.run(args)
-        if args.command == "demo":
-            from larq_abbnn.commands import demo
-
-            return demo.run(args)
-        if args.command == "convert":
-            from larq_abbnn.commands import convert
-
-            return convert.run(args)
-        if args.command == "audit":
-            from larq_abbnn.commands import audit
-
-            return audit.run(args)
-        if args.command == "benchmark":
-            from larq_abbnn.commands import benchmark
-
-            return benchmark.run(args)
-        if args.command == "import-torch":
-            from larq_abbnn.commands import import_torch
-
-            return import_torch.run(args)
+        # each subcommand lives in larq_abbnn.commands, imported only when used
+        command = importlib.import_module(f"larq_abbnn.commands.{args.command.replace('-', '_')}")
+        return command.run(args)
     except KeyboardInterrupt:
         print("abbnn: interrupted", file=sys.stderr)
         return 130
@@ -193,8 +173,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in lines[1:]:  # e.g. the offending keys of a checkpoint
             print(line, file=sys.stderr)
         return 1
-    parser.error(f"unknown command {args.command!r}")
-    return 2
 
 
 if __name__ == "__main__":
