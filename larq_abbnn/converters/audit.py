@@ -29,6 +29,7 @@ import tensorflow as tf
 from larq_compute_engine.mlir.python import tflite_schema
 
 from larq_abbnn import layers
+from larq_abbnn.converters.fold import inbound_layers
 from larq_abbnn.converters.tflite_graph import builtin_names, check_flatbuffer, reads_flatbuffer
 
 KINDS = ("full_precision", "shift", "binary_conv_scaling", "paper_excluded", "excluded", "removed")
@@ -150,11 +151,6 @@ def _keras_family(model) -> str:
     return "ab" if any(isinstance(layer, a_and_b) for layer in model.layers) else "bnfree"
 
 
-def _inbound(layer):
-    inbound = layer.inbound_nodes[0].inbound_layers
-    return inbound if isinstance(inbound, list) else [inbound]
-
-
 def _count_keras(model, family: str) -> MultiplicationReport:
     out = _Collector(family)
     first_conv = None
@@ -163,7 +159,7 @@ def _count_keras(model, family: str) -> MultiplicationReport:
             continue
         n = _elements(layer.output_shape)
         label = f"{type(layer).__name__} {_role(layer.name)}"
-        sources = _inbound(layer)
+        sources = inbound_layers(layer)
         if isinstance(layer, layers.ScaledStdConv2D):
             fan_in = int(np.prod(layer.kernel.shape[:-1]))
             binary_kernel = getattr(layer.kernel_quantizer, "precision", 32) == 1
@@ -291,6 +287,11 @@ class _Graph:
             return None
         return np.frombuffer(data.tobytes(), dtype="<f4")
 
+    def constants(self, tensors) -> list:
+        """The float constants among `tensors`, each read once."""
+        values = (self.constant(t) for t in tensors)
+        return [v for v in values if v is not None]
+
     def from_input(self, tensor) -> bool:
         """Whether `tensor` is the graph input, through data-movement ops only."""
         while tensor not in self.graph_inputs:
@@ -335,7 +336,7 @@ def _count_tflite(flatbuffer: bytes, family: str | None) -> MultiplicationReport
         family = "ab"
         for name, _, ins, _ in g.ops:
             if name == "MUL":
-                constants = [g.constant(t) for t in ins if g.constant(t) is not None]
+                constants = g.constants(ins)
                 if constants and not _power_of_two(constants[0]):
                     family = "bnfree"
     out = _Collector(family)
@@ -364,7 +365,7 @@ def _count_tflite(flatbuffer: bytes, family: str | None) -> MultiplicationReport
         elif name == "LceBconv2d":
             out.add(label, "binary_conv_scaling", n, "LceBconv2d output multiplier")
         elif name == "MUL":
-            constants = [g.constant(t) for t in ins if g.constant(t) is not None]
+            constants = g.constants(ins)
             out.scaled(label, n, bool(constants) and _power_of_two(constants[0]))
         elif name == "PRELU":
             slopes = g.constant(ins[1])

@@ -53,16 +53,17 @@ class FoldError(ValueError):
     """A graph the fold cannot turn into an exactly equivalent inference graph."""
 
 
-def _producer(layer):
-    inbound = layer.inbound_nodes[0].inbound_layers
-    if isinstance(inbound, list):
-        raise FoldError(f"layer '{layer.name}' has {len(inbound)} inputs, expected one")
-    return inbound
-
-
-def _inputs(layer):
+def inbound_layers(layer) -> list:
+    """The layers feeding `layer` (called once, as in zoo models), in input order."""
     inbound = layer.inbound_nodes[0].inbound_layers
     return inbound if isinstance(inbound, list) else [inbound]
+
+
+def _producer(layer):
+    inbound = inbound_layers(layer)
+    if len(inbound) != 1:
+        raise FoldError(f"layer '{layer.name}' has {len(inbound)} inputs, expected one")
+    return inbound[0]
 
 
 def _consumers(model) -> dict[str, list]:
@@ -70,7 +71,7 @@ def _consumers(model) -> dict[str, list]:
     for layer in model.layers:
         if isinstance(layer, tf.keras.layers.InputLayer):
             continue
-        for source in _inputs(layer):
+        for source in inbound_layers(layer):
             consumers[source.name].append(layer)
     return consumers
 
@@ -185,7 +186,7 @@ class _Plan:
         add = _producer(bias)
         if not isinstance(add, tf.keras.layers.Add) or len(self.consumers[add.name]) != 1:
             return
-        for branch in _inputs(add):
+        for branch in inbound_layers(add):
             conv = _producer(branch) if branch.name in self.removed else branch
             if _is_binary_conv(conv) and conv.name not in self.conv_bias:
                 self.conv_bias[conv.name] = bias.name
@@ -260,7 +261,7 @@ def fold(model: tf.keras.Model) -> tf.keras.Model:
             new_inputs.append(tensor)
             tensors[layer.name] = tensor
             continue
-        sources = [tensors[source.name] for source in _inputs(layer)]
+        sources = [tensors[source.name] for source in inbound_layers(layer)]
         x = sources[0] if len(sources) == 1 else sources
         if layer.name in plan.removed:
             tensors[layer.name] = x
