@@ -22,9 +22,10 @@ setup(
         "keras-tuner==1.4.8",
         "numpy<2",
         "h5py",
+        "matplotlib",  # training-curve and slope-histogram plots
     ],
     extras_require={
-        "dev": ["pytest>=7", "hypothesis>=6"],
+        "dev": ["pytest>=7", "hypothesis>=6", "dill"],  # dill: tfds.testing.mock_data,
         "bench": ["larq-zoo==2.4.0"],
     },
     entry_points={"console_scripts": ["abbnn=larq_abbnn.cli:main"]},

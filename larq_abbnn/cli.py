@@ -19,6 +19,19 @@ def _shape(text: str) -> tuple[int, int, int]:
     return dims
 
 
+def _positive(kind):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {text!r}")
+        return value
+
+    return parse
+
+
 #: `larq_abbnn.zoo.MODELS` keys, listed here so `abbnn --help` needs no TensorFlow import
 #: (a test keeps the two equal).
 MODEL_NAMES = (
@@ -59,6 +72,30 @@ def _add_model_arguments(
     parser.add_argument("--stem", choices=["imagenet", "cifar"], default=None)
     parser.add_argument("--step", type=int, choices=[1, 2], default=2)
     parser.add_argument("--padding", choices=["reference", "same", "one"], default="reference")
+    parser.add_argument(
+        "--width-multiplier",
+        type=_positive(float),
+        default=1.0,
+        help="scale every layer's channels (1.0: the paper's network)",
+    )
+
+
+def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--dataset",
+        default="cifar10",
+        help="cifar10, cifar100, imagenet (tfds), or folder:PATH (PATH/<class>/*.jpg)",
+    )
+    parser.add_argument("--data-dir", default=None, help="tfds data directory")
+    parser.add_argument("--manual-dir", default=None, help="tfds manual dir (ImageNet archives)")
+    parser.add_argument(
+        "--val-fraction",
+        type=float,
+        default=0.1,
+        help="image folders without train/ and test/: last fraction of each class",
+    )
+    parser.add_argument("--skip-corrupt", action="store_true", help="skip unreadable images")
+    parser.add_argument("--batch-size", type=_positive(int), default=256)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -133,6 +170,60 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--runs", type=int, default=20)
     bench.add_argument("--parse-log", action="append", metavar="FILE", help="repeatable")
     bench.add_argument("--format", choices=["text", "markdown", "csv"], default="text")
+
+    train = sub.add_parser(
+        "train",
+        help="train a zoo model with the paper's recipe (one step or both)",
+        description=(
+            "Trains with the paper's recipe: Adam with linear decay, step-1 weight decay, "
+            "adaptive gradient clipping, optional distillation. The run folder (--output) "
+            "holds per-step best/last .keras models, history.csv, TensorBoard logs and "
+            "plots; the same command resumes an interrupted run."
+        ),
+    )
+    _add_data_arguments(train)
+    train.add_argument("--model", default="ab_reactnet18", choices=MODEL_NAMES)
+    steps = train.add_mutually_exclusive_group()
+    steps.add_argument(
+        "--two-step", action="store_true", help="step 1, then step 2 from step 1's best model"
+    )
+    steps.add_argument("--step", type=int, choices=[1, 2], default=None, help="run one step")
+    train.add_argument("--init-from", default=None, help="initial weights (.keras/.h5/.pth)")
+    train.add_argument("--epochs", type=_positive(int), default=256, help="per step (256)")
+    train.add_argument("--lr", type=_positive(float), default=1e-3)
+    train.add_argument(
+        "--weight-decay", type=float, default=None, help="L2 (default 5e-6 step 1, 0 step 2)"
+    )
+    train.add_argument(
+        "--clip-factor", type=float, default=None, help="AGC (default 0.001 CIFAR, 0.02 ImageNet)"
+    )
+    train.add_argument("--teacher", default=None, help="saved Keras classifier to distill from")
+    train.add_argument("--output", default=None, help="run folder (default runs/MODEL-DATASET)")
+    train.add_argument("--padding", choices=["reference", "same", "one"], default="reference")
+    train.add_argument("--width-multiplier", type=_positive(float), default=1.0)
+    train.add_argument(
+        "--strategy",
+        choices=["default", "mirrored", "multiworker", "tpu"],
+        default="default",
+        help="tf.distribute strategy (multiworker reads TF_CONFIG)",
+    )
+    train.add_argument("--steps-per-epoch", type=_positive(int), default=None)
+    train.add_argument("--validation-steps", type=_positive(int), default=None)
+    train.add_argument("--seed", type=int, default=2023)
+    train.add_argument("--verbose", type=int, choices=[0, 1, 2], default=1)
+
+    evaluate = sub.add_parser(
+        "evaluate",
+        help="top-1/top-5 accuracy of a Keras model or a .tflite file",
+        description=(
+            "Evaluates a .keras/.h5 model in Keras or a .tflite file in LCE's interpreter "
+            "on the validation split, so the deployed file's accuracy is measured."
+        ),
+    )
+    evaluate.add_argument("model", help=".keras/.h5 model or .tflite file")
+    _add_data_arguments(evaluate)
+    evaluate.add_argument("--limit", type=_positive(int), default=None, help="at most N images")
+    evaluate.add_argument("--threads", type=_positive(int), default=2, help="TFLite threads")
 
     imp = sub.add_parser(
         "import-torch",

@@ -12,7 +12,12 @@ from larq_abbnn import zoo
 
 def build_zoo_model(name: str, args: argparse.Namespace) -> tf.keras.Model:
     """A zoo model from the shared `--input-shape/--num-classes/--stem/--step/--padding`."""
-    kwargs = {"stem": args.stem, "step": args.step, "padding": args.padding}
+    kwargs = {
+        "stem": args.stem,
+        "step": args.step,
+        "padding": args.padding,
+        "width_multiplier": args.width_multiplier,
+    }
     if args.num_classes is not None:
         kwargs["num_classes"] = args.num_classes
     return zoo.get(name)(input_shape=args.input_shape, **kwargs)

@@ -27,6 +27,11 @@ class Config:
     stem: str
     step: int
     padding: str
+    width_multiplier: float = 1.0
+
+    def width(self, channels: int) -> int:
+        """`channels` scaled by the width multiplier (the paper's networks at 1.0)."""
+        return max(1, int(round(channels * self.width_multiplier)))
 
     @property
     def binary_weights(self) -> bool:
@@ -71,8 +76,11 @@ def resolve_config(
     padding: str,
     num_classes: int,
     include_top: bool,
+    width_multiplier: float = 1.0,
 ) -> tuple[tuple, Config]:
     """Validate the common arguments; the stem defaults from the input size."""
+    if not isinstance(width_multiplier, (int, float)) or not width_multiplier > 0:
+        raise ValueError(f"width_multiplier must be a positive number, got {width_multiplier!r}.")
     if stem is not None and stem not in STEMS:
         raise ValueError(f"stem must be one of {STEMS} or None, got {stem!r}.")
     if step not in (1, 2):
@@ -91,7 +99,9 @@ def resolve_config(
         raise ValueError(f"input_shape must be (height, width, channels), got {input_shape!r}.")
     if stem is None:
         stem = "cifar" if input_shape[:2] == (32, 32) else "imagenet"
-    return input_shape, Config(stem=stem, step=step, padding=padding)
+    return input_shape, Config(
+        stem=stem, step=step, padding=padding, width_multiplier=float(width_multiplier)
+    )
 
 
 def resnet_betas(
@@ -238,6 +248,8 @@ _SIGNATURE_DOC = """
         padding: `"reference"` (PyTorch's symmetric zero padding, which the paper's
             checkpoints need), `"same"` (TF's) or `"one"` (TF's, binary inputs padded
             with +1: LCE's fastest binary conv).
+        width_multiplier: scales every layer's channel count (rounded); 1.0 is the
+            paper's network, smaller values suit quick experiments and small devices.
         weights: a Keras weights file, or one of the paper's PyTorch checkpoints.
         name: model name (default `{name}`).
 
@@ -277,11 +289,12 @@ def zoo_model(builder: Callable[..., tf.keras.Model], family: str):
             step: int = 2,
             alpha: float | None = None,
             padding: str = "reference",
+            width_multiplier: float = 1.0,
             weights: str | os.PathLike | None = None,
             name: str | None = None,
         ) -> tf.keras.Model:
             input_shape, cfg = resolve_config(
-                input_shape, stem, step, padding, num_classes, include_top
+                input_shape, stem, step, padding, num_classes, include_top, width_multiplier
             )
             model = builder(
                 input_shape=input_shape,

@@ -100,10 +100,10 @@ def reactnet_a(
     inputs = common.floatx_input(input_shape)
     stem_stride = 1 if cfg.stem == "cifar" else 2
     x = layers.ScaledStdConv2D(
-        CHANNELS[0], 3, stem_stride, name="feature.0.conv1", **cfg.conv_padding(False)
+        cfg.width(CHANNELS[0]), 3, stem_stride, name="feature.0.conv1", **cfg.conv_padding(False)
     )(inputs)
     for i, (out_ch, stride) in enumerate(zip(CHANNELS[1:], strides), start=1):
-        x = block(x, out_ch, stride, alpha, betas[i - 1], cfg, f"feature.{i}")
+        x = block(x, cfg.width(out_ch), stride, alpha, betas[i - 1], cfg, f"feature.{i}")
     outputs = common.head(x, num_classes, include_top, pool_name="pool1")
     return tf.keras.Model(inputs, outputs, name=name)
 

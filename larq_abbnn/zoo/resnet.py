@@ -21,9 +21,9 @@ WIDTHS = (64, 128, 256, 512)
 def stem(x: tf.Tensor, cfg: common.Config, prelu: bool = False) -> tf.Tensor:
     """ScaledStd conv (CIFAR: 3x3/1; ImageNet: 7x7/2 then 3x3/2 max-pool)."""
     if cfg.stem == "cifar":
-        x = layers.ScaledStdConv2D(64, 3, 1, name="conv1", **cfg.conv_padding(False))(x)
+        x = layers.ScaledStdConv2D(cfg.width(64), 3, 1, name="conv1", **cfg.conv_padding(False))(x)
     else:
-        x = layers.ScaledStdConv2D(64, 7, 2, name="conv1", **cfg.conv_padding(False))(x)
+        x = layers.ScaledStdConv2D(cfg.width(64), 7, 2, name="conv1", **cfg.conv_padding(False))(x)
     if prelu:
         x = common.prelu("prelu1")(x)
     if cfg.stem == "imagenet":
@@ -111,7 +111,7 @@ def resnet(
     name: str,
 ) -> tf.keras.Model:
     strides = [1, 2, 2, 2]
-    downsamples = [s != 1 or w != 64 for s, w in zip(strides, WIDTHS)]
+    downsamples = [s != 1 or w != WIDTHS[0] for s, w in zip(strides, WIDTHS)]
     betas = common.resnet_betas(blocks_per_stage, downsamples, alpha)
 
     inputs = common.floatx_input(input_shape)
@@ -119,7 +119,13 @@ def resnet(
     for s, (n, width, stride) in enumerate(zip(blocks_per_stage, WIDTHS, strides)):
         for b in range(n):
             x = block(
-                x, width, stride if b == 0 else 1, alpha, betas[s][b], cfg, f"layer{s + 1}.{b}"
+                x,
+                cfg.width(width),
+                stride if b == 0 else 1,
+                alpha,
+                betas[s][b],
+                cfg,
+                f"layer{s + 1}.{b}",
             )
     if outer_prelu:
         x = common.prelu("prelu2")(x)

@@ -1,0 +1,91 @@
+"""The paper's train/test image transforms (spec section 4), as tf.data map functions.
+
+Every function takes one decoded image (uint8 or float, HxWx3, values in [0, 255]) and
+returns a normalized image of Keras's float type, so a float64 session trains float64.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+#: The paper's normalization (ImageNet statistics, used for CIFAR too).
+MEAN = (0.485, 0.456, 0.406)
+STD = (0.229, 0.224, 0.225)
+
+#: AlexNet's PCA of ImageNet RGB, the reference `Lighting` transform's constants.
+EIGVAL = (0.2175, 0.0188, 0.0045)
+EIGVEC = (
+    (-0.5675, 0.7192, 0.4009),
+    (-0.5808, -0.0045, -0.8140),
+    (-0.5836, -0.6948, 0.4203),
+)
+
+
+def to_unit(image: tf.Tensor) -> tf.Tensor:
+    """[0, 255] -> [0, 1] float32 (what torchvision's ToTensor does)."""
+    return tf.cast(image, tf.float32) / 255.0
+
+
+def normalize(image: tf.Tensor) -> tf.Tensor:
+    """(x - mean) / std per channel on a [0, 1] image, cast to Keras's float type."""
+    image = (image - tf.constant(MEAN, image.dtype)) / tf.constant(STD, image.dtype)
+    return tf.cast(image, tf.keras.backend.floatx())
+
+
+def cifar_train(image: tf.Tensor, size: int = 32) -> tf.Tensor:
+    """Reflect-pad 4, random size x size crop, random horizontal flip, normalize."""
+    image = to_unit(image)
+    image = tf.pad(image, [[4, 4], [4, 4], [0, 0]], mode="REFLECT")
+    image = tf.image.random_crop(image, [size, size, 3])
+    image = tf.image.random_flip_left_right(image)
+    return normalize(image)
+
+
+def cifar_test(image: tf.Tensor, size: int = 32) -> tf.Tensor:
+    """Normalize only (resized when an image folder holds another size)."""
+    image = to_unit(image)
+    if image.shape[0] != size or image.shape[1] != size:
+        image = tf.image.resize(image, [size, size])
+    return normalize(image)
+
+
+def lighting(image: tf.Tensor, std: float = 0.1) -> tf.Tensor:
+    """AlexNet-style PCA lighting noise: add eigvec @ (alpha * eigval), alpha ~ N(0, std)."""
+    alpha = tf.random.normal([3], stddev=std)
+    rgb = tf.linalg.matvec(tf.constant(EIGVEC), alpha * tf.constant(EIGVAL))
+    return image + rgb
+
+
+def imagenet_train(image: tf.Tensor, size: int = 224) -> tf.Tensor:
+    """Random-resized crop (scale 0.08-1, ratio 3/4-4/3), lighting 0.1, flip, normalize."""
+    shape = tf.shape(image)
+    begin, crop_size, _ = tf.image.sample_distorted_bounding_box(
+        shape,
+        bounding_boxes=tf.constant([0.0, 0.0, 1.0, 1.0], shape=[1, 1, 4]),
+        area_range=(0.08, 1.0),
+        aspect_ratio_range=(3 / 4, 4 / 3),
+        max_attempts=10,
+        use_image_if_no_bounding_boxes=True,
+    )
+    image = tf.slice(image, begin, crop_size)
+    image = tf.image.resize(to_unit(image), [size, size], method="bilinear")
+    image = lighting(image)
+    image = tf.image.random_flip_left_right(image)
+    return normalize(image)
+
+
+def imagenet_test(image: tf.Tensor, size: int = 224, resize: int = 256) -> tf.Tensor:
+    """Resize the shorter side to `resize` (256), center-crop `size` (224), normalize."""
+    shape = tf.cast(tf.shape(image)[:2], tf.float32)
+    scale = resize / tf.reduce_min(shape)
+    new = tf.cast(tf.round(shape * scale), tf.int32)
+    image = tf.image.resize(to_unit(image), new, method="bilinear")
+    top = (new[0] - size) // 2
+    left = (new[1] - size) // 2
+    image = image[top : top + size, left : left + size, :]
+    image = tf.ensure_shape(image, [size, size, 3])
+    return normalize(image)
+
+
+#: stem -> (train transform, test transform)
+TRANSFORMS = {"cifar": (cifar_train, cifar_test), "imagenet": (imagenet_train, imagenet_test)}

@@ -1,0 +1,46 @@
+"""The paper's training recipe for Keras: optimizer, distillation, resumable two-step runs.
+
+```python
+from larq_abbnn import data, training, zoo
+
+d = data.load("cifar10")
+model = zoo.ABReActNet18(d.input_shape, d.num_classes, step=1)
+fit_model = training.compile_for_step(model, step=1, stem=d.stem, epochs=256,
+                                      steps_per_epoch=len(d.train))
+fit_model.fit(d.train, validation_data=d.validation, epochs=256)
+```
+`training.two_step(...)` (and `abbnn train --two-step`) runs both steps in a resumable
+run folder.
+"""
+
+from larq_abbnn.training.distill import Distiller
+from larq_abbnn.training.optimizer import (
+    AGCAdam,
+    adaptive_clip,
+    linear_decay,
+    parameter_groups,
+    unitwise_norm,
+)
+from larq_abbnn.training.run import (
+    StepResult,
+    TrainingError,
+    compile_for_step,
+    read_history,
+    train_step,
+    two_step,
+)
+
+__all__ = [
+    "AGCAdam",
+    "Distiller",
+    "StepResult",
+    "TrainingError",
+    "adaptive_clip",
+    "compile_for_step",
+    "linear_decay",
+    "parameter_groups",
+    "read_history",
+    "train_step",
+    "two_step",
+    "unitwise_norm",
+]

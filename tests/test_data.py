@@ -1,0 +1,177 @@
+"""Data: the paper's transforms, image folders and their errors, tfds through mock data."""
+
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from larq_abbnn import data
+from larq_abbnn.data import transforms
+
+MEAN, STD = np.array(transforms.MEAN), np.array(transforms.STD)
+LOW, HIGH = (0 - MEAN) / STD, (1 - MEAN) / STD
+
+
+def _image(h, w, seed=0):
+    return tf.constant(np.random.default_rng(seed).integers(0, 256, (h, w, 3)), tf.uint8)
+
+
+def test_cifar_train_is_a_flipped_crop_of_the_reflect_padded_image():
+    image = _image(32, 32)
+    padded = np.pad(image.numpy() / 255.0, ((4, 4), (4, 4), (0, 0)), mode="reflect")
+    expected = (padded - MEAN) / STD
+    tf.random.set_seed(0)
+    for _ in range(5):
+        out = transforms.cifar_train(image).numpy()
+        assert out.shape == (32, 32, 3) and out.dtype == np.float32
+        candidates = [
+            crop
+            for i in range(9)
+            for j in range(9)
+            for crop in (
+                expected[i : i + 32, j : j + 32],
+                expected[i : i + 32, j : j + 32][:, ::-1],
+            )
+        ]
+        assert min(np.abs(out - c).max() for c in candidates) < 1e-5
+
+
+def test_cifar_test_only_normalizes():
+    image = _image(32, 32)
+    out = transforms.cifar_test(image).numpy()
+    np.testing.assert_allclose(out, (image.numpy() / 255.0 - MEAN) / STD, rtol=1e-5, atol=1e-6)
+    assert (out >= LOW - 1e-6).all() and (out <= HIGH + 1e-6).all()
+
+
+def test_imagenet_transforms_shapes_and_ranges():
+    image = _image(300, 400)
+    tf.random.set_seed(0)
+    train = transforms.imagenet_train(image).numpy()
+    assert train.shape == (224, 224, 3)
+    # lighting moves each channel by at most a few hundredths
+    assert (train >= LOW - 0.5).all() and (train <= HIGH + 0.5).all()
+    test = transforms.imagenet_test(image).numpy()
+    assert test.shape == (224, 224, 3)
+    # the center crop of a 256x341 resize: a constant image stays constant
+    flat = tf.fill((300, 400, 3), tf.constant(128, tf.uint8))
+    expected = np.broadcast_to((128 / 255 - MEAN) / STD, (224, 224, 3))
+    np.testing.assert_allclose(transforms.imagenet_test(flat).numpy(), expected, rtol=1e-5)
+
+
+def test_lighting_adds_one_rgb_offset_per_image():
+    tf.random.set_seed(1)
+    image = tf.zeros((8, 8, 3))
+    out = transforms.lighting(image).numpy()
+    np.testing.assert_allclose(out, np.broadcast_to(out[0, 0], out.shape))
+    assert 0 < np.abs(out[0, 0]).max() < 0.2
+
+
+def test_transforms_follow_keras_floatx(float64):
+    assert transforms.cifar_train(_image(32, 32)).dtype == tf.float64
+    assert transforms.imagenet_test(_image(240, 260)).dtype == tf.float64
+
+
+def _write_folder(root, classes=3, per_class=10, size=32, fmt="png"):
+    rng = np.random.default_rng(0)
+    for c in range(classes):
+        folder = os.path.join(root, f"class{c}")
+        os.makedirs(folder, exist_ok=True)
+        for i in range(per_class):
+            pixels = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+            encoded = tf.io.encode_png(pixels) if fmt == "png" else tf.io.encode_jpeg(pixels)
+            with open(os.path.join(folder, f"{i:03d}.{fmt}"), "wb") as f:
+                f.write(encoded.numpy())
+
+
+def test_folder_with_held_out_validation(tmp_path):
+    _write_folder(tmp_path, classes=3, per_class=10)
+    d = data.load(f"folder:{tmp_path}", batch_size=4)
+    assert (d.num_classes, d.stem, d.image_size) == (3, "cifar", 32)
+    assert (d.train_examples, d.validation_examples) == (27, 3)
+    labels = np.concatenate([y.numpy() for _, y in d.validation])
+    assert sorted(labels) == [0, 1, 2]
+    x, y = next(iter(d.train))
+    assert x.shape == (4, 32, 32, 3) and x.dtype == tf.float32 and y.dtype == tf.int64
+
+
+def test_folder_with_train_and_test_splits(tmp_path):
+    _write_folder(tmp_path / "train", classes=2, per_class=4, size=80, fmt="jpg")
+    _write_folder(tmp_path / "test", classes=2, per_class=2, size=80, fmt="jpg")
+    d = data.load(f"folder:{tmp_path}", batch_size=2)
+    assert (d.train_examples, d.validation_examples, d.stem, d.image_size) == (
+        8,
+        4,
+        "imagenet",
+        224,
+    )
+    x, _ = next(iter(d.validation))
+    assert x.shape == (2, 224, 224, 3)
+
+
+@pytest.mark.parametrize(
+    "setup, message",
+    [
+        (lambda root: None, "image folder not found: {root}/missing"),
+        (lambda root: os.makedirs(f"{root}/missing"), "has no class sub-folders"),
+        (
+            lambda root: os.makedirs(f"{root}/missing/cat"),
+            "class folder {root}/missing/cat holds no images",
+        ),
+    ],
+)
+def test_folder_errors_name_the_path(tmp_path, setup, message):
+    setup(tmp_path)
+    with pytest.raises(data.DataError, match=message.format(root=tmp_path)):
+        data.load(f"folder:{tmp_path}/missing")
+
+
+def test_corrupt_images_are_named_or_skipped(tmp_path):
+    _write_folder(tmp_path, classes=2, per_class=10, fmt="jpg")
+    garbage = tmp_path / "class0" / "zz-garbage.jpg"
+    garbage.write_bytes(b"not an image at all")
+    with pytest.raises(data.DataError, match=f"{garbage} is not a readable image.*--skip-corrupt"):
+        data.load(f"folder:{tmp_path}")
+    d = data.load(f"folder:{tmp_path}", skip_corrupt=True)
+    assert d.skipped == 1 and d.train_examples + d.validation_examples == 20
+
+    # a valid JPEG header with its data cut off: found by decoding, still named
+    garbage.unlink()
+    good = (tmp_path / "class1" / "000.jpg").read_bytes()
+    truncated = tmp_path / "class1" / "001.jpg"
+    truncated.write_bytes(good[: len(good) // 3])
+    with pytest.raises(data.DataError, match=f"cannot be decoded, first {truncated}"):
+        data.load(f"folder:{tmp_path}")
+    d = data.load(f"folder:{tmp_path}", skip_corrupt=True)
+    assert d.skipped == 1 and d.train_examples + d.validation_examples == 19
+
+
+def test_unknown_dataset_and_too_small_classes(tmp_path):
+    with pytest.raises(data.DataError, match="unknown dataset 'mnist'"):
+        data.load("mnist")
+    _write_folder(tmp_path, classes=2, per_class=1)
+    with pytest.raises(data.DataError, match="has 1 images: too few to hold out 10%"):
+        data.load(f"folder:{tmp_path}")
+
+
+@pytest.mark.parametrize("name, classes", [("cifar10", 10), ("cifar100", 100)])
+def test_tfds_cifar_pipeline_on_mock_data(name, classes):
+    import tensorflow_datasets as tfds
+
+    with tfds.testing.mock_data(num_examples=12):
+        d = data.load(name, batch_size=4)
+        assert (d.num_classes, d.stem, d.image_size) == (classes, "cifar", 32)
+        x, y = next(iter(d.train))
+        assert x.shape == (4, 32, 32, 3) and x.dtype == tf.float32
+        assert (x.numpy() >= LOW.min() - 1e-5).all() and (x.numpy() <= HIGH.max() + 1e-5).all()
+        assert next(iter(d.validation))[0].shape == (4, 32, 32, 3)
+
+
+def test_tfds_imagenet_pipeline_on_mock_data():
+    import tensorflow_datasets as tfds
+
+    with tfds.testing.mock_data(num_examples=4, policy=tfds.testing.MockPolicy.USE_CODE):
+        d = data.load("imagenet", batch_size=2)
+        assert (d.num_classes, d.stem, d.image_size) == (1000, "imagenet", 224)
+        assert next(iter(d.train))[0].shape == (2, 224, 224, 3)
+        assert next(iter(d.validation))[0].shape == (2, 224, 224, 3)

@@ -1,0 +1,280 @@
+"""The training recipe: parameter groups, AGC, coupled L2, schedule, distillation, runs."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from larq_abbnn import data, training, zoo
+from larq_abbnn.converters.reference_layout import reference_entries
+from larq_abbnn.training import AGCAdam, adaptive_clip, parameter_groups, unitwise_norm
+
+
+def _reference_unitwise_norm(p):
+    """The reference's unitwise_norm on a PyTorch-layout tensor."""
+    if p.ndim <= 1:
+        return np.full(p.shape, np.sqrt((p**2).sum()))
+    axes = tuple(range(1, p.ndim))
+    return np.broadcast_to(np.sqrt((p**2).sum(axis=axes, keepdims=True)), p.shape)
+
+
+@pytest.mark.parametrize("name", ["ab_reactnet18", "ab_reactneta", "ab_biresnet18"])
+def test_decay_and_clip_select_the_reference_parameters(name, reference_state_dicts):
+    model = zoo.get(name)((32, 32, 3), 10, step=1)
+    groups = parameter_groups(model)
+    state = reference_state_dicts[name]["step1"]["cifar10"]["state_dict"]
+    decayed = sum(int(np.prod(s)) for s in state.values() if len(s) == 4)
+    entries = reference_entries(model)
+    assert set(entries) == set(state)
+    for key, entry in entries.items():
+        group = groups[entry.variable.name]
+        assert group["decay"] == (len(entry.reference_shape) == 4), key
+        assert group["clip"] == (not key.startswith("fc.")), key
+    ours = sum(int(np.prod(v.shape)) for v in model.trainable_weights if groups[v.name]["decay"])
+    assert ours == decayed
+    assert not any(groups[v.name]["decay"] for v in model.trainable_weights if "prelu" in v.name)
+
+
+@pytest.mark.parametrize("name", ["ab_reactnet18", "bnfree_reactneta"])
+def test_unitwise_norms_are_the_references_units(name):
+    """Keras-layout norms, moved to PyTorch layout, equal the reference's per-unit norms."""
+    model = zoo.get(name)((32, 32, 3), 10, step=1)
+    groups = parameter_groups(model)
+    rng = np.random.default_rng(0)
+    for key, entry in reference_entries(model).items():
+        if not groups[entry.variable.name]["clip"]:
+            continue  # the head
+        p = rng.normal(size=entry.variable.shape)
+        ours = np.broadcast_to(
+            unitwise_norm(tf.constant(p), groups[entry.variable.name]["axes"]), p.shape
+        )
+        expected = _reference_unitwise_norm(entry.to_reference(p).reshape(entry.reference_shape))
+        np.testing.assert_allclose(
+            entry.to_reference(np.array(ours)).reshape(entry.reference_shape), expected, err_msg=key
+        )
+
+
+def test_adaptive_clip_formula_on_a_hand_made_gradient():
+    # two output units of a 1x1x2x2 kernel: |p| = (5, 0.0005->eps), c = 0.1
+    p = np.array([[[[3.0, 0.0], [4.0, 0.0005]]]])
+    g = np.array([[[[0.3, 1.0], [0.4, 0.0]]]])  # unit norms 0.5 and 1.0
+    out = adaptive_clip(tf.constant(g), tf.constant(p), 0.1, axes=[0, 1, 2], eps=1e-3).numpy()
+    # unit 0: max 5*0.1 = 0.5, |g| = 0.5, not above: unchanged
+    np.testing.assert_allclose(out[..., 0], g[..., 0])
+    # unit 1: max(|p|, eps) = 1e-3 -> max 1e-4; g scaled to norm 1e-4
+    np.testing.assert_allclose(out[..., 1], g[..., 1] * 1e-4 / 1.0)
+    # per-element units (gains): each element clipped on its own
+    out = adaptive_clip(tf.constant([2.0, 0.01]), tf.constant([1.0, 1.0]), 0.1, axes=[]).numpy()
+    np.testing.assert_allclose(out, [0.1, 0.01])
+
+
+def test_agc_adam_step_is_clip_then_l2_then_adam():
+    model = zoo.ABReActNet18((32, 32, 3), 10, step=1, width_multiplier=0.125)
+    groups = parameter_groups(model)
+    variables = model.trainable_weights
+    rng = np.random.default_rng(1)
+    grads = [tf.constant(rng.normal(size=v.shape), v.dtype) for v in variables]
+    before = [v.numpy() for v in variables]
+    opt = AGCAdam(0.01, l2=0.5, clip_factor=0.02, groups=groups)
+    opt.apply_gradients(zip(grads, variables))
+
+    expected_grads = []
+    for g, p, v in zip(grads, before, variables):
+        group = groups[v.name]
+        g = g.numpy()
+        if group["clip"]:
+            g = adaptive_clip(tf.constant(g), tf.constant(p), 0.02, group["axes"]).numpy()
+        if group["decay"]:
+            g = g + 0.5 * p
+        expected_grads.append(g)
+    shadow = [tf.Variable(p) for p in before]
+    tf.keras.optimizers.Adam(0.01).apply_gradients(
+        zip([tf.constant(g) for g in expected_grads], shadow)
+    )
+    for v, s in zip(variables, shadow):
+        np.testing.assert_allclose(v.numpy(), s.numpy(), rtol=1e-5, atol=1e-7, err_msg=v.name)
+    # a clipped parameter really moved less than unclipped Adam would move it
+    config = AGCAdam.from_config(opt.get_config()).get_config()
+    assert config["groups"] == groups and config["l2"] == 0.5 and config["clip_factor"] == 0.02
+
+
+def test_linear_decay_is_per_epoch():
+    schedule = training.linear_decay(1e-3, epochs=4, steps_per_epoch=10)
+    rates = [float(schedule(step)) for step in (0, 9, 10, 19, 20, 30, 39)]
+    np.testing.assert_allclose(rates, [1e-3, 1e-3, 7.5e-4, 7.5e-4, 5e-4, 2.5e-4, 2.5e-4])
+    with pytest.raises(ValueError, match="epochs and steps_per_epoch must be positive"):
+        training.linear_decay(1e-3, epochs=0, steps_per_epoch=10)
+
+
+def test_compile_uses_the_recipe_defaults():
+    model = zoo.ABReActNet18((32, 32, 3), 10, step=1, width_multiplier=0.125)
+    step1 = training.compile_for_step(model, step=1, stem="cifar", epochs=2, steps_per_epoch=3)
+    assert step1.optimizer.l2 == 5e-6 and step1.optimizer.clip_factor == 0.001
+    step2 = training.compile_for_step(model, step=2, stem="imagenet", epochs=2, steps_per_epoch=3)
+    assert step2.optimizer.l2 == 0.0 and step2.optimizer.clip_factor == 0.02
+
+
+def test_distiller_trains_the_student_on_the_teachers_softmax():
+    tf.keras.utils.set_random_seed(0)
+    student = zoo.ABReActNet18((32, 32, 3), 10, step=1, width_multiplier=0.125)
+    teacher = tf.keras.Sequential(
+        [tf.keras.Input((32, 32, 3)), tf.keras.layers.Flatten(), tf.keras.layers.Dense(10)]
+    )
+    teacher_weights = [w.copy() for w in teacher.get_weights()]
+    fit_model = training.compile_for_step(
+        student, step=1, stem="cifar", epochs=1, steps_per_epoch=2, teacher=teacher
+    )
+    assert isinstance(fit_model, training.Distiller)
+    x = np.random.default_rng(0).normal(size=(8, 32, 32, 3)).astype("float32")
+    y = np.arange(8) % 10
+    soft = tf.nn.softmax(teacher(x)).numpy()
+    logits = student(x, training=False).numpy()
+    expected = -np.mean(np.sum(soft * tf.nn.log_softmax(logits).numpy(), axis=1))
+    result = fit_model.evaluate(x, y, batch_size=8, verbose=0, return_dict=True)
+    np.testing.assert_allclose(result["loss"], expected, rtol=1e-5)
+    student_before = [w.copy() for w in student.get_weights()]
+    fit_model.fit(x, y, batch_size=4, epochs=1, verbose=0)
+    for a, b in zip(teacher_weights, teacher.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert any(not np.array_equal(a, b) for a, b in zip(student_before, student.get_weights()))
+
+
+def test_distiller_refuses_a_teacher_of_other_classes():
+    student = zoo.ABReActNet18((32, 32, 3), 10, step=1, width_multiplier=0.125)
+    teacher = tf.keras.Sequential(
+        [tf.keras.Input((32, 32, 3)), tf.keras.layers.Flatten(), tf.keras.layers.Dense(100)]
+    )
+    with pytest.raises(ValueError, match="100 outputs.*10"):
+        training.Distiller(student, teacher)
+
+
+def _tiny_data(n=64, classes=4, batch_size=16, shuffle=True):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(n, 16, 16, 3)).astype("float32")
+    y = (np.arange(n) % classes).astype("int64")
+    train = tf.data.Dataset.from_tensor_slices((x, y))
+    if shuffle:
+        train = train.shuffle(n, seed=0)
+    train = train.batch(batch_size)
+    val = tf.data.Dataset.from_tensor_slices((x[:32], y[:32])).batch(batch_size)
+    return data.Data(train, val, classes, "cifar", 16, n, 32, batch_size)
+
+
+def _build(step=1):
+    return zoo.ABReActNet18((16, 16, 3), 4, stem="cifar", step=step, width_multiplier=0.125)
+
+
+class _Interrupt(tf.keras.callbacks.Callback):
+    def __init__(self, at_epoch):
+        super().__init__()
+        self.at_epoch = at_epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.at_epoch:
+            raise KeyboardInterrupt  # what a killed run looks like to Keras: no cleanup
+
+
+def test_an_interrupted_step_resumes_with_the_same_optimizer_state(tmp_path):
+    """Interrupted after 2 of 4 epochs and resumed == 4 epochs straight, to the last bit."""
+    tf.config.experimental.enable_op_determinism()
+    try:
+        tf.keras.utils.set_random_seed(0)
+        straight = training.train_step(
+            _build,
+            _tiny_data(shuffle=False),
+            step=1,
+            epochs=4,
+            folder=str(tmp_path / "a"),
+            verbose=0,
+        )
+        tf.keras.utils.set_random_seed(0)
+        with pytest.raises(KeyboardInterrupt):
+            training.train_step(
+                _build,
+                _tiny_data(shuffle=False),
+                step=1,
+                epochs=4,
+                folder=str(tmp_path / "b"),
+                verbose=0,
+                callbacks=[_Interrupt(2)],
+            )
+        assert os.path.exists(tmp_path / "b" / "backup")
+        assert not os.path.exists(tmp_path / "b" / "done.json")
+        resumed = training.train_step(
+            _build,
+            _tiny_data(shuffle=False),
+            step=1,
+            epochs=4,
+            folder=str(tmp_path / "b"),
+            verbose=0,
+        )
+    finally:
+        from tensorflow.python.framework import config
+
+        config.disable_op_determinism()
+    assert resumed.history["epoch"] == [0, 1, 2, 3]
+    np.testing.assert_array_equal(straight.history["loss"], resumed.history["loss"])
+    a = tf.keras.models.load_model(tmp_path / "a" / "last.keras")
+    b = tf.keras.models.load_model(tmp_path / "b" / "last.keras")
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+
+
+class _Poison(tf.keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == 2:
+            fc = self.model.get_layer("fc")
+            fc.bias.assign(np.full(fc.bias.shape, np.nan, np.float32))
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_model(tmp_path):
+    with pytest.raises(
+        training.TrainingError, match="stopped at epoch 3 of 5: the loss became NaN.*epoch 2"
+    ):
+        training.train_step(
+            _build,
+            _tiny_data(),
+            step=1,
+            epochs=5,
+            folder=str(tmp_path),
+            verbose=0,
+            callbacks=[_Poison()],
+        )
+    last = tf.keras.models.load_model(tmp_path / "last.keras")
+    assert all(np.isfinite(w).all() for w in last.get_weights())
+    assert json.loads((tmp_path / "last.json").read_text())["epoch"] == 2
+    assert not (tmp_path / "done.json").exists()
+
+
+class _InitialWeights(tf.keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.snapshots = []
+
+    def on_train_begin(self, logs=None):
+        self.snapshots.append([w.copy() for w in self.model.get_weights()])
+
+
+def test_two_step_continues_from_step_one_best(tmp_path):
+    tf.keras.utils.set_random_seed(0)
+    initial = _InitialWeights()
+    first, second = training.two_step(
+        _build, _tiny_data(), epochs=(2, 1), folder=str(tmp_path), verbose=0, callbacks=[initial]
+    )
+    assert (first.epochs, second.epochs) == (2, 1)
+    best1 = tf.keras.models.load_model(first.best_path)
+    assert not any(l.binary_weights for l in best1.layers if hasattr(l, "binary_weights"))
+    best2 = tf.keras.models.load_model(second.best_path)
+    assert all(l.binary_weights for l in best2.layers if hasattr(l, "binary_weights"))
+    # step 2 starts from step 1's best weights
+    for a, b in zip(initial.snapshots[1], best1.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    for step in (first, second):
+        done = json.loads((tmp_path / f"step{step.step}" / "done.json").read_text())
+        assert done["best_epoch"] == step.best_epoch
+        assert not (tmp_path / f"step{step.step}" / "backup").exists()
+    # both steps done: running again returns at once from done.json
+    again, _ = training.two_step(_build, _tiny_data(), epochs=(2, 1), folder=str(tmp_path))
+    assert again.best_val_accuracy == first.best_val_accuracy
