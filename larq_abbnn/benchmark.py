@@ -27,10 +27,17 @@ class Measurement:
     source: str  # "LCE interpreter (this machine)" or the log it was read from
     size_bytes: int | None = None
     ops: Counter = field(default_factory=Counter)
+    binary_macs: int | None = None
+    multiplications: int | None = None  # audited full-precision count (the paper's MO)
 
 
-def read_tflite(path: str | os.PathLike) -> bytes:
-    """A TFLite file's bytes; a clear error for a missing, truncated or foreign file."""
+def read_tflite(path: str | os.PathLike, *, probe: bool = True) -> bytes:
+    """A TFLite file's bytes; a clear error for a missing, truncated or foreign file.
+
+    With `probe`, the file is also loaded and run once by LCE's interpreter in a child
+    process: a damaged file can crash TF Lite's C++ code (fuzzing found segfaults on
+    corrupted custom-op options), which must not take the caller's process with it.
+    """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"TFLite file not found: {path}")
@@ -40,40 +47,112 @@ def read_tflite(path: str | os.PathLike) -> bytes:
         check_model(data)
     except ValueError as error:
         raise ValueError(f"{path}: {error}") from None
+    if probe:
+        _probe(path)
     return data
 
 
-def measure(
-    flatbuffer: bytes, *, name: str = "model", threads: int = 1, runs: int = 20, warmup: int = 3
-) -> Measurement:
-    """Single-image latency in LCE's interpreter after `warmup` runs (median and min)."""
+_PROBE = """
+import sys
+import numpy as np
+from larq_compute_engine.tflite.python.interpreter import Interpreter
+try:
+    interpreter = Interpreter(open(sys.argv[1], "rb").read(), num_threads=1)
+    shape = [1 if d is None or d < 1 else d for d in interpreter.input_shapes[0]]
+    interpreter.predict(np.zeros(shape, np.float32))
+except Exception as error:
+    print(f"{type(error).__name__}: {error}".splitlines()[0], file=sys.stderr)
+    sys.exit(3)
+"""
+
+
+def _probe(path: str) -> None:
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run(
+        [sys.executable, "-c", _PROBE, path], capture_output=True, text=True, env=env
+    )
+    if result.returncode < 0:
+        raise ValueError(
+            f"{path}: LCE's interpreter crashed loading it (signal {-result.returncode}); "
+            "the file is damaged"
+        )
+    if result.returncode:
+        lines = [l for l in result.stderr.strip().splitlines() if l.strip()]
+        detail = lines[-1] if lines else f"exit code {result.returncode}"
+        raise ValueError(f"{path}: LCE's interpreter cannot run it: {detail}")
+
+
+def _tflite_runner(flatbuffer: bytes, threads: int):
+    """TF Lite's own interpreter (XNNPACK for float graphs): the full-precision baseline."""
+    import tensorflow as tf
+
+    interpreter = tf.lite.Interpreter(model_content=flatbuffer, num_threads=threads)
+    interpreter.allocate_tensors()
+    detail = interpreter.get_input_details()[0]
+
+    def run(x):
+        interpreter.set_tensor(detail["index"], x)
+        interpreter.invoke()
+
+    return list(detail["shape"]), run
+
+
+def _lce_runner(flatbuffer: bytes, threads: int):
     from larq_compute_engine.tflite.python.interpreter import Interpreter
 
+    interpreter = Interpreter(flatbuffer, num_threads=threads)
+    return list(interpreter.input_shapes[0]), interpreter.predict
+
+
+def measure(
+    flatbuffer: bytes,
+    *,
+    name: str = "model",
+    threads: int = 1,
+    runs: int = 20,
+    warmup: int = 3,
+    interpreter: str = "lce",
+) -> Measurement:
+    """Single-image latency after `warmup` runs (median and min).
+
+    `interpreter` is `"lce"` (LCE's interpreter, which runs LCE's binary ops) or
+    `"tflite"` (TF Lite's, with XNNPACK: for full-precision baselines).
+    """
     if runs < 1 or threads < 1 or warmup < 0:
         raise ValueError(
             f"runs and threads must be >= 1 and warmup >= 0 ({runs}, {threads}, {warmup})"
         )
+    if interpreter not in ("lce", "tflite"):
+        raise ValueError(f"interpreter must be 'lce' or 'tflite', got {interpreter!r}")
     ops = op_counts(flatbuffer)
     try:
-        interpreter = Interpreter(flatbuffer, num_threads=threads)
-    except RuntimeError as error:  # LCE reports load failures as RuntimeError
-        raise ValueError(f"{name}: LCE's interpreter cannot load it: {error}") from None
-    shape = [1 if d is None or d < 0 else d for d in interpreter.input_shapes[0]]
+        runner = _lce_runner if interpreter == "lce" else _tflite_runner
+        shape, run = runner(flatbuffer, threads)
+    except (RuntimeError, ValueError) as error:  # load failures
+        raise ValueError(f"{name}: the {interpreter} interpreter cannot load it: {error}") from None
+    shape = [1 if d is None or d < 0 else int(d) for d in shape]
     shape[0] = 1
     x = np.random.default_rng(0).normal(size=shape).astype(np.float32)
     for _ in range(warmup):
-        interpreter.predict(x)
+        run(x)
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        interpreter.predict(x)
+        run(x)
         times.append(time.perf_counter() - start)
     return Measurement(
         name=name,
         median_ms=statistics.median(times) * 1e3,
         min_ms=min(times) * 1e3,
         threads=threads,
-        source="LCE interpreter (this machine)",
+        source=(
+            "LCE interpreter (this machine)"
+            if interpreter == "lce"
+            else "TFLite+XNNPACK (this machine)"
+        ),
         size_bytes=len(flatbuffer),
         ops=ops,
     )
@@ -123,6 +202,8 @@ _COLUMNS = (
     "threads",
     "size MB",
     "binary convs",
+    "binary MACs",
+    "MO",
     "source",
 )
 
@@ -139,7 +220,9 @@ def _rows(measurements: list[Measurement]) -> list[list[str]]:
                 f"{m.median_ms / reference:.2f}",
                 str(m.threads),
                 "" if m.size_bytes is None else f"{m.size_bytes / 1e6:.2f}",
-                str(m.ops.get("LceBconv2d", "")) if m.ops else "",
+                str(m.ops.get("LceBconv2d", 0)) if m.ops else "",
+                "" if m.binary_macs is None else f"{m.binary_macs / 1e6:,.0f} M",
+                "" if m.multiplications is None else f"{m.multiplications:,}",
                 m.source,
             ]
         )

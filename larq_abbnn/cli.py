@@ -165,9 +165,17 @@ def build_parser() -> argparse.ArgumentParser:
             "same table. The ratio column is relative to the first row."
         ),
     )
-    bench.add_argument("models", nargs="*", help=".tflite files")
-    bench.add_argument("--threads", type=int, default=1)
-    bench.add_argument("--runs", type=int, default=20)
+    bench.add_argument("models", nargs="*", help=".tflite files or zoo:NAME (converted here)")
+    bench.add_argument("--threads", type=_positive(int), default=1)
+    bench.add_argument("--runs", type=_positive(int), default=20)
+    bench.add_argument(
+        "--compare",
+        action="store_true",
+        help="add the BN-Free counterpart, larq-zoo QuickNets/BiRealNet and the "
+        "full-precision network (TFLite+XNNPACK), timed in the same run",
+    )
+    bench.add_argument("--rounds", type=_positive(int), default=3, help="--compare rounds")
+    bench.add_argument("--input-shape", type=_shape, default=None, help="H,W,C for zoo:NAME")
     bench.add_argument("--parse-log", action="append", metavar="FILE", help="repeatable")
     bench.add_argument("--format", choices=["text", "markdown", "csv"], default="text")
 
@@ -211,6 +219,28 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--validation-steps", type=_positive(int), default=None)
     train.add_argument("--seed", type=int, default=2023)
     train.add_argument("--verbose", type=int, choices=[0, 1, 2], default=1)
+
+    tune = sub.add_parser(
+        "tune",
+        help="keras-tuner search over lr, alpha, initial Q-PReLU exponent, weight decay",
+        description=(
+            "Random search with keras-tuner, objective validation accuracy. Trials are kept "
+            "in --directory, so the same command resumes; keras-tuner's distributed mode "
+            "(KERASTUNER_* variables, see the README) spreads trials over machines."
+        ),
+    )
+    _add_data_arguments(tune)
+    tune.add_argument("--model", default="ab_reactnet18", choices=MODEL_NAMES)
+    tune.add_argument("--step", type=int, choices=[1, 2], default=1)
+    tune.add_argument("--trials", type=_positive(int), default=10)
+    tune.add_argument("--epochs", type=_positive(int), default=5, help="per trial")
+    tune.add_argument("--steps-per-epoch", type=_positive(int), default=None)
+    tune.add_argument("--validation-steps", type=_positive(int), default=None)
+    tune.add_argument("--width-multiplier", type=_positive(float), default=1.0)
+    tune.add_argument("--padding", choices=["reference", "same", "one"], default="reference")
+    tune.add_argument("--directory", default="runs/tune", help="keras-tuner project folder")
+    tune.add_argument("--seed", type=int, default=2023)
+    tune.add_argument("--verbose", type=int, choices=[0, 1, 2], default=1)
 
     evaluate = sub.add_parser(
         "evaluate",

@@ -290,3 +290,14 @@ def test_every_zoo_model_verifies_at_224_on_256_inputs(name):
     trained_looking(model)
     result = verify(model, convert(model), samples=256, min_agreement=0.99)
     print(name, result)
+
+
+def test_binary_macs_of_reactnet18_at_224_in_keras_and_tflite():
+    """16 binary 3x3 convs of ResNet-18 shapes: 1,676,279,808 XNOR-popcount MACs."""
+    model = zoo.ABReActNet18()
+    expected = 4 * 56 * 56 * 64 * 9 * 64 + 3 * (
+        28 * 28 * 128 * 9 * 64 + 3 * 28 * 28 * 128 * 9 * 128
+    )  # stages 3 and 4 repeat stage 2's count
+    assert expected == 1_676_279_808
+    assert count_multiplications(model).binary_macs == expected
+    assert count_multiplications(convert(model)).binary_macs == expected

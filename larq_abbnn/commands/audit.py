@@ -2,14 +2,14 @@
 
 import argparse
 
+from larq_abbnn.benchmark import read_tflite
 from larq_abbnn.commands.models import load_model
 from larq_abbnn.converters import count_multiplications
 
 
 def run(args: argparse.Namespace) -> int:
     if args.model.endswith(".tflite"):
-        with open(args.model, "rb") as f:
-            report = count_multiplications(f.read(), family=args.family)
+        report = count_multiplications(read_tflite(args.model, probe=False), family=args.family)
     else:
         report = count_multiplications(load_model(args.model, args), family=args.family)
     print(report.table())

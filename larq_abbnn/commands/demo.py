@@ -1,8 +1,7 @@
 """`abbnn demo`: build, train briefly, fold and convert, verify, audit and time, in minutes.
 
-The paper's training recipe and the benchmark comparisons grow into this command as they
-land; today it runs every part that exists on data it can reach: an image folder, or
-random data.
+The long jobs have their own commands (`abbnn train`, `abbnn benchmark`); the demo runs
+each part for a few seconds on data it can reach: an image folder, or random data.
 """
 
 from __future__ import annotations
@@ -15,32 +14,10 @@ import numpy as np
 import tensorflow as tf
 from larq_compute_engine.tflite.python.interpreter import Interpreter
 
-from larq_abbnn import zoo
+from larq_abbnn import data, training, zoo
 from larq_abbnn.commands.models import build_zoo_model
 from larq_abbnn.converters import convert, count_multiplications, op_counts, verify
 from larq_abbnn.files import atomic_write_bytes
-
-#: The paper's normalization (ImageNet statistics, used for CIFAR too).
-MEAN = np.array([0.485, 0.456, 0.406])
-STD = np.array([0.229, 0.224, 0.225])
-
-
-def _images(folder: str, shape, batch_size: int, seed: int) -> tuple[tf.data.Dataset, int]:
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(f"image folder not found: {folder}")
-    train = os.path.join(folder, "train")
-    folder = train if os.path.isdir(train) else folder
-    dataset = tf.keras.utils.image_dataset_from_directory(
-        folder,
-        image_size=shape[:2],
-        batch_size=batch_size,
-        seed=seed,
-        shuffle=True,
-    )
-    classes = len(dataset.class_names)
-    mean, std = tf.constant(MEAN * 255.0, tf.float32), tf.constant(STD * 255.0, tf.float32)
-    dtype = tf.keras.backend.floatx()
-    return dataset.map(lambda x, y: (tf.cast((x - mean) / std, dtype), y)), classes
 
 
 def _random(shape, num_classes: int, batch_size: int, seed: int) -> tf.data.Dataset:
@@ -52,13 +29,20 @@ def _random(shape, num_classes: int, batch_size: int, seed: int) -> tf.data.Data
 
 def run(args: argparse.Namespace) -> int:
     tf.keras.utils.set_random_seed(args.seed)
-    args.input_shape = args.input_shape or (32, 32, 3)
     if args.images:
-        data, classes = _images(args.images, args.input_shape, args.batch_size, args.seed)
+        images = data.load(
+            f"folder:{args.images}",
+            batch_size=args.batch_size,
+            image_size=args.input_shape[0] if args.input_shape else None,
+            seed=args.seed,
+        )
+        dataset, classes = images.train, images.num_classes
+        args.input_shape = args.input_shape or images.input_shape
         source = f"images from {args.images} ({classes} classes)"
     else:
+        args.input_shape = args.input_shape or (32, 32, 3)
         classes = args.num_classes or 10
-        data = _random(args.input_shape, classes, args.batch_size, args.seed)
+        dataset = _random(args.input_shape, classes, args.batch_size, args.seed)
         source = "random inputs (pass --images DIR for real data)"
     args.num_classes = args.num_classes or classes
 
@@ -70,16 +54,16 @@ def run(args: argparse.Namespace) -> int:
         f"{zoo.binary_conv_count(model)} binary convs, built in {build_s:.1f} s"
     )
 
-    model.compile(
-        optimizer=tf.keras.optimizers.Adam(1e-3),
-        loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
+    stem = "cifar" if args.input_shape[:2] == (32, 32) else "imagenet"
+    fit_model = training.compile_for_step(
+        model, step=args.step, stem=args.stem or stem, epochs=1, steps_per_epoch=args.steps
     )
     start = time.perf_counter()
-    history = model.fit(data.repeat(), steps_per_epoch=args.steps, epochs=1, verbose=0)
+    history = fit_model.fit(dataset.repeat(), steps_per_epoch=args.steps, epochs=1, verbose=0)
     train_s = time.perf_counter() - start
     print(
-        f"training   {args.steps} steps of {args.batch_size} on {source}: "
+        f"training   {args.steps} steps of {args.batch_size} with the paper's optimizer "
+        f"(Adam, AGC{', L2' if args.step == 1 else ''}) on {source}: "
         f"loss {history.history['loss'][-1]:.3f} in {train_s:.1f} s"
     )
 
@@ -96,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     )
     print("ops        " + ", ".join(f"{name} {n}" for name, n in sorted(ops.items())))
 
-    inputs = np.concatenate([x.numpy() for x, _ in data.take(4)]).astype(np.float32)
+    inputs = np.concatenate([x.numpy() for x, _ in dataset.take(4)]).astype(np.float32)
     # A few training steps leave near-tied logits: report agreement, do not enforce it.
     print(f"verified   {verify(model, flatbuffer, inputs, min_agreement=0.0)}")
     audit = count_multiplications(flatbuffer)

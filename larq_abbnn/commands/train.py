@@ -11,7 +11,11 @@ import tensorflow as tf
 def make_strategy(name: str) -> tf.distribute.Strategy:
     """The tf.distribute strategy named on the command line (create it before any op)."""
     if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
+        # MirroredStrategy takes only GPUs by default; without them, every logical CPU
+        # (one unless configured with tf.config.set_logical_device_configuration).
+        gpus = tf.config.list_logical_devices("GPU")
+        devices = gpus or tf.config.list_logical_devices("CPU")
+        return tf.distribute.MirroredStrategy([d.name for d in devices])
     if name == "multiworker":
         if "TF_CONFIG" not in os.environ:
             raise ValueError(

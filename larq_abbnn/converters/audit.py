@@ -32,7 +32,15 @@ from larq_abbnn import layers
 from larq_abbnn.converters.fold import inbound_layers
 from larq_abbnn.converters.tflite_graph import builtin_names, check_flatbuffer, reads_flatbuffer
 
-KINDS = ("full_precision", "shift", "binary_conv_scaling", "paper_excluded", "excluded", "removed")
+KINDS = (
+    "full_precision",
+    "shift",
+    "binary_conv_scaling",
+    "paper_excluded",
+    "binary_mac",
+    "excluded",
+    "removed",
+)
 
 
 @dataclass(frozen=True)
@@ -71,6 +79,11 @@ class MultiplicationReport:
     def paper_excluded(self) -> int:
         return self._total("paper_excluded")
 
+    @property
+    def binary_macs(self) -> int:
+        """Binary multiply-accumulates (XNOR-popcount) of the binary-input binary convs."""
+        return self._total("binary_mac")
+
     def table(self) -> str:
         rows = sorted(self.sources, key=lambda s: (KINDS.index(s.kind), s.label))
         width = max([len(s.label) for s in rows] + [6])
@@ -85,6 +98,7 @@ class MultiplicationReport:
             f"shifts (powers of two):          {self.shifts:,}",
             f"binary_conv_scaling:             {self.binary_conv_scaling:,}"
             "  (the paper counts this inside the binary convolution)",
+            f"binary MACs:                     {self.binary_macs:,}",
         ]
         if self.paper_excluded:
             lines.append(
@@ -167,7 +181,10 @@ def _count_keras(model, family: str) -> MultiplicationReport:
                 first_conv = layer
                 out.add(label, "excluded", n * fan_in, "first conv")
             elif binary_kernel:
-                out.add(label, "excluded", n * fan_in, "binary accumulation")
+                if getattr(layer.input_quantizer, "precision", None) == 1:
+                    out.add(label, "binary_mac", n * fan_in, "XNOR-popcount accumulation")
+                else:
+                    out.add(label, "excluded", n * fan_in, "binary weights on a real input")
                 out.add(label, "binary_conv_scaling", n)
             elif getattr(layer.input_quantizer, "precision", None) == 1:
                 out.add(label, "excluded", n * fan_in, "binary activations, real weights (step 1)")
@@ -364,6 +381,9 @@ def _count_tflite(flatbuffer: bytes, family: str | None) -> MultiplicationReport
                 out.add(label, "paper_excluded", n * fan_in, "full-precision conv")
         elif name == "LceBconv2d":
             out.add(label, "binary_conv_scaling", n, "LceBconv2d output multiplier")
+            filters = g.shape(ins[1])  # OHWI; bitpacked int32 words of 32 input channels
+            bits = 32 if g.tensor(ins[1]).Type() == tflite_schema.TensorType.INT32 else 1
+            out.add(label, "binary_mac", n * int(np.prod(filters[1:])) * bits, "XNOR-popcount")
         elif name == "MUL":
             constants = g.constants(ins)
             out.scaled(label, n, bool(constants) and _power_of_two(constants[0]))

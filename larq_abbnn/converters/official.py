@@ -74,6 +74,8 @@ def load_official_checkpoint(model: tf.keras.Model, source: Source) -> ImportRep
     if isinstance(source, Mapping):
         name = "state dict"
         state = {str(key): _as_numpy(value) for key, value in source.items()}
+        if len(state) != len(source):
+            raise CheckpointError("state dict keys collide once written as strings")
     else:
         name = os.fspath(source)
         state = read_state_dict(name)

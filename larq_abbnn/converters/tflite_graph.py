@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import struct
+
+import numpy as np
 from collections import Counter
 from functools import wraps
 
@@ -83,4 +85,61 @@ def check_model(flatbuffer: bytes) -> None:
         raise ValueError(f"TFLite schema version {model.Version()}, expected 3")
     if model.SubgraphsLength() < 1 or model.Subgraphs(0).OperatorsLength() < 1:
         raise ValueError("TFLite model without operators")
+    # Interpreters trust these indices; a file that breaks them must not reach one.
+    opcodes, buffers = model.OperatorCodesLength(), model.BuffersLength()
+    for s in range(model.SubgraphsLength()):
+        graph = model.Subgraphs(s)
+        tensors = graph.TensorsLength()
+        for t in range(tensors):
+            _check_tensor(model, graph.Tensors(t), f"subgraph {s}: tensor {t}", buffers)
+        indices = [("input", int(i)) for i in _indices(graph.InputsAsNumpy())]
+        indices += [("output", int(i)) for i in _indices(graph.OutputsAsNumpy())]
+        for j in range(graph.OperatorsLength()):
+            op = graph.Operators(j)
+            if op.OpcodeIndex() >= opcodes:
+                raise ValueError(
+                    f"subgraph {s}: operator {j} has opcode {op.OpcodeIndex()} " f"of {opcodes}"
+                )
+            indices += [(f"operator {j}", int(i)) for i in _indices(op.InputsAsNumpy())]
+            indices += [(f"operator {j}", int(i)) for i in _indices(op.OutputsAsNumpy())]
+        for where, index in indices:
+            if not -1 <= index < tensors:
+                raise ValueError(f"subgraph {s}: {where} refers to tensor {index} of {tensors}")
     op_counts(flatbuffer)
+
+
+#: bytes per element of the tensor types a constant buffer can hold
+_ITEMSIZE = {
+    tflite_schema.TensorType.FLOAT32: 4,
+    tflite_schema.TensorType.FLOAT16: 2,
+    tflite_schema.TensorType.FLOAT64: 8,
+    tflite_schema.TensorType.INT32: 4,
+    tflite_schema.TensorType.INT64: 8,
+    tflite_schema.TensorType.INT16: 2,
+    tflite_schema.TensorType.INT8: 1,
+    tflite_schema.TensorType.UINT8: 1,
+    tflite_schema.TensorType.BOOL: 1,
+}
+
+
+def _check_tensor(model, tensor, where: str, buffers: int) -> None:
+    """A constant's bytes must match its shape and type (TF Lite crashes otherwise)."""
+    if tensor.Buffer() >= buffers:
+        raise ValueError(f"{where} refers to buffer {tensor.Buffer()} of {buffers}")
+    shape = _indices(tensor.ShapeAsNumpy())
+    if any(int(d) < -1 for d in shape):
+        raise ValueError(f"{where} has shape {list(shape)}")
+    data = model.Buffers(tensor.Buffer()).DataLength() if tensor.Buffer() else 0
+    if data:
+        itemsize = _ITEMSIZE.get(tensor.Type())
+        if itemsize is None or any(int(d) < 0 for d in shape):
+            raise ValueError(f"{where}: constant of type {tensor.Type()} cannot be checked")
+        expected = itemsize * int(np.prod([int(d) for d in shape], dtype=np.int64))
+        if expected != data:
+            raise ValueError(
+                f"{where}: shape {list(shape)} needs {expected} bytes, buffer has {data}"
+            )
+
+
+def _indices(values):
+    return [] if isinstance(values, int) else values

@@ -72,8 +72,17 @@ def _rebuild_parameter(data, *_ignored):
     return data
 
 
+class _UniqueKeyDict(collections.OrderedDict):
+    """A state dict whose pickle sets a key twice is refused, not silently overwritten."""
+
+    def __setitem__(self, key, value):
+        if key in self:
+            raise CheckpointError(f"the checkpoint sets key {key!r} twice")
+        super().__setitem__(key, value)
+
+
 _ALLOWED_GLOBALS = {
-    ("collections", "OrderedDict"): collections.OrderedDict,
+    ("collections", "OrderedDict"): _UniqueKeyDict,
     ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
     ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
     **{("torch", name): _StorageType(name) for name in _STORAGE_DTYPES},
@@ -156,6 +165,10 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
         ) from None
     except (pickle.UnpicklingError, CheckpointError, EOFError, ValueError, TypeError) as error:
         raise CheckpointError(f"{path}: {error}") from None
+    except Exception as error:  # any other damage (zlib, struct, recursion): one clear error
+        raise CheckpointError(
+            f"{path}: unreadable checkpoint ({type(error).__name__}: {error})"
+        ) from None
     if isinstance(obj, Mapping) and isinstance(obj.get("state_dict"), Mapping):
         obj = obj["state_dict"]
     if not isinstance(obj, Mapping):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
+import tempfile
 
 import tensorflow as tf
 
@@ -59,7 +61,14 @@ class ModelFile(tf.keras.callbacks.Callback):
                 return
             self.best = value
         model = getattr(self.model, "student", self.model)
-        if tf.distribute.has_strategy() and not _is_chief():
+        if not _is_chief():
+            # Every worker of a multi-worker run must take part in saving (it may run
+            # collectives); only the chief's file is kept (TF's documented pattern).
+            folder = tempfile.mkdtemp()
+            try:
+                model.save(os.path.join(folder, os.path.basename(self.path)))
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)
             return
         with atomic_path(self.path) as tmp:
             model.save(tmp)
@@ -70,7 +79,8 @@ class ModelFile(tf.keras.callbacks.Callback):
 
 
 def _is_chief() -> bool:
-    resolver = tf.distribute.get_strategy().cluster_resolver
+    strategy = tf.distribute.get_strategy()
+    resolver = getattr(strategy, "cluster_resolver", None)
     if resolver is None or not resolver.cluster_spec().as_dict():
         return True
     return resolver.task_type in ("chief", None) or (

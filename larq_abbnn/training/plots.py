@@ -55,7 +55,9 @@ def slope_histogram(model, path: str) -> bool:
     from larq_abbnn import layers
 
     exponents = [
-        np.asarray(layer.exponents).ravel() for layer in model.layers if isinstance(layer, layers.QuantRPReLU)
+        np.asarray(layer.exponents).ravel()
+        for layer in model.layers
+        if isinstance(layer, layers.QuantRPReLU)
     ]
     if not exponents:
         return False

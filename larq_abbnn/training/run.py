@@ -196,14 +196,14 @@ def train_step(
             f"infinite. The last good model (epoch {good}) is "
             f"{os.path.join(folder, 'last.keras')}; lower --lr or check the data."
         )
-    with open(best.record_path) as f:
-        record = json.load(f)
+    accuracies = history.get("val_accuracy") or [math.nan]
+    best_index = int(max(range(len(accuracies)), key=lambda i: accuracies[i]))
     result = StepResult(
         step=step,
         folder=folder,
         epochs=epochs,
-        best_val_accuracy=record["value"],
-        best_epoch=record["epoch"],
+        best_val_accuracy=accuracies[best_index],
+        best_epoch=best_index + 1,
         wall_seconds=time.perf_counter() - start,
         history=history,
     )

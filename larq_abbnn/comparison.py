@@ -1,0 +1,115 @@
+"""An A&B model beside what users would pick instead, converted and timed in one process.
+
+The references: the BN-Free counterpart (same topology with real multiplications),
+larq-zoo's QuickNetSmall/QuickNet/QuickNetLarge and BiRealNet (`weights=None`, timing
+only; `pip install larq-abbnn[bench]`), and the same network in full precision (binary
+convs as real convs) run through TF Lite's own interpreter with XNNPACK, what the binary
+kernels are up against. Models are timed in interleaved rounds so machine noise hits
+all alike.
+"""
+
+from __future__ import annotations
+
+import statistics
+from typing import Callable
+
+import tensorflow as tf
+
+from larq_abbnn import layers, zoo
+from larq_abbnn.benchmark import Measurement, measure
+from larq_abbnn.converters import convert, count_multiplications
+
+#: A&B zoo model -> its BN-Free counterpart
+COUNTERPARTS = {"ab_reactneta": "bnfree_reactneta", "ab_reactnet18": "bnfree_reactnet18"}
+#: larq-zoo models in the comparison, by the A&B model's backbone class
+LARQ_ZOO = {
+    "ab_reactneta": ("QuickNetSmall", "QuickNet", "QuickNetLarge"),
+    "default": ("QuickNetSmall", "QuickNet", "QuickNetLarge", "BiRealNet"),
+}
+
+
+def full_precision_counterpart(model: tf.keras.Model) -> tf.keras.Model:
+    """The same network with every binary conv a full-precision ScaledStd conv (no sign)."""
+
+    def clone(layer):
+        config = layer.get_config()
+        if isinstance(layer, layers.BinaryScaledStdConv2D):
+            config.pop("binary_weights", None)
+            config["input_quantizer"] = None
+            return layers.ScaledStdConv2D.from_config(config)
+        return layer.__class__.from_config(config)
+
+    full = tf.keras.models.clone_model(model, clone_function=clone)
+    full._name = f"{model.name}_full_precision"
+    return full
+
+
+def _larq_zoo_model(name: str, input_shape) -> tf.keras.Model:
+    try:
+        import larq_zoo
+    except ImportError:
+        raise ImportError(
+            "--compare times larq-zoo's QuickNet and BiRealNet models: "
+            'pip install "larq-abbnn[bench]" (larq-zoo 2.4.0)'
+        ) from None
+    family = larq_zoo.literature if name == "BiRealNet" else larq_zoo.sota
+    return getattr(family, name)(input_shape=input_shape, weights=None)
+
+
+def candidates(name: str, input_shape=(224, 224, 3)) -> list[tuple[str, Callable[[], bytes], str]]:
+    """(label, converter, interpreter) of every model in the comparison, A&B model first."""
+    from larq_compute_engine import convert_keras_model
+
+    build = zoo.get(name)
+    rows = [(f"{name} (A&B)", lambda: convert(build(input_shape)), "lce")]
+    if name in COUNTERPARTS:
+        other = zoo.get(COUNTERPARTS[name])
+        rows.append((f"{COUNTERPARTS[name]} (BN-Free)", lambda: convert(other(input_shape)), "lce"))
+    for zoo_name in LARQ_ZOO.get(name, LARQ_ZOO["default"]):
+        rows.append(
+            (
+                f"{zoo_name} (larq-zoo)",
+                lambda n=zoo_name: convert_keras_model(_larq_zoo_model(n, input_shape)),
+                "lce",
+            )
+        )
+
+    def full_precision() -> bytes:
+        model = full_precision_counterpart(build(input_shape))
+        return tf.lite.TFLiteConverter.from_keras_model(model).convert()
+
+    rows.append((f"{name} full precision (TFLite+XNNPACK)", full_precision, "tflite"))
+    return rows
+
+
+def compare(
+    name: str,
+    input_shape=(224, 224, 3),
+    *,
+    threads: int = 1,
+    runs: int = 10,
+    rounds: int = 3,
+) -> list[Measurement]:
+    """Convert every candidate, time them in `rounds` interleaved rounds, audit them."""
+    files = [
+        (label, convert_fn(), interpreter)
+        for label, convert_fn, interpreter in candidates(name, input_shape)
+    ]
+    timings: dict[str, list[Measurement]] = {label: [] for label, _, _ in files}
+    for _ in range(rounds):
+        for label, flatbuffer, interpreter in files:
+            timings[label].append(
+                measure(flatbuffer, name=label, threads=threads, runs=runs, interpreter=interpreter)
+            )
+    rows = []
+    for label, flatbuffer, interpreter in files:
+        row = timings[label][0]
+        row.median_ms = statistics.median(m.median_ms for m in timings[label])
+        row.min_ms = min(m.min_ms for m in timings[label])
+        if interpreter == "lce":
+            audit = count_multiplications(flatbuffer)
+            row.binary_macs, row.multiplications = audit.binary_macs, audit.full_precision
+        else:
+            row.binary_macs = 0
+        rows.append(row)
+    return rows

@@ -1,0 +1,387 @@
+"""Promises under inputs nobody planned for: random networks, hostile files, killed jobs.
+
+Hypothesis profiles: the default runs a few generated cases per property (seconds each);
+`HYPOTHESIS_PROFILE=nightly python -m pytest tests/test_reliability.py` runs hundreds.
+"""
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import run_abbnn, trained_looking
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from larq_abbnn import layers
+from larq_abbnn.converters import (
+    CheckpointError,
+    convert,
+    count_multiplications,
+    fold,
+    load_official_checkpoint,
+    read_state_dict,
+)
+from larq_abbnn.converters.tflite_graph import check_model, op_counts
+from larq_abbnn.zoo import ABReActNet18, common, reactnet_a, resnet
+
+settings.register_profile(
+    "default", max_examples=4, deadline=None, suppress_health_check=list(HealthCheck)
+)
+settings.register_profile(
+    "nightly", max_examples=200, deadline=None, suppress_health_check=list(HealthCheck)
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+DATA = os.path.join(os.path.dirname(__file__), "data")
+
+
+# -- random A&B and BN-Free networks ------------------------------------------------------
+
+
+@st.composite
+def network_specs(draw):
+    """Family, block type, 1-4 blocks (each: width x1 or x2, stride 1 or 2, betas),
+    alpha (a power of two for A&B), step, padding and a weight seed."""
+    family = draw(st.sampled_from(["ab", "bnfree"]))
+    kind = draw(st.sampled_from(["resnet", "reactnet_a"]))
+    size, blocks = 16, []
+    for _ in range(draw(st.integers(1, 4))):
+        stride = draw(st.sampled_from([1, 2])) if size > 2 else 1
+        size //= stride
+        # a ResNet block widens only where it strides (its pooled shortcut needs both)
+        widen = stride == 2 or kind == "reactnet_a"
+        blocks.append(
+            (
+                draw(st.sampled_from([1, 2])) if widen else 1,
+                stride,
+                draw(st.floats(0.5, 1.5)),
+                draw(st.floats(0.5, 1.5)),
+            )
+        )
+    return {
+        "family": family,
+        "kind": kind,
+        "stem_width": draw(st.sampled_from([8, 16, 32])),
+        "blocks": blocks,
+        "alpha": 2.0 ** -draw(st.integers(1, 4)) if family == "ab" else draw(st.floats(0.1, 0.5)),
+        "step": draw(st.sampled_from([1, 2])),
+        "padding": draw(st.sampled_from(["reference", "same", "one"])),
+        "seed": draw(st.integers(0, 2**16)),
+    }
+
+
+INPUT_SIZE = 16
+
+
+def build(spec):
+    """A functional network from zoo blocks: stem conv, the drawn blocks, the zoo head."""
+    cfg = common.Config(stem="cifar", step=spec["step"], padding=spec["padding"])
+    inputs = common.floatx_input((INPUT_SIZE, INPUT_SIZE, 3))
+    stem = layers.ScaledStdConv2D(spec["stem_width"], 3, 1, name="conv1", **cfg.conv_padding(False))
+    x = stem(inputs)
+    for i, (growth, stride, beta1, beta2) in enumerate(spec["blocks"]):
+        name, width = f"layer1.{i}", x.shape[-1] * growth
+        if spec["kind"] == "resnet":
+            ab = spec["family"] == "ab"
+            block = resnet.ab_reactnet_block if ab else resnet.bnfree_reactnet_block
+            x = block(x, width, stride, spec["alpha"], beta1, cfg, name)
+        else:
+            block = reactnet_a.ab_block if spec["family"] == "ab" else reactnet_a.bnfree_block
+            x = block(x, width, stride, spec["alpha"], (beta1, beta2), cfg, name)
+    outputs = common.head(x, 10, True, pool_name="avgpool")
+    model = tf.keras.Model(inputs, outputs, name="random_" + spec["family"])
+    trained_looking(model, seed=spec["seed"])
+    return model
+
+
+@given(network_specs())
+def test_random_networks_fold_exactly_in_float64(spec):
+    tf.keras.backend.set_floatx("float64")
+    try:
+        model = build(spec)
+        x = np.random.default_rng(spec["seed"]).normal(size=(16, *model.input_shape[1:]))
+        expected = model(x, training=False).numpy()
+        folded = fold(model)(x, training=False).numpy()
+    finally:
+        tf.keras.backend.set_floatx("float32")
+    scale = np.abs(expected).max()
+    assert np.abs(folded - expected).max() <= 1e-9 * max(scale, 1.0), spec
+
+
+@given(network_specs())
+def test_random_networks_convert_agree_and_ab_has_no_multiplication(spec):
+    model = build(spec)
+    flatbuffer = convert(model)
+    if spec["step"] == 2:
+        assert op_counts(flatbuffer)["LceBconv2d"] == sum(
+            1
+            for layer in model.layers
+            if isinstance(layer, layers.BinaryScaledStdConv2D) and layer.input_quantizer
+        )
+    from larq_compute_engine.tflite.python.interpreter import Interpreter
+
+    x = (
+        np.random.default_rng(spec["seed"])
+        .normal(size=(100, INPUT_SIZE, INPUT_SIZE, 3))
+        .astype(np.float32)
+    )
+    keras = model.predict(x, verbose=0)
+    tflite = Interpreter(flatbuffer, num_threads=2).predict(x)
+    agreement = float(np.mean(keras.argmax(1) == np.asarray(tflite).argmax(1)))
+    assert agreement >= 0.99, (agreement, spec)
+    if spec["family"] == "ab" and spec["step"] == 2:  # step 1 keeps real weights, by design
+        assert count_multiplications(model).full_precision == 0, spec
+        assert count_multiplications(flatbuffer).full_precision == 0, spec
+
+
+# -- hostile checkpoints ----------------------------------------------------------------
+
+FIXTURE = os.path.join(DATA, "tiny_torch_checkpoint.pt")
+
+
+def _expect_refused_or_read(path):
+    """Reading may succeed on a harmless mutation; it may only fail as CheckpointError."""
+    try:
+        read_state_dict(path)
+    except CheckpointError as error:
+        assert str(path) in str(error)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.data())
+def test_fuzzed_checkpoints_are_refused_cleanly(tmp_path_factory, data):
+    original = open(FIXTURE, "rb").read()
+    mutated = bytearray(original)
+    for _ in range(data.draw(st.integers(1, 8))):
+        position = data.draw(st.integers(0, len(mutated) - 1))
+        mutated[position] = data.draw(st.integers(0, 255))
+    cut = data.draw(st.integers(1, len(mutated)))
+    path = tmp_path_factory.mktemp("fuzz") / "model.pt"
+    path.write_bytes(bytes(mutated[:cut]))
+    _expect_refused_or_read(path)
+
+
+def _rezip(original, replace):
+    """A copy of a torch.save zip with some members' bytes replaced."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(original) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, replace.get(info.filename.split("/")[-1], src.read(info)))
+    return out.getvalue()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.binary(min_size=0, max_size=400))
+def test_random_pickles_inside_a_valid_archive_are_refused(tmp_path_factory, payload):
+    path = tmp_path_factory.mktemp("pickle") / "model.pt"
+    path.write_bytes(_rezip(FIXTURE, {"data.pkl": payload}))
+    marker = path.parent / "ran"
+    _expect_refused_or_read(path)
+    assert not marker.exists()
+
+
+def test_duplicate_keys_in_a_pickle_are_refused(tmp_path):
+    import pickle
+
+    # OrderedDict whose SETITEMS sets "w" twice: the second would silently win
+    payload = (
+        b"\x80\x02ccollections\nOrderedDict\nq\x00)Rq\x01(X\x01\x00\x00\x00wK\x01"
+        b"X\x01\x00\x00\x00wK\x02u."
+    )
+    assert pickle.loads(payload) == {"w": 2}  # plain pickle: silently overwritten
+    path = tmp_path / "dup.pt"
+    path.write_bytes(_rezip(FIXTURE, {"data.pkl": payload}))
+    with pytest.raises(CheckpointError, match="sets key 'w' twice"):
+        read_state_dict(path)
+
+
+def test_colliding_keys_in_a_mapping_leave_the_model_unchanged():
+    model = ABReActNet18((32, 32, 3), 10, width_multiplier=0.125)
+    before = [w.copy() for w in model.get_weights()]
+    with pytest.raises(CheckpointError, match="collide"):
+        load_official_checkpoint(model, {1: np.zeros(3), "1": np.ones(3)})
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+# -- hostile TFLite files ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_tflite():
+    return convert(ABReActNet18((32, 32, 3), 10, width_multiplier=0.125))
+
+
+def _with_tensor_index(flatbuffer, index):
+    """A valid flatbuffer whose first operator reads tensor `index` (out of range)."""
+    import flatbuffers
+    from larq_compute_engine.mlir.python import tflite_schema
+
+    model = tflite_schema.ModelT.InitFromObj(tflite_schema.Model.GetRootAsModel(flatbuffer, 0))
+    operator = model.subgraphs[0].operators[0]
+    operator.inputs = [index, *list(operator.inputs)[1:]]
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def test_out_of_range_tensor_indices_are_refused_everywhere(small_tflite, tmp_path):
+    bad = _with_tensor_index(small_tflite, 10**6)
+    with pytest.raises(ValueError, match="tensor 1000000"):
+        check_model(bad)
+    with pytest.raises(ValueError, match="tensor 1000000"):
+        count_multiplications(bad)
+    path = tmp_path / "bad.tflite"
+    path.write_bytes(bad)
+    for command in (["benchmark", str(path)], ["audit", str(path)]):
+        result = run_abbnn(*command)
+        assert result.returncode == 1, result.stderr
+        assert "tensor 1000000" in result.stderr and "Traceback" not in result.stderr
+
+
+FUZZ_FILES = 24
+FUZZ_SCRIPT = """
+import sys
+from larq_abbnn.benchmark import measure, read_tflite
+from larq_abbnn.converters import count_multiplications
+ok = refused = 0
+for path in sys.argv[1:]:
+    try:
+        data = read_tflite(path)
+        count_multiplications(data)
+        measure(data, runs=1, warmup=0)
+        ok += 1
+    except ValueError:
+        refused += 1
+print(ok, refused)
+"""
+
+
+def test_fuzzed_tflite_files_never_crash_the_process(small_tflite, tmp_path):
+    """Random byte flips and cuts: each file is read, audited and run, or refused with a
+    ValueError, in a child process whose death by a signal would fail the test."""
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(FUZZ_FILES):
+        data = bytearray(small_tflite)
+        if i % 3 == 0:
+            data = data[: rng.integers(8, len(data))]
+        else:
+            for position in rng.integers(0, len(data), size=rng.integers(1, 6)):
+                data[position] = rng.integers(0, 256)
+        path = tmp_path / f"fuzz{i}.tflite"
+        path.write_bytes(bytes(data))
+        paths.append(str(path))
+    result = subprocess.run(
+        [sys.executable, "-c", FUZZ_SCRIPT, *paths], capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, (result.returncode, result.stderr[-2000:])
+    ok, refused = map(int, result.stdout.split()[-2:])
+    assert ok + refused == FUZZ_FILES and refused > 0
+
+
+# -- interrupted conversion ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("delay", [2.0, 6.0, 9.0])
+def test_killed_convert_leaves_no_partial_output(tmp_path, delay):
+    out = tmp_path / "model.tflite"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "larq_abbnn.cli",
+            "convert",
+            "zoo:ab_reactnet18",
+            "--input-shape",
+            "64,64,3",
+            "-o",
+            str(out),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(delay)
+    finished = proc.poll() is not None
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    if out.exists():  # only a finished, complete file may be there
+        check_model(out.read_bytes())
+    else:
+        assert not finished
+    assert [
+        p.name for p in tmp_path.iterdir() if p.name == "model.tflite" and not out.exists()
+    ] == []
+
+
+# -- the command-line contract ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["convert", "nope.keras", "-o", "x.tflite"], "model not found: nope.keras"),
+        (["audit", "nope.tflite"], "nope.tflite"),
+        (["benchmark", "nope.tflite"], "TFLite file not found: nope.tflite"),
+        (["benchmark", "--parse-log", "nope.log"], "nope.log"),
+        (
+            [
+                "import-torch",
+                "nope.pt",
+                "--model",
+                "ab_reactnet18",
+                "--dataset",
+                "cifar10",
+                "-o",
+                "x.keras",
+            ],
+            "checkpoint not found: nope.pt",
+        ),
+        (["evaluate", "nope.tflite"], "model not found: nope.tflite"),
+        (["train", "--dataset", "folder:nope"], "image folder not found: nope"),
+        (["tune", "--dataset", "folder:nope"], "image folder not found: nope"),
+        (["demo", "--images", "nope"], "image folder not found: nope"),
+        (
+            ["convert", "zoo:ab_reactnet18", "--input-shape", "40,40,3", "-o", "x.tflite"],
+            "gets a 5x5 feature map",
+        ),
+        (["benchmark", "x.tflite", "--compare"], "--compare picks the reference models"),
+    ],
+)
+def test_every_subcommand_fails_in_one_line(args, message, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "larq_abbnn.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        timeout=600,
+    )
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.startswith("abbnn ")]
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "x.tflite").exists() and not (tmp_path / "x.keras").exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["train", "--epochs", "0"],
+        ["benchmark", "--runs", "-1"],
+        ["convert"],
+        ["summary", "resnet50"],
+        ["nonsense"],
+    ],
+)
+def test_bad_arguments_exit_2_with_usage(args):
+    result = run_abbnn(*args)
+    assert result.returncode == 2
+    assert "usage: abbnn" in result.stderr and "Traceback" not in result.stderr

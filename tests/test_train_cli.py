@@ -1,0 +1,284 @@
+"""`abbnn train`, `evaluate` and `tune` as users run them, including kills and clusters."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import REPO, run_abbnn
+
+TINY = ["--width-multiplier", "0.125", "--batch-size", "8", "--verbose", "2"]
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    """3 classes x 12 PNGs whose classes differ in brightness (learnable in a few steps)."""
+    root = tmp_path_factory.mktemp("images")
+    rng = np.random.default_rng(0)
+    for c in range(3):
+        os.makedirs(root / f"c{c}")
+        for i in range(12):
+            pixels = np.clip(rng.normal(60 + 60 * c, 40, (32, 32, 3)), 0, 255).astype(np.uint8)
+            (root / f"c{c}" / f"{i:02d}.png").write_bytes(tf.io.encode_png(pixels).numpy())
+    return f"folder:{root}"
+
+
+@pytest.fixture(scope="module")
+def two_step_run(folder, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    result = run_abbnn(
+        "train",
+        "--dataset",
+        folder,
+        "--two-step",
+        "--epochs",
+        "2",
+        "--steps-per-epoch",
+        "2",
+        "--output",
+        str(out),
+        *TINY,
+    )
+    assert result.returncode == 0, result.stderr
+    return out, result.stdout
+
+
+def test_train_two_step_writes_models_history_and_plots(two_step_run):
+    out, stdout = two_step_run
+    assert "33 train / 3 validation images, 3 classes, 32px" in stdout
+    for step in (1, 2):
+        folder = out / f"step{step}"
+        for name in ("best.keras", "last.keras", "history.csv", "done.json"):
+            assert (folder / name).exists(), f"step{step}/{name}"
+        assert (folder / "logs" / "train").is_dir()  # TensorBoard
+        assert json.loads((folder / "done.json").read_text())["epochs"] == 2
+    for png in ("curves.png", "slopes.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_evaluate_keras_and_tflite(two_step_run, folder, tmp_path):
+    out, _ = two_step_run
+    model = out / "step2" / "best.keras"
+    keras = run_abbnn("evaluate", str(model), "--dataset", folder)
+    assert keras.returncode == 0, keras.stderr
+    assert "[Keras]" in keras.stdout and "on 3 images" in keras.stdout
+    tflite = tmp_path / "m.tflite"
+    converted = run_abbnn("convert", str(model), "-o", str(tflite))
+    assert converted.returncode == 0, converted.stderr
+    result = run_abbnn("evaluate", str(tflite), "--dataset", folder)
+    assert result.returncode == 0, result.stderr
+    assert "[TFLite (LCE interpreter)]" in result.stdout and "top-1" in result.stdout
+
+
+def test_evaluate_refuses_a_model_of_another_input_size(two_step_run, tmp_path):
+    out, _ = two_step_run
+    images = tmp_path / "big" / "a"
+    images.mkdir(parents=True)
+    pixels = np.zeros((96, 96, 3), np.uint8)
+    for i in range(10):
+        (images / f"{i}.png").write_bytes(tf.io.encode_png(pixels).numpy())
+    (tmp_path / "big" / "b").mkdir()
+    for i in range(10):
+        (tmp_path / "big" / "b" / f"{i}.png").write_bytes(tf.io.encode_png(pixels).numpy())
+    result = run_abbnn(
+        "evaluate", str(out / "step2" / "best.keras"), "--dataset", f"folder:{tmp_path / 'big'}"
+    )
+    assert result.returncode == 1
+    assert "takes (32, 32, 3) inputs but" in result.stderr and "(224, 224, 3)" in result.stderr
+
+
+def _history_rows(path):
+    if not path.exists():
+        return 0
+    return max(0, len(path.read_text().strip().splitlines()) - 1)
+
+
+def test_sigkill_and_rerun_resumes_losing_at_most_one_epoch(folder, tmp_path):
+    args = [
+        sys.executable,
+        "-m",
+        "larq_abbnn.cli",
+        "train",
+        "--dataset",
+        folder,
+        "--step",
+        "1",
+        "--epochs",
+        "6",
+        "--steps-per-epoch",
+        "2",
+        "--output",
+        str(tmp_path),
+        *TINY,
+    ]
+    history = tmp_path / "step1" / "history.csv"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    deadline = time.time() + 600
+    while _history_rows(history) < 2 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done_before = _history_rows(history)
+    assert 2 <= done_before < 6, "the run was not killed mid-way"
+    assert not (tmp_path / "step1" / "done.json").exists()
+
+    rerun = subprocess.run(args, capture_output=True, text=True, env=env, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr
+    first_epoch = int(rerun.stdout.split("Epoch ")[1].split("/")[0])
+    assert first_epoch >= done_before, "more than one epoch was lost"
+    rows = [line.split(",")[0] for line in history.read_text().splitlines()[1:]]
+    assert sorted(set(rows), key=int) == [str(e) for e in range(6)]
+
+
+def test_tune_runs_two_trials_and_resumes(folder, tmp_path):
+    args = [
+        "tune",
+        "--dataset",
+        folder,
+        "--trials",
+        "2",
+        "--epochs",
+        "1",
+        "--steps-per-epoch",
+        "2",
+        "--directory",
+        str(tmp_path),
+        *TINY,
+    ]
+    result = run_abbnn(*args)
+    assert result.returncode == 0, result.stderr
+    best = json.loads((tmp_path / "ab_reactnet18-step1" / "best_hyperparameters.json").read_text())
+    assert {"learning_rate", "weight_decay", "alpha_exponent", "prelu_exponent"} <= set(best)
+    assert best["alpha_exponent"] in (-2, -3) and -5 <= best["prelu_exponent"] <= -1
+    trials = [
+        p for p in (tmp_path / "ab_reactnet18-step1").iterdir() if p.name.startswith("trial_")
+    ]
+    assert len(trials) == 2
+    again = run_abbnn(*args)  # the finished search is reloaded, no new trial
+    assert again.returncode == 0, again.stderr
+    assert (
+        len(
+            [p for p in (tmp_path / "ab_reactnet18-step1").iterdir() if p.name.startswith("trial_")]
+        )
+        == 2
+    )
+
+
+MIRRORED = """
+import sys, tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from larq_abbnn import cli
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_mirrored_strategy_on_two_logical_cpus(folder, tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            MIRRORED,
+            "train",
+            "--strategy",
+            "mirrored",
+            "--dataset",
+            folder,
+            "--step",
+            "1",
+            "--epochs",
+            "1",
+            "--steps-per-epoch",
+            "2",
+            "--output",
+            str(tmp_path),
+            *TINY,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=REPO,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "2 replica(s)" in result.stdout
+    assert (tmp_path / "step1" / "best.keras").exists()
+
+
+def _free_ports(n):
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def test_multiworker_strategy_with_two_workers(folder, tmp_path):
+    ports = _free_ports(2)
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+    procs = []
+    for index in range(2):
+        env = {
+            **os.environ,
+            "TF_CPP_MIN_LOG_LEVEL": "3",
+            "TF_CONFIG": json.dumps(
+                {"cluster": cluster, "task": {"type": "worker", "index": index}}
+            ),
+        }
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "larq_abbnn.cli",
+                    "train",
+                    "--strategy",
+                    "multiworker",
+                    "--dataset",
+                    folder,
+                    "--step",
+                    "1",
+                    "--epochs",
+                    "1",
+                    "--steps-per-epoch",
+                    "2",
+                    "--output",
+                    str(tmp_path / f"worker{index}"),
+                    *TINY,
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
+            )
+        )
+    outputs = [p.communicate(timeout=600) for p in procs]
+    for p, (out, err) in zip(procs, outputs):
+        assert p.returncode == 0, err
+        assert "2 replica(s)" in out
+    # the chief (worker 0) keeps the model; both workers saw the same synchronized loss
+    assert (tmp_path / "worker0" / "step1" / "best.keras").exists()
+    assert not (tmp_path / "worker1" / "step1" / "best.keras").exists()
+    losses = [
+        (tmp_path / f"worker{i}" / "step1" / "history.csv").read_text().splitlines()[1]
+        for i in range(2)
+    ]
+    assert losses[0] == losses[1]
+
+
+def test_train_errors_are_one_line(tmp_path):
+    result = run_abbnn("train", "--dataset", f"folder:{tmp_path}/nope", "--output", str(tmp_path))
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"abbnn train: error: image folder not found: {tmp_path}/nope"
+    result = run_abbnn("train", "--strategy", "multiworker", "--dataset", "cifar10")
+    assert result.returncode == 1 and "TF_CONFIG, which is not set" in result.stderr
