@@ -250,3 +250,32 @@ def table(measurements: list[Measurement], fmt: str = "text") -> str:
 
 def op_mix(measurement: Measurement) -> str:
     return ", ".join(f"{name} {n}" for name, n in sorted(measurement.ops.items()))
+
+
+def size_floor(model) -> int:
+    """The smallest file `model` fits in: 1 bit per binary weight, 4 bytes per other value.
+
+    Binary weights are those of convs with binary inputs and binary kernels (they become
+    `LceBconv2d`, whose bitpacked filters hold 32 input channels per 32-bit word); each
+    such conv also needs two float constants per output channel (output multiplier and
+    bias). Every other weight is a float32. Q-PReLU exponents count once (as slopes).
+    The fold merges biases into those per-channel constants, so a converted file can
+    undercut this floor by a little.
+    """
+    from larq_abbnn import layers
+
+    total = 0
+    for layer in model.layers:
+        weights = layer.get_weights()
+        if (
+            isinstance(layer, layers.BinaryScaledStdConv2D)
+            and layer.binary_weights
+            and layer.input_quantizer is not None
+        ):
+            kh, kw, channels_in, channels_out = layer.kernel.shape
+            words = -(-int(channels_in) // 32)
+            total += 4 * words * int(kh) * int(kw) * int(channels_out)
+            total += 2 * 4 * int(channels_out)
+        else:
+            total += 4 * sum(int(np.prod(w.shape)) for w in weights)
+    return total

@@ -175,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
         "full-precision network (TFLite+XNNPACK), timed in the same run",
     )
     bench.add_argument("--rounds", type=_positive(int), default=3, help="--compare rounds")
+    bench.add_argument("--save-dir", default=None, help="--compare: keep the converted files")
     bench.add_argument("--input-shape", type=_shape, default=None, help="H,W,C for zoo:NAME")
     bench.add_argument("--parse-log", action="append", metavar="FILE", help="repeatable")
     bench.add_argument("--format", choices=["text", "markdown", "csv"], default="text")

@@ -10,6 +10,8 @@ all alike.
 
 from __future__ import annotations
 
+import os
+import re
 import statistics
 from typing import Callable
 
@@ -18,6 +20,7 @@ import tensorflow as tf
 from larq_abbnn import layers, zoo
 from larq_abbnn.benchmark import Measurement, measure
 from larq_abbnn.converters import convert, count_multiplications
+from larq_abbnn.files import atomic_write_bytes
 
 #: A&B zoo model -> its BN-Free counterpart
 COUNTERPARTS = {"ab_reactneta": "bnfree_reactneta", "ab_reactnet18": "bnfree_reactnet18"}
@@ -89,12 +92,20 @@ def compare(
     threads: int = 1,
     runs: int = 10,
     rounds: int = 3,
+    save_dir: str | None = None,
 ) -> list[Measurement]:
-    """Convert every candidate, time them in `rounds` interleaved rounds, audit them."""
+    """Convert every candidate, time them in `rounds` interleaved rounds, audit them.
+
+    `save_dir` keeps the converted files (e.g. to time them on a Raspberry Pi too).
+    """
     files = [
         (label, convert_fn(), interpreter)
         for label, convert_fn, interpreter in candidates(name, input_shape)
     ]
+    if save_dir is not None:
+        for label, flatbuffer, _ in files:
+            stem = re.sub(r"[^A-Za-z0-9_]+", "_", label).strip("_").lower()
+            atomic_write_bytes(os.path.join(save_dir, f"{stem}.tflite"), flatbuffer)
     timings: dict[str, list[Measurement]] = {label: [] for label, _, _ in files}
     for _ in range(rounds):
         for label, flatbuffer, interpreter in files:

@@ -49,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
             threads=args.threads,
             runs=args.runs,
             rounds=args.rounds,
+            save_dir=args.save_dir,
         )
     else:
         for spec in args.models:
