@@ -100,7 +100,11 @@ def _history_rows(path):
     return max(0, len(path.read_text().strip().splitlines()) - 1)
 
 
-def test_sigkill_and_rerun_resumes_losing_at_most_one_epoch(folder, tmp_path):
+@pytest.mark.parametrize(
+    "rows, delay", [(2, 0.0), (1, float(np.random.default_rng().uniform(0, 3)))]
+)
+def test_sigkill_and_rerun_resumes_losing_at_most_one_epoch(folder, tmp_path, rows, delay):
+    """Killed once an epoch is logged (+ a random delay: mid-epoch or mid-save), rerun."""
     args = [
         sys.executable,
         "-m",
@@ -122,12 +126,13 @@ def test_sigkill_and_rerun_resumes_losing_at_most_one_epoch(folder, tmp_path):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
     deadline = time.time() + 600
-    while _history_rows(history) < 2 and time.time() < deadline and proc.poll() is None:
+    while _history_rows(history) < rows and time.time() < deadline and proc.poll() is None:
         time.sleep(0.2)
+    time.sleep(delay)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     done_before = _history_rows(history)
-    assert 2 <= done_before < 6, "the run was not killed mid-way"
+    assert rows <= done_before < 6, "the run was not killed mid-way"
     assert not (tmp_path / "step1" / "done.json").exists()
 
     rerun = subprocess.run(args, capture_output=True, text=True, env=env, timeout=600)

@@ -278,3 +278,24 @@ def test_two_step_continues_from_step_one_best(tmp_path):
     # both steps done: running again returns at once from done.json
     again, _ = training.two_step(_build, _tiny_data(), epochs=(2, 1), folder=str(tmp_path))
     assert again.best_val_accuracy == first.best_val_accuracy
+
+
+def test_two_step_on_tfds_mock_cifar10(tmp_path):
+    import tensorflow_datasets as tfds
+
+    with tfds.testing.mock_data(num_examples=16):
+        d = data.load("cifar10", batch_size=8)
+        first, second = training.two_step(
+            lambda step: zoo.ABReActNet18(
+                d.input_shape, d.num_classes, step=step, width_multiplier=0.125
+            ),
+            d,
+            epochs=1,
+            folder=str(tmp_path),
+            steps_per_epoch=2,
+            validation_steps=1,
+            verbose=0,
+        )
+    assert (first.step, second.step) == (1, 2)
+    assert (tmp_path / "step2" / "best.keras").exists()
+    assert np.isfinite(second.history["loss"]).all()
