@@ -18,7 +18,10 @@ setup(
         "tensorflow==2.15.1; platform_machine!='x86_64' and platform_machine!='AMD64'",
         "larq==0.14.0",
         "larq-compute-engine==0.16.0",
-        "tensorflow-datasets",
+        # Newer tfds/tensorflow-metadata need protobuf 5, which TF 2.15 cannot use
+        # (measured: tfds 4.9.10 + metadata 1.21 fail to import tfds.testing).
+        "tensorflow-datasets==4.9.3",
+        "tensorflow-metadata==1.14.0",
         "keras-tuner==1.4.8",
         "numpy<2",
         "h5py",

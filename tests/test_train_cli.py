@@ -94,6 +94,9 @@ def test_evaluate_refuses_a_model_of_another_input_size(two_step_run, tmp_path):
     assert "takes (32, 32, 3) inputs but" in result.stderr and "(224, 224, 3)" in result.stderr
 
 
+EPOCHS = 20  # long enough that a kill after a random delay lands mid-run
+
+
 def _history_rows(path):
     if not path.exists():
         return 0
@@ -115,7 +118,7 @@ def test_sigkill_and_rerun_resumes_losing_at_most_one_epoch(folder, tmp_path, ro
         "--step",
         "1",
         "--epochs",
-        "6",
+        str(EPOCHS),
         "--steps-per-epoch",
         "2",
         "--output",
@@ -132,7 +135,7 @@ def test_sigkill_and_rerun_resumes_losing_at_most_one_epoch(folder, tmp_path, ro
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     done_before = _history_rows(history)
-    assert rows <= done_before < 6, "the run was not killed mid-way"
+    assert rows <= done_before < EPOCHS, "the run was not killed mid-way"
     assert not (tmp_path / "step1" / "done.json").exists()
 
     rerun = subprocess.run(args, capture_output=True, text=True, env=env, timeout=600)
@@ -140,7 +143,7 @@ def test_sigkill_and_rerun_resumes_losing_at_most_one_epoch(folder, tmp_path, ro
     first_epoch = int(rerun.stdout.split("Epoch ")[1].split("/")[0])
     assert first_epoch >= done_before, "more than one epoch was lost"
     rows = [line.split(",")[0] for line in history.read_text().splitlines()[1:]]
-    assert sorted(set(rows), key=int) == [str(e) for e in range(6)]
+    assert sorted(set(rows), key=int) == [str(e) for e in range(EPOCHS)]
 
 
 def test_tune_runs_two_trials_and_resumes(folder, tmp_path):
