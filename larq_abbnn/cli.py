@@ -98,6 +98,16 @@ def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=_positive(int), default=256)
 
 
+def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """What `train` and `tune` share: network shape, run length, seed and verbosity."""
+    parser.add_argument("--padding", choices=["reference", "same", "one"], default="reference")
+    parser.add_argument("--width-multiplier", type=_positive(float), default=1.0)
+    parser.add_argument("--steps-per-epoch", type=_positive(int), default=None)
+    parser.add_argument("--validation-steps", type=_positive(int), default=None)
+    parser.add_argument("--seed", type=int, default=2023)
+    parser.add_argument("--verbose", type=int, choices=[0, 1, 2], default=1)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="abbnn",
@@ -208,18 +218,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--teacher", default=None, help="saved Keras classifier to distill from")
     train.add_argument("--output", default=None, help="run folder (default runs/MODEL-DATASET)")
-    train.add_argument("--padding", choices=["reference", "same", "one"], default="reference")
-    train.add_argument("--width-multiplier", type=_positive(float), default=1.0)
     train.add_argument(
         "--strategy",
         choices=["default", "mirrored", "multiworker", "tpu"],
         default="default",
         help="tf.distribute strategy (multiworker reads TF_CONFIG)",
     )
-    train.add_argument("--steps-per-epoch", type=_positive(int), default=None)
-    train.add_argument("--validation-steps", type=_positive(int), default=None)
-    train.add_argument("--seed", type=int, default=2023)
-    train.add_argument("--verbose", type=int, choices=[0, 1, 2], default=1)
+    _add_run_arguments(train)
 
     tune = sub.add_parser(
         "tune",
@@ -235,13 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--step", type=int, choices=[1, 2], default=1)
     tune.add_argument("--trials", type=_positive(int), default=10)
     tune.add_argument("--epochs", type=_positive(int), default=5, help="per trial")
-    tune.add_argument("--steps-per-epoch", type=_positive(int), default=None)
-    tune.add_argument("--validation-steps", type=_positive(int), default=None)
-    tune.add_argument("--width-multiplier", type=_positive(float), default=1.0)
-    tune.add_argument("--padding", choices=["reference", "same", "one"], default="reference")
     tune.add_argument("--directory", default="runs/tune", help="keras-tuner project folder")
-    tune.add_argument("--seed", type=int, default=2023)
-    tune.add_argument("--verbose", type=int, choices=[0, 1, 2], default=1)
+    _add_run_arguments(tune)
 
     evaluate = sub.add_parser(
         "evaluate",
