@@ -25,6 +25,7 @@ class Measurement:
     min_ms: float | None
     threads: int
     source: str  # "LCE interpreter (this machine)" or the log it was read from
+    kernel: str = "bgemm"  # LCE's LceBconv2d kernel (`KERNELS`); "" for float graphs
     size_bytes: int | None = None
     ops: Counter = field(default_factory=Counter)
     binary_macs: int | None = None
@@ -85,7 +86,7 @@ def _probe(path: str) -> None:
         raise ValueError(f"{path}: LCE's interpreter cannot run it: {detail}")
 
 
-def _tflite_runner(flatbuffer: bytes, threads: int):
+def _tflite_runner(flatbuffer: bytes, threads: int, kernel: str):
     """TF Lite's own interpreter (XNNPACK for float graphs): the full-precision baseline."""
     import tensorflow as tf
 
@@ -100,10 +101,21 @@ def _tflite_runner(flatbuffer: bytes, threads: int):
     return list(detail["shape"]), run
 
 
-def _lce_runner(flatbuffer: bytes, threads: int):
+#: LCE's LceBconv2d kernels, as its interpreter and `lce_benchmark_model` select them.
+#: "bgemm" is LCE's default (tuned assembly on aarch64); "indirect_bgemm" measured 5-6x
+#: faster on this machine's x86-64 (ABReActNetA at 224: 276 -> 43 ms, 1 thread);
+#: "reference" is the slow, simple one LCE's tests compare against.
+KERNELS = {
+    "bgemm": {},
+    "indirect_bgemm": {"use_indirect_bgemm": True},
+    "reference": {"use_reference_bconv": True},
+}
+
+
+def _lce_runner(flatbuffer: bytes, threads: int, kernel: str):
     from larq_compute_engine.tflite.python.interpreter import Interpreter
 
-    interpreter = Interpreter(flatbuffer, num_threads=threads)
+    interpreter = Interpreter(flatbuffer, num_threads=threads, **KERNELS[kernel])
     return list(interpreter.input_shapes[0]), interpreter.predict
 
 
@@ -115,11 +127,13 @@ def measure(
     runs: int = 20,
     warmup: int = 3,
     interpreter: str = "lce",
+    kernel: str = "bgemm",
 ) -> Measurement:
     """Single-image latency after `warmup` runs (median and min).
 
     `interpreter` is `"lce"` (LCE's interpreter, which runs LCE's binary ops) or
-    `"tflite"` (TF Lite's, with XNNPACK: for full-precision baselines).
+    `"tflite"` (TF Lite's, with XNNPACK: for full-precision baselines). `kernel` picks
+    LCE's binary conv kernel (`KERNELS`); compare models on the same one.
     """
     if runs < 1 or threads < 1 or warmup < 0:
         raise ValueError(
@@ -127,10 +141,12 @@ def measure(
         )
     if interpreter not in ("lce", "tflite"):
         raise ValueError(f"interpreter must be 'lce' or 'tflite', got {interpreter!r}")
+    if kernel not in KERNELS:
+        raise ValueError(f"kernel must be one of {', '.join(KERNELS)}, got {kernel!r}")
     ops = op_counts(flatbuffer)
     try:
         runner = _lce_runner if interpreter == "lce" else _tflite_runner
-        shape, run = runner(flatbuffer, threads)
+        shape, run = runner(flatbuffer, threads, kernel)
     except (RuntimeError, ValueError) as error:  # load failures
         raise ValueError(f"{name}: the {interpreter} interpreter cannot load it: {error}") from None
     shape = [1 if d is None or d < 0 else int(d) for d in shape]
@@ -153,6 +169,7 @@ def measure(
             if interpreter == "lce"
             else "TFLite+XNNPACK (this machine)"
         ),
+        kernel=kernel if interpreter == "lce" else "",
         size_bytes=len(flatbuffer),
         ops=ops,
     )
@@ -162,6 +179,10 @@ _TIMINGS = re.compile(r"Inference timings in us:(?P<fields>[^\n]*)")
 _FIELD = re.compile(r"(?P<key>[A-Za-z ()]+):\s*(?P<value>[0-9.eE+-]+)")
 _GRAPH = re.compile(r"Graph:\s*\[(?P<graph>[^\]]*)\]")
 _THREADS = re.compile(r"(?:Num threads|num_threads):\s*\[?(?P<n>\d+)\]?")
+_KERNEL_FLAGS = {
+    "indirect_bgemm": re.compile(r"Use indirect BGEMM:\s*\[(?:1|true)\]", re.IGNORECASE),
+    "reference": re.compile(r"Use reference Bconv:\s*\[(?:1|true)\]", re.IGNORECASE),
+}
 _RUN_STATS = re.compile(r"count=\d+.*?min=(?P<min>[0-9.]+).*?avg=(?P<avg>[0-9.eE+-]+)")
 
 
@@ -170,7 +191,8 @@ def parse_benchmark_log(text: str, *, source: str = "log") -> Measurement:
 
     Uses the summary line `Inference timings in us: Init: ..., First inference: ...,
     Warmup (avg): ..., Inference (avg): ...`, the graph and thread lines when present, and
-    the last run-statistics line (`count=... min=... avg=...`) for the minimum.
+    the last run-statistics line (`count=... min=... avg=...`) for the minimum, and LCE's
+    kernel lines (`Use indirect BGEMM: [1]`, logged when `--use_indirect_bgemm=true`).
     """
     timings = _TIMINGS.findall(text)
     if not timings:
@@ -185,12 +207,17 @@ def parse_benchmark_log(text: str, *, source: str = "log") -> Measurement:
     threads = _THREADS.search(text)
     stats = _RUN_STATS.findall(text)
     minimum = float(stats[-1][0]) / 1e3 if stats else None
+    # LCE runs the reference kernel when both flags are set
+    kernel = next(
+        (k for k in ("reference", "indirect_bgemm") if _KERNEL_FLAGS[k].search(text)), "bgemm"
+    )
     return Measurement(
         name=os.path.basename(graph.group("graph")) if graph else source,
         median_ms=fields["Inference (avg)"] / 1e3,  # the tool reports the mean
         min_ms=minimum,
         threads=int(threads.group("n")) if threads else 1,
         source=source,
+        kernel=kernel,
     )
 
 
@@ -200,6 +227,7 @@ _COLUMNS = (
     "min ms",
     "ratio",
     "threads",
+    "kernel",
     "size MB",
     "binary convs",
     "binary MACs",
@@ -219,6 +247,7 @@ def _rows(measurements: list[Measurement]) -> list[list[str]]:
                 "" if m.min_ms is None else f"{m.min_ms:.1f}",
                 f"{m.median_ms / reference:.2f}",
                 str(m.threads),
+                m.kernel,
                 "" if m.size_bytes is None else f"{m.size_bytes / 1e6:.2f}",
                 str(m.ops.get("LceBconv2d", 0)) if m.ops else "",
                 "" if m.binary_macs is None else f"{m.binary_macs / 1e6:,.0f} M",

@@ -43,6 +43,8 @@ MODEL_NAMES = (
     "bnfree_reactnet18",
     "bnfree_reactneta",
 )
+#: `larq_abbnn.benchmark.KERNELS` keys, for the same reason.
+KERNEL_NAMES = ("bgemm", "indirect_bgemm", "reference")
 
 
 #: dataset -> (stem, classes, input size) of the paper's checkpoints
@@ -178,6 +180,14 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("models", nargs="*", help=".tflite files or zoo:NAME (converted here)")
     bench.add_argument("--threads", type=_positive(int), default=1)
     bench.add_argument("--runs", type=_positive(int), default=20)
+    bench.add_argument(
+        "--kernel",
+        choices=KERNEL_NAMES,
+        default="bgemm",
+        help="LCE's binary conv kernel (lce_benchmark_model --use_indirect_bgemm / "
+        "--use_reference_bconv); bgemm is LCE's default, indirect_bgemm is 5-6x faster on "
+        "x86-64",
+    )
     bench.add_argument(
         "--compare",
         action="store_true",

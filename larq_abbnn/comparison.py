@@ -5,7 +5,10 @@ larq-zoo's QuickNetSmall/QuickNet/QuickNetLarge and BiRealNet (`weights=None`, t
 only; `pip install larq-abbnn[bench]`), and the same network in full precision (binary
 convs as real convs) run through TF Lite's own interpreter with XNNPACK, what the binary
 kernels are up against. Models are timed in interleaved rounds so machine noise hits
-all alike.
+all alike, all on the same LCE binary-conv kernel.
+
+The A&B and BN-Free models get trained-looking random weights (`zoo.trained_looking`):
+a fresh model's zero biases would vanish in conversion and flatter their op count.
 """
 
 from __future__ import annotations
@@ -64,10 +67,16 @@ def candidates(name: str, input_shape=(224, 224, 3)) -> list[tuple[str, Callable
     from larq_compute_engine import convert_keras_model
 
     build = zoo.get(name)
-    rows = [(f"{name} (A&B)", lambda: convert(build(input_shape)), "lce")]
+    rows = [(f"{name} (A&B)", lambda: convert(zoo.trained_looking(build(input_shape))), "lce")]
     if name in COUNTERPARTS:
         other = zoo.get(COUNTERPARTS[name])
-        rows.append((f"{COUNTERPARTS[name]} (BN-Free)", lambda: convert(other(input_shape)), "lce"))
+        rows.append(
+            (
+                f"{COUNTERPARTS[name]} (BN-Free)",
+                lambda: convert(zoo.trained_looking(other(input_shape))),
+                "lce",
+            )
+        )
     for zoo_name in LARQ_ZOO.get(name, LARQ_ZOO["default"]):
         rows.append(
             (
@@ -78,7 +87,7 @@ def candidates(name: str, input_shape=(224, 224, 3)) -> list[tuple[str, Callable
         )
 
     def full_precision() -> bytes:
-        model = full_precision_counterpart(build(input_shape))
+        model = full_precision_counterpart(zoo.trained_looking(build(input_shape)))
         return tf.lite.TFLiteConverter.from_keras_model(model).convert()
 
     rows.append((f"{name} full precision (TFLite+XNNPACK)", full_precision, "tflite"))
@@ -93,10 +102,12 @@ def compare(
     runs: int = 10,
     rounds: int = 3,
     save_dir: str | None = None,
+    kernel: str = "bgemm",
 ) -> list[Measurement]:
     """Convert every candidate, time them in `rounds` interleaved rounds, audit them.
 
-    `save_dir` keeps the converted files (e.g. to time them on a Raspberry Pi too).
+    `save_dir` keeps the converted files (e.g. to time them on a Raspberry Pi too);
+    `kernel` is LCE's binary conv kernel for every binary model (`benchmark.KERNELS`).
     """
     files = [
         (label, convert_fn(), interpreter)
@@ -110,7 +121,14 @@ def compare(
     for _ in range(rounds):
         for label, flatbuffer, interpreter in files:
             timings[label].append(
-                measure(flatbuffer, name=label, threads=threads, runs=runs, interpreter=interpreter)
+                measure(
+                    flatbuffer,
+                    name=label,
+                    threads=threads,
+                    runs=runs,
+                    interpreter=interpreter,
+                    kernel=kernel,
+                )
             )
     rows = []
     for label, flatbuffer, interpreter in files:

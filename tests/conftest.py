@@ -69,20 +69,3 @@ def run_abbnn(*args, timeout=900):
         timeout=timeout,
         env=env,
     )
-
-
-def trained_looking(model, seed=0):
-    """Random weights shaped like trained ones: gains near 1, slope exponents in the
-    paper's range, small biases; pre-sign values then rarely sit within rounding of 0."""
-    rng = np.random.default_rng(seed)
-    for w in model.weights:
-        if "gain" in w.name:
-            w.assign(rng.uniform(0.5, 1.5, w.shape))
-        elif "exponent" in w.name:
-            w.assign(rng.uniform(-6, 1.4, w.shape))
-        elif "alpha" in w.name:  # PReLU slopes
-            w.assign(rng.uniform(0, 0.5, w.shape))
-        elif "bias" in w.name:
-            w.assign(rng.normal(0, 0.1, w.shape))
-        else:
-            w.assign(rng.normal(0, 0.05, w.shape))

@@ -1,7 +1,11 @@
-import numpy as np
+import csv
+import io
+
 import pytest
 import tensorflow as tf
-from conftest import run_abbnn, trained_looking
+from conftest import run_abbnn
+
+from larq_abbnn.zoo import trained_looking
 
 from larq_abbnn import zoo
 from larq_abbnn.benchmark import measure, parse_benchmark_log, read_tflite, table
@@ -34,6 +38,15 @@ def test_parse_benchmark_log_reads_the_tools_summary():
     assert m.median_ms == pytest.approx(45.0126) and m.min_ms == pytest.approx(44.702)
 
 
+def test_parse_benchmark_log_reads_lces_kernel_flags():
+    assert parse_benchmark_log(BOARD_LOG).kernel == "bgemm"
+    indirect = BOARD_LOG.replace("Num threads: [1]", "Num threads: [1]\nUse indirect BGEMM: [1]")
+    assert parse_benchmark_log(indirect).kernel == "indirect_bgemm"
+    both = indirect + "Use reference Bconv: [1]\n"
+    assert parse_benchmark_log(both).kernel == "reference"  # LCE's precedence
+    assert parse_benchmark_log(BOARD_LOG + "Use indirect BGEMM: [0]\n").kernel == "bgemm"
+
+
 def test_parse_benchmark_log_refuses_other_text():
     with pytest.raises(ValueError, match="notes.txt: no 'Inference timings in us:' line"):
         parse_benchmark_log("hello\n", source="notes.txt")
@@ -63,12 +76,34 @@ def test_measure_and_table(tflite_file):
     assert csv_lines[0].startswith("model,latency ms") and csv_lines[2].startswith("quicknet")
 
 
+def test_measure_selects_lces_kernel(tflite_file):
+    flatbuffer = read_tflite(tflite_file)
+    rows = [measure(flatbuffer, runs=2, kernel=k) for k in ("bgemm", "indirect_bgemm")]
+    assert [r.kernel for r in rows] == ["bgemm", "indirect_bgemm"]
+    assert "| indirect_bgemm |" in table(rows, "markdown").splitlines()[3]
+    with pytest.raises(ValueError, match="kernel must be one of bgemm, indirect_bgemm"):
+        measure(flatbuffer, kernel="fast")
+
+
 def test_benchmark_command_measures_and_reads_logs(tflite_file, tmp_path):
     log = tmp_path / "pi.log"
     log.write_text(BOARD_LOG)
-    result = run_abbnn("benchmark", str(tflite_file), "--runs", "3", "--parse-log", str(log))
+    result = run_abbnn(
+        "benchmark",
+        str(tflite_file),
+        "--runs",
+        "3",
+        "--kernel",
+        "indirect_bgemm",
+        "--parse-log",
+        str(log),
+        "--format",
+        "csv",
+    )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "quicknet.tflite" in result.stdout and "LceBconv2d 16" in result.stdout
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [r["kernel"] for r in rows] == ["indirect_bgemm", "bgemm"]
+    assert rows[1]["model"] == "quicknet.tflite" and rows[0]["binary convs"] == "16"
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,4 @@
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -9,10 +7,12 @@ import tensorflow as tf
 from conftest import run_abbnn
 
 from larq_abbnn import cli, zoo
+from larq_abbnn.benchmark import KERNELS
 
 
-def test_cli_model_names_are_the_zoo_names():
+def test_cli_choices_are_the_package_names():
     assert sorted(cli.MODEL_NAMES) == sorted(zoo.MODELS)
+    assert cli.KERNEL_NAMES == tuple(KERNELS)
 
 
 def test_help_lists_the_commands():

@@ -1,14 +1,14 @@
 """Fold, convert, verify, audit: the deployed file computes the model, and counts."""
 
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import run_abbnn, trained_looking
+from conftest import run_abbnn
+
+from larq_abbnn.zoo import trained_looking
 
 from larq_abbnn import layers, zoo
 from larq_abbnn.converters import (

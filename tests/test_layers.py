@@ -4,7 +4,9 @@ import larq as lq
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import np_conv2d, np_scaled_std, np_sign, trained_looking
+from conftest import np_conv2d, np_scaled_std, np_sign
+
+from larq_abbnn.zoo import trained_looking
 
 from larq_abbnn import layers
 from larq_abbnn.layers import (

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from larq_compute_engine import convert_keras_model
-from conftest import trained_looking
+from larq_abbnn.zoo import trained_looking
 from larq_compute_engine.tflite.python.interpreter import Interpreter
 
 from larq_abbnn import layers, zoo

@@ -15,7 +15,9 @@ import zipfile
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import run_abbnn, trained_looking
+from conftest import run_abbnn
+
+from larq_abbnn.zoo import trained_looking
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -28,7 +28,8 @@ def _flatbuffer(spec: str, args: argparse.Namespace) -> bytes:
     from larq_abbnn import zoo
     from larq_abbnn.converters import convert
 
-    return convert(zoo.get(spec[len("zoo:") :])(args.input_shape or (224, 224, 3)))
+    model = zoo.get(spec[len("zoo:") :])(args.input_shape or (224, 224, 3))
+    return convert(zoo.trained_looking(model))  # zero biases would vanish: too few ops
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,11 +51,14 @@ def run(args: argparse.Namespace) -> int:
             runs=args.runs,
             rounds=args.rounds,
             save_dir=args.save_dir,
+            kernel=args.kernel,
         )
     else:
         for spec in args.models:
             flatbuffer = _flatbuffer(spec, args)
-            row = measure(flatbuffer, name=spec, threads=args.threads, runs=args.runs)
+            row = measure(
+                flatbuffer, name=spec, threads=args.threads, runs=args.runs, kernel=args.kernel
+            )
             rows.append(_audited(row, flatbuffer))
     for path in args.parse_log or []:
         with open(path, encoding="utf-8", errors="replace") as f:

@@ -9,7 +9,7 @@ step1 = ABReActNetA(step=1)                  # binary activations, real weights
 """
 
 from larq_abbnn.zoo import common
-from larq_abbnn.zoo.common import binary_conv_count, to_step
+from larq_abbnn.zoo.common import binary_conv_count, to_step, trained_looking
 from larq_abbnn.zoo.reactnet_a import ABReActNetA, BNFreeReActNetA
 from larq_abbnn.zoo.resnet import (
     ABBiResNet18,
@@ -56,4 +56,5 @@ __all__ = [
     "get",
     "to_step",
     "binary_conv_count",
+    "trained_looking",
 ]
