@@ -6,7 +6,9 @@ Prints (1) the time and peak memory of folding and converting ABReActNetA, each 
 fresh process, and (2) single-thread latency in LCE's interpreter of, in one process:
 ABReActNetA folded (our `convert`), ABReActNetA converted without folding, and
 BNFreeReActNetA folded and unfolded, with ratios to the folded A&B model (target: <= 0.9
-against the unfolded A&B model and against BN-Free).
+against the unfolded A&B model and against BN-Free), on each of LCE's two fast binary
+conv kernels. The models have trained-looking weights: a fresh model's zero biases
+vanish in conversion and would hide the ops a trained model has.
 """
 
 import argparse
@@ -54,22 +56,27 @@ def main() -> None:
     from larq_abbnn.converters import convert
 
     shape = (args.size, args.size, 3)
+    ab = zoo.trained_looking(zoo.ABReActNetA(shape))
+    bnfree = zoo.trained_looking(zoo.BNFreeReActNetA(shape))
     models = {
-        "ABReActNetA folded": convert(zoo.ABReActNetA(shape)),
-        "ABReActNetA unfolded": convert_keras_model(zoo.ABReActNetA(shape)),
-        "BNFreeReActNetA folded": convert(zoo.BNFreeReActNetA(shape)),
-        "BNFreeReActNetA unfolded": convert_keras_model(zoo.BNFreeReActNetA(shape)),
+        "ABReActNetA folded": convert(ab),
+        "ABReActNetA unfolded": convert_keras_model(ab),
+        "BNFreeReActNetA folded": convert(bnfree),
+        "BNFreeReActNetA unfolded": convert_keras_model(bnfree),
     }
-    # interleave the runs so that machine noise hits every model alike
-    latencies = {name: [] for name in models}
-    for _ in range(3):
-        for name, flatbuffer in models.items():
-            latencies[name].append(measure(flatbuffer, name=name, runs=args.runs).median_ms / 1e3)
-    reference = statistics.median(latencies["ABReActNetA folded"])
-    print(f"\n{'model':<24} {'median ms':>10} {'A&B folded / this':>18}")
-    for name, values in latencies.items():
-        ms = statistics.median(values)
-        print(f"{name:<24} {ms * 1e3:>10.1f} {reference / ms:>18.2f}")
+    for kernel in ("bgemm", "indirect_bgemm"):
+        # interleave the runs so that machine noise hits every model alike
+        latencies = {name: [] for name in models}
+        for _ in range(3):
+            for name, flatbuffer in models.items():
+                row = measure(flatbuffer, name=name, runs=args.runs, kernel=kernel)
+                latencies[name].append(row.median_ms)
+        reference = statistics.median(latencies["ABReActNetA folded"])
+        print(f"\nLCE kernel {kernel}, 1 thread")
+        print(f"{'model':<24} {'median ms':>10} {'A&B folded / this':>18}")
+        for name, values in latencies.items():
+            ms = statistics.median(values)
+            print(f"{name:<24} {ms:>10.1f} {reference / ms:>18.2f}")
 
 
 if __name__ == "__main__":

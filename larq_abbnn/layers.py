@@ -235,10 +235,12 @@ def torch_default_conv_initializer() -> tf.keras.initializers.Initializer:
 class ScaledStdConv2D(QuantConv2D):
     r"""Full-precision conv with scaled weight standardization and a per-channel gain.
 
-    \\[ y = \mathrm{conv}(x, \hat W) \cdot g, \quad \hat W = \mathrm{ScaledStd}(W) \\]
+    \\[ y = \mathrm{conv}(x, \hat W) \cdot g \; (+\, b), \quad \hat W = \mathrm{ScaledStd}(W) \\]
 
-    A Larq `QuantConv2D` whose kernel quantizer is `ScaledStd`; no bias, gain initialised
-    at 1, kernel initialised like PyTorch's default conv.
+    A Larq `QuantConv2D` whose kernel quantizer is `ScaledStd`; gain initialised at 1,
+    kernel initialised like PyTorch's default conv. The paper's convs have no bias;
+    `use_bias=True` is for folded inference models (`converters.fold`), where biases
+    merged onto a binary conv's output become LCE's fused per-channel bias.
 
     `padding` is `"same"`, `"valid"` or `"symmetric"`: symmetric zero padding of
     `dilation * (k - 1) // 2` on every side (PyTorch's `padding=k//2`). Where it
@@ -266,11 +268,11 @@ class ScaledStdConv2D(QuantConv2D):
         kernel_initializer=None,
         gain_initializer="ones",
         eps: float = 1e-5,
+        use_bias: bool = False,
         **kwargs,
     ):
-        for key in ("use_bias", "activation"):
-            if kwargs.pop(key, None):
-                raise ValueError(f"{type(self).__name__}: {key} is not supported.")
+        if kwargs.pop("activation", None):
+            raise ValueError(f"{type(self).__name__}: activation is not supported.")
         padding = str(padding).lower()
         if padding not in ("same", "valid", "symmetric"):
             raise ValueError(
@@ -295,7 +297,7 @@ class ScaledStdConv2D(QuantConv2D):
                 strides=strides,
                 padding="valid" if padding == "symmetric" else padding,
                 pad_values=float(pad_values),
-                use_bias=False,
+                use_bias=use_bias,
                 input_quantizer=input_quantizer,
                 kernel_quantizer=kernel_quantizer,
                 kernel_initializer=kernel_initializer or torch_default_conv_initializer(),
@@ -404,13 +406,10 @@ class ScaledStdConv2D(QuantConv2D):
 
     def get_config(self):
         config = super().get_config()
-        for key in (
-            "use_bias",
-            "bias_initializer",
-            "bias_regularizer",
-            "bias_constraint",
-            "activation",
-        ):
+        drop = ["activation"]
+        if not self.use_bias:
+            drop += ["use_bias", "bias_initializer", "bias_regularizer", "bias_constraint"]
+        for key in drop:
             config.pop(key, None)
         return {
             **config,

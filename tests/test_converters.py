@@ -50,11 +50,34 @@ def test_folded_binary_convs_have_sign_kernels_and_merged_scales(float64):
     w_hat = original.kernel_quantizer(original.kernel).numpy()  # a * sign(w_hat)
     expected = np.abs(w_hat).mean(axis=(0, 1, 2)) * original.gain.numpy() * 0.25
     np.testing.assert_allclose(conv.gain.numpy(), expected, rtol=1e-13)
-    # the bias after the residual add moved onto the conv's output
-    np.testing.assert_array_equal(
-        folded.get_layer("layer2.0.move1").bias.numpy(), model.get_layer("layer2.0.move1").bias
+    # the bias after the residual add moved onto the conv's output: LCE fuses it there
+    np.testing.assert_array_equal(conv.bias.numpy(), model.get_layer("layer2.0.move1").bias)
+    names = {layer.name for layer in folded.layers}
+    assert "layer2.0.move1" not in names
+    # a block's last bias left the residual stream: the next sign's bias and the next
+    # binary conv took it (the downsampling shortcut conv cannot, so layer1.3's stays)
+    bias = lambda name: model.get_layer(name).bias.numpy()  # noqa: E731
+    assert "layer2.0.move2" not in names and "layer1.3.move2" in names
+    np.testing.assert_allclose(
+        folded.get_layer("layer2.1.conv1").bias.numpy(),
+        bias("layer2.1.move1") + bias("layer2.0.move2"),
+        rtol=1e-15,
     )
-    assert folded.get_layer("layer2.0.move1").input.node.layer is conv
+    beta = model.get_layer("layer2.1.move0").divisor
+    np.testing.assert_allclose(
+        folded.get_layer("layer2.1.move0").bias.numpy(),
+        bias("layer2.1.move0") / beta + bias("layer2.0.move2"),
+        rtol=1e-15,
+    )
+
+
+def test_fold_merges_biases_down_to_one_add_per_sign_and_residual():
+    """ReActNet-A: each binary conv's residual add, each sign's bias, the head's bias."""
+    # 96 px: the last maps are 3x3, so no tiny-map padding correction adds an ADD
+    model = trained_looking(zoo.ABReActNetA((96, 96, 3), 10, stem="imagenet"))
+    ops = op_counts(convert(model))
+    assert ops["LceBconv2d"] == 31 and ops["LceQuantize"] == 26
+    assert ops["ADD"] == 31 + 26 + 1, ops  # unfolded biases would make it 92
 
 
 def _tiny(mask_before=None, alpha=0.25):

@@ -205,10 +205,25 @@ def test_conv_refuses_bad_arguments():
         ScaledStdConv2D(4, 3, padding="reflect")
     with pytest.raises(ValueError, match="pad_values must be"):
         ScaledStdConv2D(4, 3, pad_values=0.5)
-    with pytest.raises(ValueError, match="use_bias is not supported"):
-        ScaledStdConv2D(4, 3, use_bias=True)
+    with pytest.raises(ValueError, match="activation is not supported"):
+        ScaledStdConv2D(4, 3, activation="relu")
     with pytest.raises(ValueError, match='layer "b".*expected min_ndim=4, found ndim=3'):
         BinaryScaledStdConv2D(4, 3, name="b")(tf.zeros((8, 8, 3)))
+
+
+@pytest.mark.parametrize("strides", [1, 2])  # 2: the mirrored ("flip") computation
+def test_conv_bias_is_added_after_the_gain_and_survives_serialization(float64, strides):
+    x = tf.constant(RNG.normal(size=(2, 8, 8, 3)))
+    plain = BinaryScaledStdConv2D(4, 3, strides, input_quantizer="ste_sign")
+    plain(x)
+    plain.gain.assign(RNG.uniform(0.5, 2.0, 4))
+    config = {**plain.get_config(), "use_bias": True, "name": "biased"}
+    biased = BinaryScaledStdConv2D.from_config(config)
+    biased(x)
+    bias = RNG.normal(size=4)
+    biased.set_weights([*plain.get_weights()[:1], bias, plain.get_weights()[1]])
+    np.testing.assert_allclose(biased(x).numpy(), plain(x).numpy() + bias, rtol=1e-13)
+    assert biased.get_config()["use_bias"] and "use_bias" not in plain.get_config()
 
 
 def test_symmetric_max_pool_never_pools_padding(float64):

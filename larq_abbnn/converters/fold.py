@@ -11,8 +11,12 @@ full-precision multiplication left in A&B blocks:
 - a residual alpha right after a binary conv joins that multiplier; any other alpha
   stays, and must be a power of two (a shift) in an A&B model;
 - Q-PReLU slopes are frozen to their powers of two (a TFLite `PRELU` of shifts);
-- the bias right after a residual add moves before the add, onto the binary conv's
-  output, where LCE fuses it too (`(alpha*y + r) + b == (alpha*y + b) + r`);
+- the bias right after a residual add (or a concat of them) moves before the add, onto
+  the binary conv's output, where LCE fuses it too (`(alpha*y + r) + b == (alpha*y + b)
+  + r`); the bias ending a block leaves the residual stream: the next sign's bias and
+  the next residual add's binary conv take it (`sign(x + b + b')`, one ADD instead of
+  two). A trained ABReActNetA keeps 58 of its 92 ADD ops: a residual add per binary
+  conv, a bias per sign and the last block's bias before the head;
 - a zero-padded binary conv on a map smaller than its kernel becomes a one-padded conv
   and a constant correction after the residual add, `s + (y1 - C) = (s + y1) - C`:
   LCE 0.16's optimized kernel miscomputes zero padding on such maps (ABReActNetA's last
@@ -122,7 +126,8 @@ class _Plan:
         self.ab = any(isinstance(layer, layers.MaskLayer) for layer in model.layers)
         self.removed: set[str] = set()
         self.conv_alpha: dict[str, float] = {}  # binary conv -> alpha joining its scale
-        self.conv_bias: dict[str, str] = {}  # binary conv -> bias moved onto its output
+        self.conv_bias: dict[str, np.ndarray] = {}  # binary conv -> constant on its output
+        self.extra_bias: dict[str, np.ndarray] = {}  # bias -> constant moved into it
         self.corrected: dict[str, str] = {}  # binary conv on a tiny map -> add taking its fix
         self.correction: dict[str, np.ndarray] = {}  # add -> constant to add after it
         for layer in model.layers:
@@ -132,7 +137,10 @@ class _Plan:
                 self._fold_scale(layer)
         for layer in model.layers:
             if isinstance(layer, layers.LearnableBias) and layer.divisor == 1.0:
-                self._move_bias(layer)
+                self._move_bias_back(layer)
+        for layer in model.layers:  # in graph order, so moved constants travel on
+            if isinstance(layer, layers.LearnableBias) and layer.name not in self.removed:
+                self._move_bias_forward(layer)
         for layer in model.layers:
             if _is_binary_conv(layer) and _smaller_than_kernel(layer):
                 self._plan_correction(layer)
@@ -182,16 +190,95 @@ class _Plan:
                 "an A&B model: it would stay a full-precision multiplication"
             )
 
-    def _move_bias(self, bias):
-        add = _producer(bias)
-        if not isinstance(add, tf.keras.layers.Add) or len(self.consumers[add.name]) != 1:
-            return
+    def _conv_into(self, add):
+        """The binary conv whose output only feeds `add` (maybe through its alpha), or None.
+
+        A constant added anywhere before `add` can instead be added to that conv's output,
+        where LCE fuses it into `LceBconv2d`'s per-channel bias: `(y + r) + b == (y + b) + r`.
+        """
         for branch in inbound_layers(add):
-            conv = _producer(branch) if branch.name in self.removed else branch
-            if _is_binary_conv(conv) and conv.name not in self.conv_bias:
-                self.conv_bias[conv.name] = bias.name
-                self.removed.add(bias.name)
+            conv = branch
+            if isinstance(branch, layers.Scale) and branch.name in self.removed:
+                conv = _producer(branch)
+            if (
+                _is_binary_conv(conv)
+                and len(self.consumers[conv.name]) == 1
+                and len(self.consumers[branch.name]) == 1
+            ):
+                return conv
+        return None
+
+    def _move_bias_back(self, bias):
+        """A bias right after a residual add (or a concat of them) moves onto the convs."""
+        producer = _producer(bias)
+        if len(self.consumers[producer.name]) != 1:
+            return
+        value = _bias_value(bias)
+        if isinstance(producer, tf.keras.layers.Add):
+            parts = [(producer, value)]
+        elif isinstance(producer, tf.keras.layers.Concatenate) and producer.axis in (-1, 3):
+            bounds = np.cumsum([0] + [int(t.shape[-1]) for t in _inputs(producer)])
+            parts = [
+                (add, value[start:stop])
+                for add, start, stop in zip(inbound_layers(producer), bounds, bounds[1:])
+            ]
+        else:
+            return
+        targets = []
+        for add, part in parts:
+            conv = self._conv_into(add) if isinstance(add, tf.keras.layers.Add) else None
+            if conv is None or len(self.consumers[add.name]) != 1:
                 return
+            targets.append((conv, part))
+        for conv, part in targets:
+            self.conv_bias[conv.name] = self.conv_bias.get(conv.name, 0.0) + part
+        self.removed.add(bias.name)
+
+    def _move_bias_forward(self, bias):
+        """A bias on a residual stream leaves the stream: each reader takes it instead.
+
+        `sign(x + b + b')` takes it into the next bias (merging two ADDs into one), and a
+        residual add into its binary conv's fused bias; average pooling and (BN-Free)
+        scales pass a per-channel constant on. The head cannot take it: the last block's
+        bias stays.
+        """
+        readers = self.consumers[bias.name]
+        moves = []
+        if readers and all(self._takes(r, self.value(bias), moves) for r in readers):
+            for kind, name, value in moves:
+                target = self.extra_bias if kind == "bias" else self.conv_bias
+                target[name] = target.get(name, 0.0) + value
+            self.removed.add(bias.name)
+
+    def _takes(self, layer, value, moves) -> bool:
+        """Whether a constant added to `layer`'s input can be added further on instead."""
+        if layer.name in self.removed:
+            return False
+        if isinstance(layer, layers.LearnableBias):
+            moves.append(("bias", layer.name, value))
+            return True
+        if isinstance(layer, tf.keras.layers.Add):
+            conv = self._conv_into(layer)
+            moves.append(("conv", getattr(conv, "name", None), value))
+            return conv is not None
+        if isinstance(layer, (layers.Scale, tf.keras.layers.AveragePooling2D)):
+            factor = layer.scale if isinstance(layer, layers.Scale) else 1.0
+            readers = self.consumers[layer.name]
+            return bool(readers) and all(self._takes(r, value * factor, moves) for r in readers)
+        return False
+
+    def value(self, bias) -> np.ndarray:
+        """What `bias` adds, with what earlier biases moved into it."""
+        return _bias_value(bias) + self.extra_bias.get(bias.name, 0.0)
+
+
+def _bias_value(bias) -> np.ndarray:
+    return np.asarray(tf.keras.backend.get_value(bias.bias), np.float64) / bias.divisor
+
+
+def _inputs(layer) -> list:
+    tensors = layer.input
+    return tensors if isinstance(tensors, list) else [tensors]
 
 
 def _smaller_than_kernel(layer) -> bool:
@@ -216,17 +303,30 @@ def _folded_conv(layer, plan, x):
     """A Larq conv with the precomputed kernel, then the per-channel scale (and bias)."""
     binary_weights = isinstance(layer, layers.BinaryScaledStdConv2D) and layer.binary_weights
     config = layer.get_config()
-    for key in ("binary_weights", "kernel_quantizer", "input_quantizer", "kernel_initializer"):
+    for key in (
+        "binary_weights",
+        "kernel_quantizer",
+        "input_quantizer",
+        "kernel_initializer",
+        "use_bias",
+        "bias_initializer",
+        "bias_regularizer",
+        "bias_constraint",
+    ):
         config.pop(key, None)
     if layer.name in plan.corrected:
         config.update(padding="same", pad_values=1.0)
     signs = getattr(layer.input_quantizer, "precision", None) == 1
+    bias = plan.conv_bias.get(layer.name)
     conv = layers.ScaledStdConv2D(
         **config,
         input_quantizer="ste_sign" if signs else None,
         kernel_quantizer="ste_sign" if binary_weights else NoOp(precision=32),
+        use_bias=bias is not None,  # inside the conv, so also inside its mirroring flips
     )
     y = conv(x)
+    if bias is not None:
+        conv.bias.assign(bias)
     w_hat = scaled_weight_standardization(layer.kernel, layer.eps)
     gain = tf.convert_to_tensor(layer.gain)
     if binary_weights:
@@ -249,7 +349,6 @@ def fold(model: tf.keras.Model) -> tf.keras.Model:
     does not know, a layer used more than once.
     """
     plan = _Plan(model)
-    model_layers = {layer.name: layer for layer in model.layers}
     tensors = {}
     new_inputs = []
     for layer in model.layers:
@@ -266,13 +365,11 @@ def fold(model: tf.keras.Model) -> tf.keras.Model:
         if layer.name in plan.removed:
             tensors[layer.name] = x
         elif isinstance(layer, layers.ScaledStdConv2D):
-            y = _folded_conv(layer, plan, x)
-            if layer.name in plan.conv_bias:
-                moved = model_layers[plan.conv_bias[layer.name]]
-                bias = layers.LearnableBias(name=moved.name)
-                y = bias(y)
-                bias.bias.assign(moved.bias)
-            tensors[layer.name] = y
+            tensors[layer.name] = _folded_conv(layer, plan, x)
+        elif layer.name in plan.extra_bias:
+            bias = layers.LearnableBias(name=layer.name)
+            tensors[layer.name] = bias(x)
+            bias.bias.assign(plan.value(layer))
         elif isinstance(layer, layers.QuantRPReLU):
             prelu = tf.keras.layers.PReLU(shared_axes=[1, 2], name=layer.name)
             tensors[layer.name] = prelu(x)

@@ -1,0 +1,114 @@
+"""How far can a converter go? Each network's binary convs alone, against the whole file.
+
+    python benchmarks/latency_floor.py [--size 224] [--kernel indirect_bgemm] [--rounds 3]
+
+For ABReActNetA, BNFreeReActNetA, QuickNetLarge, ABReActNet18 and BiRealNet (larq-zoo,
+`weights=None`) this times, in one process and in interleaved rounds, on one thread:
+
+- the whole converted file (A&B and BN-Free with trained-looking weights, so that
+  their biases are in the graph as in a trained model);
+- the binary-conv floor: every binary conv of the network converted on its own (its
+  input quantize, the bconv with one-padding, a float output) and timed alone, summed.
+  No converter can make the network faster than this without changing its binary
+  convs: it is what is left when every other op (adds, PReLUs, pools, the stem and the
+  head) costs nothing.
+
+It prints both, the share of time outside the binary convs, and the best ratio any
+fold could reach against each reference (floor of ours / whole reference file).
+"""
+
+import argparse
+import statistics
+
+import larq as lq
+import tensorflow as tf
+
+
+def binary_convs(model: tf.keras.Model) -> list[tf.keras.layers.Layer]:
+    """Convs with binary inputs and binary kernels: what becomes `LceBconv2d`."""
+    return [
+        layer
+        for layer in model.layers
+        if isinstance(layer, lq.layers.QuantConv2D)
+        and getattr(layer.input_quantizer, "precision", None) == 1
+        and getattr(layer.kernel_quantizer, "precision", None) == 1
+    ]
+
+
+def conv_alone(layer) -> tf.keras.Model:
+    inputs = tf.keras.Input(layer.input_shape[1:])
+    outputs = lq.layers.QuantConv2D(
+        layer.filters,
+        layer.kernel_size,
+        strides=layer.strides,
+        padding="valid" if layer.padding == "valid" else "same",
+        pad_values=1.0,  # LCE's cheapest padding: a lower bound for any padding
+        input_quantizer="ste_sign",
+        kernel_quantizer="ste_sign",
+        kernel_constraint="weight_clip",
+        use_bias=False,
+    )(inputs)
+    return tf.keras.Model(inputs, outputs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=224)
+    parser.add_argument("--kernel", default="indirect_bgemm")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=8)
+    args = parser.parse_args()
+
+    import larq_zoo
+    from larq_compute_engine import convert_keras_model
+
+    from larq_abbnn import zoo
+    from larq_abbnn.benchmark import measure
+    from larq_abbnn.converters import convert
+
+    shape = (args.size, args.size, 3)
+    keras_models = {
+        "ABReActNetA": zoo.trained_looking(zoo.ABReActNetA(shape)),
+        "BNFreeReActNetA": zoo.trained_looking(zoo.BNFreeReActNetA(shape)),
+        "QuickNetLarge": larq_zoo.sota.QuickNetLarge(input_shape=shape, weights=None),
+        "ABReActNet18": zoo.trained_looking(zoo.ABReActNet18(shape)),
+        "BiRealNet": larq_zoo.literature.BiRealNet(input_shape=shape, weights=None),
+    }
+    files, parts = {}, {}
+    for name, model in keras_models.items():
+        files[name] = (convert if name.startswith(("AB", "BNFree")) else convert_keras_model)(model)
+        parts[name] = [convert_keras_model(conv_alone(layer)) for layer in binary_convs(model)]
+
+    def time(flatbuffer) -> float:
+        return measure(flatbuffer, runs=args.runs, kernel=args.kernel).median_ms
+
+    whole = {name: [] for name in files}
+    floor = {name: [] for name in files}
+    for _ in range(args.rounds):
+        for name in files:
+            whole[name].append(time(files[name]))
+            floor[name].append(sum(time(part) for part in parts[name]))
+    whole = {name: statistics.median(v) for name, v in whole.items()}
+    floor = {name: statistics.median(v) for name, v in floor.items()}
+
+    print(f"{args.size}x{args.size}, 1 thread, LCE kernel {args.kernel}, median of {args.rounds}")
+    print(f"{'model':<16} {'bconvs':>6} {'file ms':>8} {'floor ms':>9} {'outside bconvs':>15}")
+    for name in files:
+        outside = 1 - floor[name] / whole[name]
+        print(
+            f"{name:<16} {len(parts[name]):>6} {whole[name]:>8.1f} {floor[name]:>9.1f} "
+            f"{outside:>14.0%}"
+        )
+    for ours, reference, target in (
+        ("ABReActNetA", "QuickNetLarge", 1.0),
+        ("ABReActNetA", "BNFreeReActNetA", 0.9),
+        ("ABReActNet18", "BiRealNet", 1.0),
+    ):
+        print(
+            f"{ours} / {reference}: now {whole[ours] / whole[reference]:.2f}, best any fold "
+            f"could reach {floor[ours] / whole[reference]:.2f} (target <= {target})"
+        )
+
+
+if __name__ == "__main__":
+    main()
