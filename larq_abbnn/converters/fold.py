@@ -259,8 +259,10 @@ class _Plan:
             return True
         if isinstance(layer, tf.keras.layers.Add):
             conv = self._conv_into(layer)
-            moves.append(("conv", getattr(conv, "name", None), value))
-            return conv is not None
+            if conv is None:
+                return False
+            moves.append(("conv", conv.name, value))
+            return True
         if isinstance(layer, (layers.Scale, tf.keras.layers.AveragePooling2D)):
             factor = layer.scale if isinstance(layer, layers.Scale) else 1.0
             readers = self.consumers[layer.name]
