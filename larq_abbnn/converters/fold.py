@@ -217,11 +217,9 @@ class _Plan:
         if isinstance(producer, tf.keras.layers.Add):
             parts = [(producer, value)]
         elif isinstance(producer, tf.keras.layers.Concatenate) and producer.axis in (-1, 3):
-            bounds = np.cumsum([0] + [int(t.shape[-1]) for t in _inputs(producer)])
-            parts = [
-                (add, value[start:stop])
-                for add, start, stop in zip(inbound_layers(producer), bounds, bounds[1:])
-            ]
+            adds = inbound_layers(producer)
+            bounds = np.cumsum([0] + [int(add.output.shape[-1]) for add in adds])
+            parts = [(add, value[start:stop]) for add, start, stop in zip(adds, bounds, bounds[1:])]
         else:
             return
         targets = []
@@ -278,11 +276,6 @@ def _bias_value(bias) -> np.ndarray:
     return np.asarray(tf.keras.backend.get_value(bias.bias), np.float64) / bias.divisor
 
 
-def _inputs(layer) -> list:
-    tensors = layer.input
-    return tensors if isinstance(tensors, list) else [tensors]
-
-
 def _smaller_than_kernel(layer) -> bool:
     sizes = layer.input_shape[1:3]
     kernel = [d * (k - 1) + 1 for k, d in zip(layer.kernel_size, layer.dilation_rate)]
@@ -305,26 +298,17 @@ def _folded_conv(layer, plan, x):
     """A Larq conv with the precomputed kernel, then the per-channel scale (and bias)."""
     binary_weights = isinstance(layer, layers.BinaryScaledStdConv2D) and layer.binary_weights
     config = layer.get_config()
-    for key in (
-        "binary_weights",
-        "kernel_quantizer",
-        "input_quantizer",
-        "kernel_initializer",
-        "use_bias",
-        "bias_initializer",
-        "bias_regularizer",
-        "bias_constraint",
-    ):
+    for key in ("binary_weights", "kernel_quantizer", "input_quantizer", "kernel_initializer"):
         config.pop(key, None)
     if layer.name in plan.corrected:
         config.update(padding="same", pad_values=1.0)
     signs = getattr(layer.input_quantizer, "precision", None) == 1
     bias = plan.conv_bias.get(layer.name)
+    config["use_bias"] = bias is not None  # inside the conv, so also inside its mirroring flips
     conv = layers.ScaledStdConv2D(
         **config,
         input_quantizer="ste_sign" if signs else None,
         kernel_quantizer="ste_sign" if binary_weights else NoOp(precision=32),
-        use_bias=bias is not None,  # inside the conv, so also inside its mirroring flips
     )
     y = conv(x)
     if bias is not None:
