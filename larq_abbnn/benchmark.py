@@ -86,7 +86,7 @@ def _probe(path: str) -> None:
         raise ValueError(f"{path}: LCE's interpreter cannot run it: {detail}")
 
 
-def _tflite_runner(flatbuffer: bytes, threads: int, kernel: str):
+def _tflite_runner(flatbuffer: bytes, threads: int):
     """TF Lite's own interpreter (XNNPACK for float graphs): the full-precision baseline."""
     import tensorflow as tf
 
@@ -145,8 +145,10 @@ def measure(
         raise ValueError(f"kernel must be one of {', '.join(KERNELS)}, got {kernel!r}")
     ops = op_counts(flatbuffer)
     try:
-        runner = _lce_runner if interpreter == "lce" else _tflite_runner
-        shape, run = runner(flatbuffer, threads, kernel)
+        if interpreter == "lce":
+            shape, run = _lce_runner(flatbuffer, threads, kernel)
+        else:
+            shape, run = _tflite_runner(flatbuffer, threads)
     except (RuntimeError, ValueError) as error:  # load failures
         raise ValueError(f"{name}: the {interpreter} interpreter cannot load it: {error}") from None
     shape = [1 if d is None or d < 0 else int(d) for d in shape]
