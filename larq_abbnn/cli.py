@@ -229,6 +229,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--teacher", default=None, help="saved Keras classifier to distill from")
     train.add_argument("--output", default=None, help="run folder (default runs/MODEL-DATASET)")
     train.add_argument(
+        "--floatx",
+        choices=["float32", "float64"],
+        default="float32",
+        help="Keras float type of models and data (float64: exact comparisons, slow)",
+    )
+    train.add_argument(
         "--strategy",
         choices=["default", "mirrored", "multiworker", "tpu"],
         default="default",

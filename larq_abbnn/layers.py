@@ -303,6 +303,12 @@ class ScaledStdConv2D(QuantConv2D):
                 kernel_initializer=kernel_initializer or torch_default_conv_initializer(),
                 **kwargs,
             )
+        for quantizer in (self.input_quantizer, self.kernel_quantizer):
+            if isinstance(quantizer, tf.keras.layers.Layer):
+                # Larq's quantizers are Keras layers and would cast their inputs to the
+                # floatx at their creation: a float64 model loaded where floatx is float32
+                # would quantize a float64 kernel into float32 and fail to convolve.
+                quantizer._autocast = False
         self._symmetric_mode = None  # "same", "flip" or "explicit", set in build
 
     # -- padding ---------------------------------------------------------------------

@@ -260,6 +260,22 @@ def test_layers_follow_keras_float_type(float64):
     assert model(tf.zeros((1, 8, 8, 3), tf.float64)).dtype == tf.float64
 
 
+def test_a_float64_model_loads_and_runs_in_float64_where_floatx_is_float32(tmp_path):
+    """A model trained with `--floatx float64` evaluates where Keras's default is float32:
+    Larq's quantizers (Keras layers) must not cast the float64 kernel to float32."""
+    tf.keras.backend.set_floatx("float64")
+    try:
+        model = _all_layers_model()
+        trained_looking(model)
+        model.save(tmp_path / "m.keras")
+    finally:
+        tf.keras.backend.set_floatx("float32")
+    restored = tf.keras.models.load_model(tmp_path / "m.keras")
+    x = RNG.normal(size=(2, 8, 8, 3))
+    assert restored.output.dtype == tf.float64
+    np.testing.assert_array_equal(restored(x).numpy(), model(x).numpy())
+
+
 @pytest.mark.parametrize("fmt", ["keras", "h5", "savedmodel"])
 def test_model_with_every_layer_saves_and_loads_with_identical_outputs(tmp_path, fmt):
     model = _all_layers_model()

@@ -63,6 +63,30 @@ def test_train_two_step_writes_models_history_and_plots(two_step_run):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_train_in_float64_with_ten_classes(tmp_path):
+    """`abbnn train --floatx float64`: both steps (compile_for_step, train_step, two_step)
+    train float64 models, with the top-5 metric of 10 classes."""
+    rng = np.random.default_rng(1)
+    for c in range(10):
+        os.makedirs(tmp_path / "images" / f"c{c}")
+        for i in range(3):
+            pixels = rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)
+            (tmp_path / "images" / f"c{c}" / f"{i}.png").write_bytes(
+                tf.io.encode_png(pixels).numpy()
+            )
+    out = tmp_path / "run"
+    result = run_abbnn(
+        "train", "--dataset", f"folder:{tmp_path / 'images'}", "--val-fraction", "0.34",
+        "--epochs", "1", "--floatx", "float64", "--output", str(out), *TINY,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    for step in (1, 2):
+        history = (out / f"step{step}" / "history.csv").read_text()
+        assert "top5" in history and "val_top5" in history and "nan" not in history
+        model = tf.keras.models.load_model(out / f"step{step}" / "best.keras")
+        assert {w.dtype for w in model.get_weights()} == {np.dtype("float64")}
+
+
 def test_evaluate_keras_and_tflite(two_step_run, folder, tmp_path):
     out, _ = two_step_run
     model = out / "step2" / "best.keras"

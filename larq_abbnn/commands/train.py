@@ -51,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from larq_abbnn.training import plots
 
     tf.keras.utils.set_random_seed(args.seed)
+    tf.keras.backend.set_floatx(args.floatx)  # before the data and models are built
     d = load_data(args)
     dataset_name = args.dataset.replace("folder:", "").rstrip("/").split("/")[-1]
     folder = args.output or os.path.join("runs", f"{args.model}-{dataset_name}")

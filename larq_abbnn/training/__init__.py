@@ -16,6 +16,7 @@ run folder.
 from larq_abbnn.training.distill import Distiller
 from larq_abbnn.training.optimizer import (
     AGCAdam,
+    LinearDecay,
     adaptive_clip,
     linear_decay,
     parameter_groups,
@@ -33,6 +34,7 @@ from larq_abbnn.training.run import (
 __all__ = [
     "AGCAdam",
     "Distiller",
+    "LinearDecay",
     "StepResult",
     "TrainingError",
     "adaptive_clip",

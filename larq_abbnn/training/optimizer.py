@@ -1,11 +1,19 @@
-"""The paper's optimizer: Adam with coupled L2 weight decay and adaptive gradient clipping.
+"""The paper's optimizer: PyTorch's Adam with coupled L2 weight decay and AGC.
 
-Keras's `Adam(weight_decay=...)` decays decoupled (AdamW); the reference uses PyTorch's
-`Adam(weight_decay=...)`, which adds `wd * p` to the gradient before the moments, and
-clips gradients unit-wise first (AGC, Brock et al., 2021, "High-Performance Large-Scale
-Image Recognition Without Normalization"). Neither exists in Keras, so both are done here,
-in `apply_gradients` after the cross-replica sum, which keeps them right under
-`tf.distribute` and inside `model.fit`.
+The reference trains with `torch.optim.Adam(weight_decay=...)` after clipping gradients
+unit-wise (AGC, Brock et al., 2021, "High-Performance Large-Scale Image Recognition
+Without Normalization"). Keras has none of the three as the reference computes them:
+- its `Adam(weight_decay=...)` decays decoupled (AdamW), where PyTorch adds `wd * p` to
+  the gradient before the moments;
+- its Adam adds `epsilon` to `sqrt(v)` *before* bias correction ("epsilon hat"), where
+  PyTorch adds 1e-8 to the bias-corrected root. AGC clips the gradients of small
+  parameters (fresh biases, 1e-3-scale binary kernels) to norms near 1e-6, where the
+  epsilon dominates the update: Keras's update of a fresh learnable bias is ~30x smaller
+  than the reference's at step 1;
+- its constants (betas, a schedule's rates) are float32 tensors even for float64 variables.
+So `AGCAdam.update_step` is PyTorch's update, computed in the variable's dtype, and clipping
+and decay run in `apply_gradients` after the cross-replica sum, which keeps all three right
+under `tf.distribute` and inside `model.fit`.
 """
 
 from __future__ import annotations
@@ -80,12 +88,19 @@ def adaptive_clip(
 
 @tf.keras.utils.register_keras_serializable(package="larq_abbnn")
 class AGCAdam(tf.keras.optimizers.Adam):
-    """Adam with the reference's coupled L2 decay and adaptive gradient clipping.
+    """PyTorch's Adam with the reference's coupled L2 decay and adaptive gradient clipping.
 
     Per variable, in this order (as the reference: AGC on the raw gradient, then
-    PyTorch Adam adds the decay): `g = agc(g)` if the group clips and `clip_factor` is set;
-    `g = g + l2 * p` if the group decays; then Adam. `groups` comes from
-    `parameter_groups(model)`; variables missing from it are left alone.
+    PyTorch's Adam adds the decay): `g = agc(g)` if the group clips and `clip_factor` is
+    set; `g = g + l2 * p` if the group decays; then `torch.optim.Adam`'s update at step
+    `t = iterations + 1`, everything in the variable's dtype:
+
+        m = m + (1 - b1) * (g - m)                  v = b2 * v + (1 - b2) * g^2
+        p = p - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+
+    with eps added to the *bias-corrected* root (Keras's Adam adds it before the
+    correction). `groups` comes from `parameter_groups(model)`; variables missing from it
+    are neither clipped nor decayed.
 
     # Arguments
         learning_rate: float or a `LearningRateSchedule` (see `linear_decay`).
@@ -93,6 +108,7 @@ class AGCAdam(tf.keras.optimizers.Adam):
         clip_factor: AGC's c (CIFAR 0.001, ImageNet 0.02), None for no clipping.
         clip_eps: AGC's floor on the parameter norm, 1e-3.
         groups: `{variable name: {"decay", "clip", "axes"}}`.
+        beta_1, beta_2, epsilon: PyTorch's defaults 0.9, 0.999, 1e-8.
     """
 
     def __init__(
@@ -103,10 +119,22 @@ class AGCAdam(tf.keras.optimizers.Adam):
         clip_factor: float | None = None,
         clip_eps: float = 1e-3,
         groups: dict[str, dict] | None = None,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
         name: str = "AGCAdam",
         **kwargs,
     ):
-        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        if kwargs.get("amsgrad"):
+            raise ValueError("AGCAdam computes PyTorch's Adam without amsgrad; amsgrad=True")
+        super().__init__(
+            learning_rate=learning_rate,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            name=name,
+            **kwargs,
+        )
         self.l2 = float(l2)
         self.clip_factor = None if clip_factor is None else float(clip_factor)
         self.clip_eps = float(clip_eps)
@@ -123,7 +151,7 @@ class AGCAdam(tf.keras.optimizers.Adam):
                 gradient, parameter, self.clip_factor, group["axes"], self.clip_eps
             )
         if self.l2 and group["decay"]:
-            gradient = gradient + tf.cast(self.l2, gradient.dtype) * parameter
+            gradient = gradient + tf.constant(self.l2, gradient.dtype) * parameter
         return gradient
 
     def apply_gradients(
@@ -136,6 +164,27 @@ class AGCAdam(tf.keras.optimizers.Adam):
         grads_and_vars = [(self.transform(g, v), v) for g, v in grads_and_vars]
         return super().apply_gradients(grads_and_vars, name=name, skip_gradients_aggregation=True)
 
+    def update_step(self, gradient, variable):
+        """PyTorch's Adam update (`torch.optim.Adam`, single-tensor form) in `variable.dtype`."""
+        dtype = variable.dtype
+        gradient = tf.convert_to_tensor(gradient)  # our models have no sparse gradients
+        # Python floats become constants of `dtype` directly: tf.cast(0.9, float64) would
+        # first round 0.9 to float32.
+        beta_1 = tf.constant(self.beta_1, dtype)
+        beta_2 = tf.constant(self.beta_2, dtype)
+        epsilon = tf.constant(self.epsilon, dtype)
+        lr = tf.cast(self.learning_rate, dtype)
+        step = tf.cast(self.iterations + 1, dtype)
+        bias_correction_1 = 1 - tf.pow(beta_1, step)
+        bias_correction_2 = 1 - tf.pow(beta_2, step)
+        index = self._index_dict[self._var_key(variable)]
+        m = self._momentums[index]
+        v = self._velocities[index]
+        m.assign_add((gradient - m) * (1 - beta_1))
+        v.assign(v * beta_2 + tf.square(gradient) * (1 - beta_2))
+        denominator = tf.sqrt(v) / tf.sqrt(bias_correction_2) + epsilon
+        variable.assign_sub((lr / bias_correction_1) * (m / denominator))
+
     def get_config(self) -> dict:
         config = super().get_config()
         config.update(
@@ -144,22 +193,44 @@ class AGCAdam(tf.keras.optimizers.Adam):
         return config
 
 
-def linear_decay(
-    learning_rate: float, epochs: int, steps_per_epoch: int
-) -> tf.keras.optimizers.schedules.LearningRateSchedule | float:
-    """The reference's per-epoch linear decay, `lr_e = lr * (1 - e / E)`, as a schedule.
+@tf.keras.utils.register_keras_serializable(package="larq_abbnn")
+class LinearDecay(tf.keras.optimizers.schedules.LearningRateSchedule):
+    """The reference's per-epoch linear decay, `lr_e = lr * (1 - e / E)`, of the iteration.
 
-    A schedule of the optimizer's iteration count (not a callback), so a run restored by
-    `BackupAndRestore` continues at the right rate.
+    `e = iteration // steps_per_epoch` is the epoch the update belongs to, as PyTorch's
+    `LambdaLR(lambda e: 1 - e / E)` stepped once per epoch; the rate stays 0 after E
+    epochs. Computed in float64, the same operations as the reference's Python floats, so
+    `AGCAdam` casts the exact rate to each variable's dtype (Keras's
+    `PiecewiseConstantDecay` would hold float32 rates).
     """
-    if epochs < 1 or steps_per_epoch < 1:
-        raise ValueError(
-            f"epochs and steps_per_epoch must be positive, got {epochs} and {steps_per_epoch}"
-        )
-    if epochs == 1:
-        return float(learning_rate)
-    # PiecewiseConstantDecay includes each boundary in the earlier piece; the update
-    # at iteration e*steps_per_epoch is the first of epoch e.
-    boundaries = [e * steps_per_epoch - 1 for e in range(1, epochs)]
-    values = [learning_rate * (1 - e / epochs) for e in range(epochs)]
-    return tf.keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
+
+    def __init__(self, learning_rate: float, epochs: int, steps_per_epoch: int):
+        if epochs < 1 or steps_per_epoch < 1:
+            raise ValueError(
+                f"epochs and steps_per_epoch must be positive, got {epochs} and "
+                f"{steps_per_epoch}"
+            )
+        self.learning_rate = float(learning_rate)
+        self.epochs = int(epochs)
+        self.steps_per_epoch = int(steps_per_epoch)
+
+    def __call__(self, step) -> tf.Tensor:
+        epoch = tf.minimum(tf.cast(step, tf.int64) // self.steps_per_epoch, self.epochs)
+        fraction = tf.cast(epoch, tf.float64) / tf.constant(self.epochs, tf.float64)
+        return tf.constant(self.learning_rate, tf.float64) * (1 - fraction)
+
+    def get_config(self) -> dict:
+        return {
+            "learning_rate": self.learning_rate,
+            "epochs": self.epochs,
+            "steps_per_epoch": self.steps_per_epoch,
+        }
+
+
+def linear_decay(learning_rate: float, epochs: int, steps_per_epoch: int) -> LinearDecay:
+    """The reference's per-epoch linear decay as a schedule of the iteration count.
+
+    A schedule (not a callback), so a run restored by `BackupAndRestore` continues at the
+    right rate. See `LinearDecay`.
+    """
+    return LinearDecay(learning_rate, epochs, steps_per_epoch)

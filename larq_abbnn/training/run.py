@@ -24,6 +24,7 @@ from larq_abbnn.data import Data
 from larq_abbnn.files import write_json
 from larq_abbnn.training.callbacks import ModelFile
 from larq_abbnn.training.distill import Distiller
+from larq_abbnn.training.metrics import top_k_accuracy
 from larq_abbnn.training.optimizer import AGCAdam, linear_decay, parameter_groups
 
 #: The reference recipe (spec section 4).
@@ -108,7 +109,7 @@ def compile_for_step(
     )
     metrics = [tf.keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
     if model.output_shape[-1] > 5:
-        metrics.append(tf.keras.metrics.SparseTopKCategoricalAccuracy(5, name="top5"))
+        metrics.append(top_k_accuracy(5))
     if teacher is None:
         loss = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         trainable = model
