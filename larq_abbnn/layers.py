@@ -151,8 +151,8 @@ class LearnableBias(tf.keras.layers.Layer):
 
     def call(self, inputs):
         if self.divisor == 1.0:
-            return inputs + self.bias
-        return inputs + self.bias / self.divisor
+            return _add_channel_bias(inputs, tf.cast(self.bias, inputs.dtype))
+        return _add_channel_bias(inputs, self.bias / self.divisor)
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -163,6 +163,12 @@ class LearnableBias(tf.keras.layers.Layer):
             "divisor": self.divisor,
             "bias_initializer": tf.keras.initializers.serialize(self.bias_initializer),
         }
+
+
+@tf.custom_gradient
+def _add_channel_bias(inputs, bias):
+    """`inputs + bias` over the last axis; the bias gradient is a `channel_sum`."""
+    return inputs + bias, lambda dy: (dy, channel_sum(dy))
 
 
 @tf.custom_gradient
@@ -214,7 +220,7 @@ class QuantRPReLU(tf.keras.layers.Layer):
         return tf.pow(tf.constant(2.0, exponent.dtype), exponent)
 
     def call(self, inputs):
-        return tf.where(inputs > 0, inputs, self.slopes(inputs.dtype) * inputs)
+        return _prelu(inputs, self.slopes(inputs.dtype))
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -224,6 +230,40 @@ class QuantRPReLU(tf.keras.layers.Layer):
             **super().get_config(),
             "exponent_initializer": tf.keras.initializers.serialize(self.exponent_initializer),
         }
+
+
+@tf.custom_gradient
+def _prelu(inputs, slopes):
+    """`where(x > 0, x, slopes * x)` (per channel, last axis), with a faster backward."""
+
+    def grad(dy):
+        d_inputs, products = _prelu_grad_elementwise(inputs, slopes, dy)
+        return d_inputs, channel_sum(products)
+
+    return tf.where(inputs > 0, inputs, slopes * inputs), grad
+
+
+# TF's own gradient of the `where` takes eight passes over the activations (two selects,
+# broadcast reductions, products); XLA fuses the elementwise part into one. The
+# reduction stays outside: XLA's CPU reductions over the batch and spatial axes are
+# 6x slower than `channel_sum` (measured: 32 vs 3.6 ms for the whole backward of a
+# 64x32x32x64 map). Only the backward is compiled: the forward stays ops LCE converts.
+@tf.function(jit_compile=True)
+def _prelu_grad_elementwise(inputs, slopes, dy):
+    positive = inputs > 0
+    return tf.where(positive, dy, slopes * dy), tf.where(positive, tf.zeros_like(dy), dy * inputs)
+
+
+def channel_sum(x: tf.Tensor) -> tf.Tensor:
+    """Sum over every axis but the last (channels), as one matrix-vector product.
+
+    A per-channel parameter's gradient (bias, PReLU slope) is such a sum over batch and
+    space. TF's `reduce_sum` over the leading axes of an NHWC map is 2.3x slower on CPU
+    than a GEMV with a ones vector (2.26 vs 0.98 ms on 64x32x32x64, float32).
+    """
+    channels = x.shape[-1]
+    rows = tf.reshape(x, [-1, channels])
+    return tf.linalg.matvec(rows, tf.ones(tf.shape(rows)[:1], x.dtype), transpose_a=True)
 
 
 def torch_default_conv_initializer() -> tf.keras.initializers.Initializer:
@@ -395,7 +435,15 @@ class ScaledStdConv2D(QuantConv2D):
         kernel = tf.convert_to_tensor(kernel)
         if self._symmetric_mode == "flip":
             kernel = tf.reverse(kernel, axis=[0, 1])
-        return super().convolution_op(inputs, kernel) * tf.cast(self.gain, inputs.dtype)
+        gain = tf.cast(self.gain, inputs.dtype)
+        if isinstance(self.kernel_quantizer, (quantizers.ScaledStd, quantizers.ScaledStdSign)):
+            # Training layers: the gain scales the kernel, as the reference's `gain *
+            # weight`; a kernel-sized multiply instead of an activation-sized one, and
+            # backprop reduces over the kernel, not over batch and space. Each output
+            # channel stays +-c for binary kernels, so LCE still sees a binary conv.
+            return super().convolution_op(inputs, kernel * gain)
+        # Folded inference layers (+-1 kernels): the gain is LCE's output multiplier.
+        return super().convolution_op(inputs, kernel) * gain
 
     def compute_output_shape(self, input_shape):
         input_shape = tf.TensorShape(input_shape)

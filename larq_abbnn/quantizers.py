@@ -38,14 +38,23 @@ def sigmoid_sign(x: tf.Tensor, k: float = 3.0) -> tf.Tensor:
     @tf.custom_gradient
     def _call(x):
         def grad(dy):
-            s = tf.math.sigmoid(k * x)
-            # Same association as the reference (2 * (k*s*(1-s))) so float64 runs agree
-            # to the last bit where they can.
-            return dy * (2 * (k * s * (1 - s)))
+            return _sigmoid_sign_grad(x, dy, tf.constant(k, x.dtype))
 
         return lq_math.sign(x), grad
 
     return _call(x)
+
+
+# XLA fuses the pseudo-gradient's seven elementwise ops into one pass over the
+# activations (2.3x faster than TF's op-by-op kernels on CPU; measured in
+# benchmarks/training_throughput.py). Only the backward is compiled: the forward stays
+# Larq's sign, which LCE's converter recognises.
+@tf.function(jit_compile=True)
+def _sigmoid_sign_grad(x: tf.Tensor, dy: tf.Tensor, k: tf.Tensor) -> tf.Tensor:
+    s = tf.math.sigmoid(k * x)
+    # Same association as the reference (2 * (k*s*(1-s))) so float64 runs agree to the
+    # last bit where they can.
+    return dy * (2 * (k * s * (1 - s)))
 
 
 def scaled_weight_standardization(kernel: tf.Tensor, eps: float = 1e-5) -> tf.Tensor:

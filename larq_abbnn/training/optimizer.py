@@ -67,8 +67,13 @@ def parameter_groups(model: tf.keras.Model) -> dict[str, dict]:
 
 def unitwise_norm(x: tf.Tensor, axes: Sequence[int] | None) -> tf.Tensor:
     """L2 norm per unit, broadcastable to `x` (`axes=None`: the whole tensor)."""
+    x = tf.convert_to_tensor(x)
     if axes is not None and len(axes) == 0:
         return tf.abs(x)
+    if axes is not None and list(axes) == list(range(x.shape.rank - 1)):
+        # per output channel of a kernel: one GEMV, faster than reduce_sum on CPU
+        shape = [1] * (x.shape.rank - 1) + [x.shape[-1]]
+        return tf.reshape(tf.sqrt(layers.channel_sum(tf.square(x))), shape)
     return tf.sqrt(tf.reduce_sum(tf.square(x), axis=axes, keepdims=axes is not None))
 
 
@@ -81,7 +86,11 @@ def adaptive_clip(
 ) -> tf.Tensor:
     """AGC: where |g| > max(|p|, eps)*c per unit, g <- g * max(|p|, eps)*c / max(|g|, 1e-6)."""
     max_norm = tf.maximum(unitwise_norm(parameter, axes), eps) * clip_factor
-    grad_norm = unitwise_norm(gradient, axes)
+    return _clip(gradient, max_norm, unitwise_norm(gradient, axes))
+
+
+def _clip(gradient: tf.Tensor, max_norm: tf.Tensor, grad_norm: tf.Tensor) -> tf.Tensor:
+    """AGC's rescaling, given the unit-wise norms (the reference's adaptive_clip_grad)."""
     clipped = gradient * (max_norm / tf.maximum(grad_norm, 1e-6))
     return tf.where(grad_norm < max_norm, gradient, clipped)
 
@@ -140,50 +149,58 @@ class AGCAdam(tf.keras.optimizers.Adam):
         self.clip_eps = float(clip_eps)
         self.groups = dict(groups or {})
 
-    def transform(self, gradient: tf.Tensor, variable: tf.Variable) -> tf.Tensor:
-        """The gradient Adam sees for `variable`: clipped, then L2-decayed."""
-        group = self.groups.get(variable.name)
-        if gradient is None or group is None:
-            return gradient
-        parameter = tf.convert_to_tensor(variable)
-        if self.clip_factor is not None and group["clip"]:
-            gradient = adaptive_clip(
-                gradient, parameter, self.clip_factor, group["axes"], self.clip_eps
-            )
-        if self.l2 and group["decay"]:
-            gradient = gradient + tf.constant(self.l2, gradient.dtype) * parameter
-        return gradient
-
     def apply_gradients(
         self, grads_and_vars, name=None, skip_gradients_aggregation=False, **kwargs
     ):
+        # Aggregate first (the cross-replica sum), so that clipping and decay in
+        # `update_step` see the global batch's gradient, as on one device.
         grads_and_vars = list(grads_and_vars)
         aggregate = kwargs.pop("experimental_aggregate_gradients", True)
         if not skip_gradients_aggregation and aggregate:
             grads_and_vars = self.aggregate_gradients(grads_and_vars)
-        grads_and_vars = [(self.transform(g, v), v) for g, v in grads_and_vars]
         return super().apply_gradients(grads_and_vars, name=name, skip_gradients_aggregation=True)
 
+    def _group(self, variable: tf.Variable) -> dict | None:
+        # Under tf.distribute, update_step gets each replica's component variable; its
+        # group is the mirrored variable's.
+        container = getattr(variable, "_distributed_container", None)
+        return self.groups.get((container() if container else variable).name)
+
     def update_step(self, gradient, variable):
-        """PyTorch's Adam update (`torch.optim.Adam`, single-tensor form) in `variable.dtype`."""
+        """AGC, L2 and PyTorch's Adam update (`torch.optim.Adam`) in `variable.dtype`."""
         dtype = variable.dtype
         gradient = tf.convert_to_tensor(gradient)  # our models have no sparse gradients
-        # Python floats become constants of `dtype` directly: tf.cast(0.9, float64) would
-        # first round 0.9 to float32.
-        beta_1 = tf.constant(self.beta_1, dtype)
-        beta_2 = tf.constant(self.beta_2, dtype)
-        epsilon = tf.constant(self.epsilon, dtype)
-        lr = tf.cast(self.learning_rate, dtype)
-        step = tf.cast(self.iterations + 1, dtype)
-        bias_correction_1 = 1 - tf.pow(beta_1, step)
-        bias_correction_2 = 1 - tf.pow(beta_2, step)
+        group = self._group(variable) or {}
+        clip = self.clip_factor is not None and group.get("clip", False)
+        decay = bool(self.l2) and group.get("decay", False)
+        if clip:
+            max_norm = tf.maximum(unitwise_norm(variable, group["axes"]), self.clip_eps)
+            max_norm = max_norm * tf.constant(self.clip_factor, dtype)
+            grad_norm = unitwise_norm(gradient, group["axes"])
+        else:
+            max_norm = grad_norm = tf.zeros([], dtype)
         index = self._index_dict[self._var_key(variable)]
-        m = self._momentums[index]
-        v = self._velocities[index]
-        m.assign_add((gradient - m) * (1 - beta_1))
-        v.assign(v * beta_2 + tf.square(gradient) * (1 - beta_2))
-        denominator = tf.sqrt(v) / tf.sqrt(bias_correction_2) + epsilon
-        variable.assign_sub((lr / bias_correction_1) * (m / denominator))
+        m, v = self._momentums[index], self._velocities[index]
+        new_variable, new_m, new_v = _agc_adam_update(
+            variable.read_value(),
+            m.read_value(),
+            v.read_value(),
+            gradient,
+            max_norm,
+            grad_norm,
+            l2=tf.constant(self.l2, dtype),
+            lr=tf.cast(self.learning_rate, dtype),
+            step=tf.cast(self.iterations + 1, dtype),
+            beta_1=tf.constant(self.beta_1, dtype),
+            beta_2=tf.constant(self.beta_2, dtype),
+            epsilon=tf.constant(self.epsilon, dtype),
+            clip=clip,
+            decay=decay,
+        )  # Python floats become constants of `dtype` directly: tf.cast(0.9, float64)
+        # would first round 0.9 to float32.
+        m.assign(new_m)
+        v.assign(new_v)
+        variable.assign(new_variable)
 
     def get_config(self) -> dict:
         config = super().get_config()
@@ -191,6 +208,29 @@ class AGCAdam(tf.keras.optimizers.Adam):
             l2=self.l2, clip_factor=self.clip_factor, clip_eps=self.clip_eps, groups=self.groups
         )
         return config
+
+
+# One XLA-fused pass per variable for the clip, the decay and Adam's moments and update
+# (TF runs ~15 elementwise kernels; 68 -> 40 ms per ReActNet-18 step on 2 CPU cores).
+# The unit-wise norms are computed outside it with `channel_sum`: XLA's CPU reductions
+# over leading axes are slow.
+@tf.function(jit_compile=True)
+def _agc_adam_update(
+    parameter, m, v, gradient, max_norm, grad_norm, *, l2, lr, step, beta_1, beta_2, epsilon,
+    clip: bool, decay: bool,
+):  # fmt: skip
+    """AGC (spec section 4), then `g + l2 * p`, then `torch.optim.Adam`'s update.
+
+    Returns the new parameter, first and second moment.
+    """
+    if clip:
+        gradient = _clip(gradient, max_norm, grad_norm)
+    if decay:
+        gradient = gradient + l2 * parameter
+    m_new = m + (gradient - m) * (1 - beta_1)
+    v_new = v * beta_2 + tf.square(gradient) * (1 - beta_2)
+    denominator = tf.sqrt(v_new) / tf.sqrt(1 - tf.pow(beta_2, step)) + epsilon
+    return parameter - (lr / (1 - tf.pow(beta_1, step))) * (m_new / denominator), m_new, v_new
 
 
 @tf.keras.utils.register_keras_serializable(package="larq_abbnn")
