@@ -2,6 +2,8 @@
 
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -374,3 +376,49 @@ def test_two_step_on_tfds_mock_cifar10(tmp_path):
     assert (first.step, second.step) == (1, 2)
     assert (tmp_path / "step2" / "best.keras").exists()
     assert np.isfinite(second.history["loss"]).all()
+
+
+MIRRORED_STEP = """
+import numpy as np, tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+tf.keras.backend.set_floatx("float64")
+from larq_abbnn import training, zoo
+
+def build():
+    model = zoo.ABReActNet18((16, 16, 3), 10, stem="cifar", step=1, width_multiplier=0.125)
+    return zoo.trained_looking(model, seed=3)
+
+rng = np.random.default_rng(0)
+x, y = rng.normal(size=(16, 16, 16, 3)), rng.integers(0, 10, 16)
+data = tf.data.Dataset.from_tensor_slices((x, y)).batch(8)  # 2 global batches of 8
+updates = []
+for strategy in (tf.distribute.get_strategy(),
+                 tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])):
+    with strategy.scope():
+        model = build()
+        before = [w.numpy() for w in model.trainable_weights]
+        fit_model = training.compile_for_step(
+            model, step=1, stem="cifar", epochs=2, steps_per_epoch=1)
+    fit_model.fit(data, epochs=2, verbose=0)
+    updates.append([w.numpy() - b for w, b in zip(model.trainable_weights, before)])
+    print("replicas", strategy.num_replicas_in_sync)
+errors = [np.linalg.norm(m - s) / np.linalg.norm(s) for s, m in zip(*updates)]
+print("worst", max(errors))
+"""
+
+
+def test_mirrored_training_equals_one_device_in_float64():
+    """Clipping and decay run after the cross-replica sum: 2 epochs of one global batch of 8
+    on 2 logical CPUs (4 per replica) move every weight as one device does, to 1e-12."""
+    result = subprocess.run(
+        [sys.executable, "-c", MIRRORED_STEP],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "replicas 1" in result.stdout and "replicas 2" in result.stdout
+    worst = float(result.stdout.split("worst")[-1])
+    assert worst <= 1e-12, result.stdout

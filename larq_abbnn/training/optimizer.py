@@ -160,11 +160,15 @@ class AGCAdam(tf.keras.optimizers.Adam):
             grads_and_vars = self.aggregate_gradients(grads_and_vars)
         return super().apply_gradients(grads_and_vars, name=name, skip_gradients_aggregation=True)
 
+    def build(self, var_list):
+        super().build(var_list)
+        # Groups by Keras's own variable key: under tf.distribute, update_step gets each
+        # replica's component variable (named ".../replica_1:0"), whose key is its
+        # mirrored variable's.
+        self._group_by_key = {self._var_key(v): self.groups.get(v.name) for v in var_list}
+
     def _group(self, variable: tf.Variable) -> dict | None:
-        # Under tf.distribute, update_step gets each replica's component variable; its
-        # group is the mirrored variable's.
-        container = getattr(variable, "_distributed_container", None)
-        return self.groups.get((container() if container else variable).name)
+        return self._group_by_key.get(self._var_key(variable))
 
     def update_step(self, gradient, variable):
         """AGC, L2 and PyTorch's Adam update (`torch.optim.Adam`) in `variable.dtype`."""
