@@ -266,6 +266,10 @@ def test_folded_model_saves_and_loads(tmp_path):
     restored = tf.keras.models.load_model(tmp_path / "folded.keras")
     x = np.random.default_rng(0).normal(size=(2, 32, 32, 3)).astype(np.float32)
     np.testing.assert_array_equal(restored.predict(x, verbose=0), folded.predict(x, verbose=0))
+    # folding fold's output would standardize +-1 kernels again (0.77 relative error)
+    for already_folded in (folded, restored):
+        with pytest.raises(FoldError, match="layer 'feature.0.conv1' is already folded"):
+            fold(already_folded)
 
 
 @pytest.fixture(scope="module")
@@ -287,10 +291,9 @@ def test_damaged_tflite_files_give_one_clear_error(small_tflite):
     damaged.append(bytes(flipped))
     for data in damaged:
         for read in (op_counts, count_multiplications):
-            try:
+            with pytest.raises(ValueError, match="TFLite|tensor|operator|buffer") as error:
                 read(data)
-            except ValueError as error:
-                assert "TFLite" in str(error) or "tensor" in str(error) or "operator" in str(error)
+            assert len(str(error.value).splitlines()) == 1, (read.__name__, error.value)
 
 
 NEAR_TIES = pytest.mark.xfail(

@@ -33,7 +33,7 @@ import tensorflow as tf
 from larq import math as lq_math
 from larq.quantizers import NoOp
 
-from larq_abbnn import layers
+from larq_abbnn import layers, quantizers
 from larq_abbnn.quantizers import scaled_weight_standardization
 
 #: Keras layers the fold copies as they are: no weights, or weights used as they are.
@@ -99,6 +99,16 @@ def _check_layers(model) -> None:
     for layer in model.layers:
         if len(layer.inbound_nodes) > 1:
             raise FoldError(f"layer '{layer.name}' is used {len(layer.inbound_nodes)} times")
+        if isinstance(layer, layers.ScaledStdConv2D) and not isinstance(
+            layer.kernel_quantizer, (quantizers.ScaledStd, quantizers.ScaledStdSign)
+        ):
+            # fold's own output: its kernels are already standardized (+-1 for binary
+            # convs); standardizing them again would silently change the function.
+            raise FoldError(
+                f"layer '{layer.name}' is already folded (kernel quantizer "
+                f"{type(layer.kernel_quantizer).__name__}, not scaled weight "
+                "standardization): fold the trained model, not fold's output"
+            )
         if isinstance(layer, _PLAIN_LAYERS) or isinstance(
             layer,
             (

@@ -58,7 +58,11 @@ def op_counts(flatbuffer: bytes) -> Counter:
     Custom ops appear under their custom code (`LceBconv2d`, `LceQuantize`, ...),
     builtins under their schema name (`CONV_2D`, `ADD`, ...).
     """
-    model = tflite_schema.Model.GetRootAsModel(flatbuffer, 0)
+    check_model(flatbuffer)  # a truncated file can still hold a readable op table
+    return _op_counts(tflite_schema.Model.GetRootAsModel(flatbuffer, 0))
+
+
+def _op_counts(model) -> Counter:
     builtins = builtin_names()
     names = []
     for i in range(model.OperatorCodesLength()):
@@ -105,7 +109,7 @@ def check_model(flatbuffer: bytes) -> None:
         for where, index in indices:
             if not -1 <= index < tensors:
                 raise ValueError(f"subgraph {s}: {where} refers to tensor {index} of {tensors}")
-    op_counts(flatbuffer)
+    _op_counts(model)
 
 
 #: bytes per element of the tensor types a constant buffer can hold

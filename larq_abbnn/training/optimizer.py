@@ -11,9 +11,9 @@ Without Normalization"). Keras has none of the three as the reference computes t
   epsilon dominates the update: Keras's update of a fresh learnable bias is ~30x smaller
   than the reference's at step 1;
 - its constants (betas, a schedule's rates) are float32 tensors even for float64 variables.
-So `AGCAdam.update_step` is PyTorch's update, computed in the variable's dtype, and clipping
-and decay run in `apply_gradients` after the cross-replica sum, which keeps all three right
-under `tf.distribute` and inside `model.fit`.
+So `AGCAdam.update_step` clips, decays and applies PyTorch's update, in the variable's
+dtype. Keras calls it after the cross-replica sum of the gradients, which keeps all three
+right under `tf.distribute` and inside `model.fit`.
 """
 
 from __future__ import annotations
@@ -148,17 +148,6 @@ class AGCAdam(tf.keras.optimizers.Adam):
         self.clip_factor = None if clip_factor is None else float(clip_factor)
         self.clip_eps = float(clip_eps)
         self.groups = dict(groups or {})
-
-    def apply_gradients(
-        self, grads_and_vars, name=None, skip_gradients_aggregation=False, **kwargs
-    ):
-        # Aggregate first (the cross-replica sum), so that clipping and decay in
-        # `update_step` see the global batch's gradient, as on one device.
-        grads_and_vars = list(grads_and_vars)
-        aggregate = kwargs.pop("experimental_aggregate_gradients", True)
-        if not skip_gradients_aggregation and aggregate:
-            grads_and_vars = self.aggregate_gradients(grads_and_vars)
-        return super().apply_gradients(grads_and_vars, name=name, skip_gradients_aggregation=True)
 
     def build(self, var_list):
         super().build(var_list)
