@@ -53,10 +53,36 @@ def test_imagenet_transforms_shapes_and_ranges():
     assert (train >= LOW - 0.5).all() and (train <= HIGH + 0.5).all()
     test = transforms.imagenet_test(image).numpy()
     assert test.shape == (224, 224, 3)
-    # the center crop of a 256x341 resize: a constant image stays constant
-    flat = tf.fill((300, 400, 3), tf.constant(128, tf.uint8))
-    expected = np.broadcast_to((128 / 255 - MEAN) / STD, (224, 224, 3))
-    np.testing.assert_allclose(transforms.imagenet_test(flat).numpy(), expected, rtol=1e-5)
+
+
+def _textured(height, width):
+    """Stripes, gradients and noise: any wrong offset, size or filter shows."""
+    yy, xx = np.mgrid[0:height, 0:width]
+    image = np.stack(
+        [(xx * 3 + yy) % 256, (yy * 5) % 256, ((xx // 7) * 40 + (yy // 9) * 30) % 256], -1
+    )
+    noise = np.random.default_rng(0).integers(-20, 20, image.shape)
+    return np.clip(image + noise, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("height,width", [(375, 500), (500, 333), (256, 343), (300, 300)])
+def test_imagenet_test_transform_is_torchvisions_resize_and_center_crop(height, width):
+    """Against PIL, as torchvision's Resize(256) + CenterCrop(224) compute it: shorter
+    side 256, longer int(256 * long / short), PIL bilinear; offsets round((d) / 2) half to
+    even (256x343: d = 119, offset 60, not 59). PIL rounds to uint8: 1 level apart."""
+    from PIL import Image
+
+    image = _textured(height, width)
+    if width <= height:
+        new_w, new_h = 256, int(256 * height / width)
+    else:
+        new_w, new_h = int(256 * width / height), 256
+    resized = np.asarray(Image.fromarray(image).resize((new_w, new_h), Image.BILINEAR))
+    top, left = int(round((new_h - 224) / 2.0)), int(round((new_w - 224) / 2.0))
+    expected = resized[top : top + 224, left : left + 224] / 255.0
+    ours = transforms.imagenet_test(tf.constant(image)).numpy() * STD + MEAN
+    assert np.abs(ours - expected).max() <= 1.001 / 255
+    assert np.abs(ours - expected).mean() <= 0.4 / 255
 
 
 def test_lighting_adds_one_rgb_offset_per_image():
