@@ -35,7 +35,9 @@ LARQ_ZOO = {
 
 
 def full_precision_counterpart(model: tf.keras.Model) -> tf.keras.Model:
-    """The same network with every binary conv a full-precision ScaledStd conv (no sign)."""
+    """The same network, with the same weights, every binary conv a full-precision
+    ScaledStd conv (no sign). The weights are copied: `clone_model` re-initialises them,
+    and a fresh model's zero biases would vanish in conversion (a cheaper file)."""
 
     def clone(layer):
         config = layer.get_config()
@@ -47,6 +49,7 @@ def full_precision_counterpart(model: tf.keras.Model) -> tf.keras.Model:
 
     full = tf.keras.models.clone_model(model, clone_function=clone)
     full._name = f"{model.name}_full_precision"
+    full.set_weights(model.get_weights())
     return full
 
 

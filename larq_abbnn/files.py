@@ -1,12 +1,31 @@
-"""Writing output files so that a reader never sees a partial one."""
+"""Writing output files so that a reader never sees a partial one.
+
+Each write goes to a hidden temporary beside the target (`.NAME.XXXX.tmp`, keeping the
+extension where the writer needs it), renamed over the target when complete. A process
+killed mid-write (SIGKILL, power loss) cannot delete its temporary; the next write to
+the same target removes such leftovers. Two processes writing one target at once are
+not supported (the last rename would win anyway).
+"""
 
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import tempfile
 from typing import Iterator
+
+
+def _temporary(path: str, suffix: str) -> tuple[int, str]:
+    """A new temporary file beside `path`, after removing leftovers of earlier writes."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    prefix = f".{os.path.basename(path)}."
+    for stale in glob.glob(os.path.join(glob.escape(folder), glob.escape(prefix) + "*.tmp*")):
+        with contextlib.suppress(OSError):
+            os.unlink(stale)
+    return tempfile.mkstemp(dir=folder, prefix=prefix, suffix=suffix)
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
@@ -15,9 +34,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     An interrupted write leaves the old file (or none), never a truncated one.
     """
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    fd, tmp = _temporary(path, ".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -38,10 +55,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     because Keras chooses the format by it.
     """
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    base, ext = os.path.splitext(os.path.basename(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{base}.", suffix=f".tmp{ext}")
+    fd, tmp = _temporary(path, f".tmp{os.path.splitext(path)[1]}")
     os.close(fd)
     try:
         yield tmp

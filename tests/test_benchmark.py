@@ -1,6 +1,7 @@
 import csv
 import io
 
+import numpy as np
 import pytest
 import tensorflow as tf
 from conftest import run_abbnn
@@ -85,6 +86,33 @@ def test_measure_selects_lces_kernel(tflite_file):
         measure(flatbuffer, kernel="fast")
 
 
+def test_the_chosen_kernel_reaches_lces_interpreter(monkeypatch):
+    """LCE 0.16's optimized kernel miscomputes a zero-padded binary conv on a 2x2 map and
+    its reference kernel does not, so the outputs of `measure`'s runs show which ran."""
+    from larq_compute_engine import convert_keras_model
+    from test_lce_conversion import _single_conv
+
+    from larq_abbnn import benchmark
+
+    model = _single_conv(2, 64, 0.0)
+    flatbuffer = convert_keras_model(model)
+    runs = {}
+
+    def spy(data, threads, kernel):
+        shape, run = real(data, threads, kernel)
+        runs[kernel] = run
+        return shape, run
+
+    real = benchmark._lce_runner
+    monkeypatch.setattr(benchmark, "_lce_runner", spy)
+    for kernel in ("bgemm", "reference"):
+        assert measure(flatbuffer, runs=1, kernel=kernel).kernel == kernel
+    x = np.random.default_rng(1).normal(size=(1, 2, 2, 64)).astype(np.float32)
+    expected = model.predict(x, verbose=0)
+    assert np.abs(runs["bgemm"](x) - expected).max() > 1.0
+    assert np.abs(runs["reference"](x) - expected).max() == 0.0
+
+
 def test_benchmark_command_measures_and_reads_logs(tflite_file, tmp_path):
     log = tmp_path / "pi.log"
     log.write_text(BOARD_LOG)
@@ -153,9 +181,11 @@ def test_full_precision_counterpart_has_the_same_weights_and_no_binary_op():
     from larq_abbnn.comparison import full_precision_counterpart
     from larq_abbnn.converters.tflite_graph import op_counts
 
-    model = zoo.ABReActNet18((32, 32, 3), 10, width_multiplier=0.25)
+    model = zoo.trained_looking(zoo.ABReActNet18((32, 32, 3), 10, width_multiplier=0.25))
     full = full_precision_counterpart(model)
-    assert full.count_params() == model.count_params()
+    assert [w.name for w in full.weights] == [w.name for w in model.weights]
+    for ours, theirs in zip(full.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(ours, theirs)  # values, not just counts
     assert not any(isinstance(l, layers.BinaryScaledStdConv2D) for l in full.layers)
     flatbuffer = tf.lite.TFLiteConverter.from_keras_model(full).convert()
     ops = op_counts(flatbuffer)
