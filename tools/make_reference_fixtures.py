@@ -2,7 +2,8 @@
 
     pip install torch torchvision            # not a dependency of larq-abbnn
     git clone https://github.com/Ruichen0424/AB-BNN /tmp/AB-BNN
-    python tools/make_reference_fixtures.py --ab-bnn /tmp/AB-BNN
+    git clone https://github.com/VITA-Group/BNN_NoBN /tmp/BNN_NoBN
+    python tools/make_reference_fixtures.py --ab-bnn /tmp/AB-BNN --bnn-nobn /tmp/BNN_NoBN
 
 The authors' modules are imported from their checkout, never copied. For each case, one
 block at a small width is built from their `Network/` package in float64, and their
@@ -16,6 +17,14 @@ The loss is `mean(out**2) / 2`, which needs no stored target.
 `C/alpha`, `C/weight_decay`, `C/out` and `C/x_grad` (output and input gradient at the
 initial weights), `C/loss` (the 3 losses), and every state-dict key twice,
 `C/init/KEY` and `C/final/KEY` (after the 3 updates), in PyTorch layout.
+
+`tests/data/reference_blocks.npz` holds the forward pass and input gradient (same loss) of
+every block type of both repositories (A&B ReActNet-18 at stride 1 and 2, Bi-ResNet,
+XNOR-Net, ReActNet-A at stride 1 and 2, BN-Free ReActNet-18 and ReActNet-A), the stems
+(ResNet CIFAR and ImageNet, Bi-ResNet/XNOR-Net's with PReLU, ReActNet-A's at stride 1
+and 2) and the head, with random trained-looking weights: `C/x`, `C/out`, `C/x_grad`,
+`C/weights/KEY`, plus the block's `C/betas` and `C/alpha`. Stems and head are their
+modules composed as the networks' `forward` does, under the networks' attribute names.
 """
 
 from __future__ import annotations
@@ -109,9 +118,150 @@ def _run(name, block, betas, weight_decay, seed):
     return out
 
 
+def _randomize(module, seed):
+    """Trained-looking values for every parameter (a fresh init has zero biases)."""
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in module.named_parameters():
+            u = torch.rand(p.shape, generator=generator, dtype=p.dtype)
+            n = torch.randn(p.shape, generator=generator, dtype=p.dtype)
+            if name.endswith("gain"):
+                p.copy_(0.5 + u)
+            elif name.endswith("L_alpha"):
+                p.copy_(-6 + 7.4 * u)
+            elif "prelu" in name:  # nn.PReLU slopes
+                p.copy_(0.5 * u)
+            elif name.endswith("bias"):
+                p.copy_(0.1 * n)
+            else:
+                p.copy_(0.05 * n)
+
+
+def _block_cases(nobn: bool):
+    """(name, module, input NCHW shape, betas, alpha) per block, stem and head."""
+    import torch.nn as nn
+
+    from Network import BiResNet_18_Qaw, ReActNet_18_Qaw, ReActNet_A_Qaw, XnorNet_18_Qaw
+    from Network.BNN import ScaledStdConv2d
+
+    b1, b2 = 1.0 / (1.0 + 2 * ALPHA**2) ** 0.5, 1.0 / (1.0 + 3 * ALPHA**2) ** 0.5
+    r18 = ReActNet_18_Qaw
+    cases = [
+        ("ab_reactnet18_s1", r18.BasicBlock(8, 8, ALPHA, b1), (1, 8, 8, 8), (b1,), ALPHA),
+        (
+            "ab_reactnet18_s2",
+            r18.BasicBlock(8, 16, ALPHA, b1, 2, nn.Sequential(nn.AvgPool2d(2, 2), r18.Bconv1x1(8, 16))),
+            (1, 8, 8, 8), (b1,), ALPHA,
+        ),
+        (
+            "ab_biresnet18_s2",
+            BiResNet_18_Qaw.BasicBlock(
+                8, 16, ALPHA, b1, 2,
+                nn.Sequential(nn.AvgPool2d(2, 2), BiResNet_18_Qaw.conv1x1(8, 16)),
+            ),
+            (1, 8, 8, 8), (b1,), ALPHA,
+        ),
+        (
+            "ab_xnornet18_s2",
+            XnorNet_18_Qaw.BasicBlock(
+                8, 16, ALPHA, b1, 2, nn.Sequential(XnorNet_18_Qaw.Bconv1x1(8, 16, stride=2))
+            ),
+            (1, 8, 8, 8), (b1,), ALPHA,
+        ),
+        ("ab_reactneta_s1", ReActNet_A_Qaw.BasicBlock(8, 8, ALPHA, b1, b2, 1), (1, 8, 8, 8), (b1, b2), ALPHA),
+        ("ab_reactneta_s2", ReActNet_A_Qaw.BasicBlock(8, 16, ALPHA, b1, b2, 2), (1, 8, 8, 8), (b1, b2), ALPHA),
+    ]  # fmt: skip
+
+    class Stem(nn.Module):  # the first lines of their ResNet.forward
+        def __init__(self, imagenet, prelu):
+            super().__init__()
+            if imagenet:
+                self.conv1 = ScaledStdConv2d(3, 8, kernel_size=7, stride=2, padding=3, bias=False)
+                self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+            else:
+                self.conv1 = ScaledStdConv2d(3, 8, kernel_size=3, stride=1, padding=1, bias=False)
+                self.maxpool = nn.Identity()
+            self.prelu1 = nn.PReLU(8) if prelu else nn.Identity()
+
+        def forward(self, x):
+            return self.maxpool(self.prelu1(self.conv1(x)))
+
+    class FirstConv(nn.Module):  # ReActNet-A's feature[0]
+        def __init__(self, stride):
+            super().__init__()
+            self.feature = nn.ModuleList([ReActNet_A_Qaw.firstconv3x3(3, 4, stride)])
+
+        def forward(self, x):
+            return self.feature[0](x)
+
+    class Head(nn.Module):  # the last lines of their forward
+        def __init__(self):
+            super().__init__()
+            self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+            self.fc = nn.Linear(16, 10)
+
+        def forward(self, x):
+            return self.fc(self.avgpool(x).view(x.size(0), -1))
+
+    cases += [
+        ("stem_resnet_cifar", Stem(False, False), (1, 3, 8, 8), (), 0.0),
+        ("stem_resnet_imagenet", Stem(True, False), (1, 3, 12, 12), (), 0.0),
+        ("stem_biresnet_imagenet", Stem(True, True), (1, 3, 12, 12), (), 0.0),
+        ("stem_reactneta_cifar", FirstConv(1), (1, 3, 8, 8), (), 0.0),
+        ("stem_reactneta_imagenet", FirstConv(2), (1, 3, 12, 12), (), 0.0),
+        ("head", Head(), (2, 16, 4, 4), (), 0.0),
+    ]
+    if nobn:
+        import models.Qaw_reactnet_18_bf as bf18
+        import models.Qaw_reactnet_A_bf as bfa
+
+        c1, c2 = 1.0 / (1.0 + 2 * 0.2**2) ** 0.5, 1.0 / (1.0 + 3 * 0.2**2) ** 0.5
+        cases += [
+            (
+                "bnfree_reactnet18_s2",
+                bf18.BasicBlock(
+                    8, 16, 0.2, c1, 2, nn.Sequential(nn.AvgPool2d(2, 2), bf18.binaryconv1x1(8, 16))
+                ),
+                (1, 8, 8, 8), (c1,), 0.2,
+            ),
+            ("bnfree_reactneta_s2", bfa.BasicBlock(8, 16, 0.2, c1, c2, 2), (1, 8, 8, 8), (c1, c2), 0.2),
+        ]  # fmt: skip
+    return cases
+
+
+def _forward_case(name, module, shape, betas, alpha, seed):
+    import torch
+
+    module = module.double()
+    _randomize(module, seed)
+    out = {f"{name}/betas": np.array(betas), f"{name}/alpha": np.array(alpha)}
+    for key, value in module.state_dict().items():
+        out[f"{name}/weights/{key}"] = value.detach().numpy().copy()
+    x = torch.randn(*shape, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
+    x.requires_grad_(True)
+    y = module(x)
+    (0.5 * (y**2).mean()).backward()
+    out[f"{name}/x"] = x.detach().numpy().copy()
+    out[f"{name}/out"] = y.detach().numpy().copy()
+    out[f"{name}/x_grad"] = x.grad.numpy().copy()
+    return out
+
+
+def _write(arrays: dict, path: str) -> None:
+    # Written to a temporary name, then renamed: never a half-written fixture.
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".npz.tmp")
+    with os.fdopen(fd, "wb") as f:
+        np.savez_compressed(f, **arrays)
+    os.replace(tmp, path)
+    print(f"wrote {path}: {len(arrays)} arrays, {os.path.getsize(path) / 1024:.0f} KB")
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ab-bnn", required=True, help="a checkout of Ruichen0424/AB-BNN")
+    parser.add_argument("--bnn-nobn", required=True, help="a checkout of VITA-Group/BNN_NoBN")
     parser.add_argument(
         "--output",
         default=os.path.join(os.path.dirname(__file__), "..", "tests", "data"),
@@ -126,13 +276,12 @@ def main(argv=None) -> None:
     arrays: dict[str, np.ndarray] = {}
     for seed, (name, block, betas, decay) in enumerate(_cases()):
         arrays.update(_run(name, block, betas, decay, seed))
-    path = os.path.join(args.output, "reference_training.npz")
-    # Written to a temporary name, then renamed: never a half-written fixture.
-    fd, tmp = tempfile.mkstemp(dir=args.output, suffix=".npz.tmp")
-    with os.fdopen(fd, "wb") as f:
-        np.savez_compressed(f, **arrays)
-    os.replace(tmp, path)
-    print(f"wrote {path}: {len(arrays)} arrays, {os.path.getsize(path) / 1024:.0f} KB")
+    _write(arrays, os.path.join(args.output, "reference_training.npz"))
+    sys.path.insert(0, os.path.abspath(args.bnn_nobn))  # its `layers` and `models`
+    blocks: dict[str, np.ndarray] = {}
+    for seed, case in enumerate(_block_cases(nobn=True)):
+        blocks.update(_forward_case(*case, seed=seed))
+    _write(blocks, os.path.join(args.output, "reference_blocks.npz"))
 
 
 if __name__ == "__main__":

@@ -84,6 +84,14 @@ def bnfree_block(x, out_ch, stride, alpha, betas, cfg, name):
     return _rprelu(o2, name, 2, common.prelu(f"{name}.prelu2"))
 
 
+def stem(x: tf.Tensor, cfg: common.Config) -> tf.Tensor:
+    """The first conv, full precision: ScaledStd 3x3, stride 1 (CIFAR) or 2 (ImageNet)."""
+    stride = 1 if cfg.stem == "cifar" else 2
+    return layers.ScaledStdConv2D(
+        cfg.width(CHANNELS[0]), 3, stride, name="feature.0.conv1", **cfg.conv_padding(False)
+    )(x)
+
+
 def reactnet_a(
     block,
     *,
@@ -98,10 +106,7 @@ def reactnet_a(
     betas = common.reactnet_a_betas(strides, alpha)
 
     inputs = common.floatx_input(input_shape)
-    stem_stride = 1 if cfg.stem == "cifar" else 2
-    x = layers.ScaledStdConv2D(
-        cfg.width(CHANNELS[0]), 3, stem_stride, name="feature.0.conv1", **cfg.conv_padding(False)
-    )(inputs)
+    x = stem(inputs, cfg)
     for i, (out_ch, stride) in enumerate(zip(CHANNELS[1:], strides), start=1):
         x = block(x, cfg.width(out_ch), stride, alpha, betas[i - 1], cfg, f"feature.{i}")
     outputs = common.head(x, num_classes, include_top, pool_name="pool1")
