@@ -30,12 +30,17 @@ import numpy as np
 
 
 def write_jpegs(root: str, count: int) -> None:
-    """`count` 500x375 JPEGs in 4 classes, 80% under train/ and 20% under test/."""
+    """`count` 500x375 JPEGs in 4 classes, half under train/ and half under test/.
+
+    Each pass must last long enough for tf.data's autotuning of a fresh iterator: passes
+    of 160 test images (a 20% split) took a third of a second and measured 249 or 495
+    images/s, bimodally, with the same code.
+    """
     import tensorflow as tf
 
     rng = np.random.default_rng(0)
     for i in range(count):
-        split = "test" if i % 5 == 0 else "train"
+        split = "test" if (i // 4) % 2 == 0 else "train"
         folder = os.path.join(root, split, f"class{i % 4}")
         os.makedirs(folder, exist_ok=True)
         small = rng.integers(0, 256, (12, 16, 3)).astype(np.float32)

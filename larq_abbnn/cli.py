@@ -8,6 +8,8 @@ import os
 import sys
 from typing import Sequence
 
+from larq_abbnn import __version__
+
 
 def _shape(text: str) -> tuple[int, int, int]:
     try:
@@ -116,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="A&B BNN (CVPR 2024) for Larq: build, train, convert and check models.",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    parser.add_argument("--version", action="version", version=f"abbnn {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     summary = sub.add_parser("summary", help="print larq's summary of a zoo model")

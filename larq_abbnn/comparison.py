@@ -18,6 +18,7 @@ import re
 import statistics
 from typing import Callable
 
+import numpy as np
 import tensorflow as tf
 
 from larq_abbnn import layers, zoo
@@ -35,9 +36,11 @@ LARQ_ZOO = {
 
 
 def full_precision_counterpart(model: tf.keras.Model) -> tf.keras.Model:
-    """The same network, with the same weights, every binary conv a full-precision
-    ScaledStd conv (no sign). The weights are copied: `clone_model` re-initialises them,
-    and a fresh model's zero biases would vanish in conversion (a cheaper file)."""
+    """The same network, with the same weights, as a float network deploys it: every
+    binary conv a full-precision ScaledStd conv (no sign), every Q-PReLU a PReLU with its
+    power-of-two slopes (TFLite's PRELU, which XNNPACK runs; the training form would
+    convert to GREATER/SELECT/MUL). The weights are copied: `clone_model` re-initialises
+    them, and a fresh model's zero biases would vanish in conversion (a cheaper file)."""
 
     def clone(layer):
         config = layer.get_config()
@@ -45,11 +48,18 @@ def full_precision_counterpart(model: tf.keras.Model) -> tf.keras.Model:
             config.pop("binary_weights", None)
             config["input_quantizer"] = None
             return layers.ScaledStdConv2D.from_config(config)
+        if isinstance(layer, layers.QuantRPReLU):
+            return tf.keras.layers.PReLU(shared_axes=[1, 2], name=layer.name)
         return layer.__class__.from_config(config)
 
     full = tf.keras.models.clone_model(model, clone_function=clone)
     full._name = f"{model.name}_full_precision"
-    full.set_weights(model.get_weights())
+    for source in model.layers:
+        target = full.get_layer(source.name)
+        if isinstance(source, layers.QuantRPReLU):
+            target.set_weights([np.exp2(source.exponents).reshape(1, 1, -1)])
+        else:
+            target.set_weights(source.get_weights())
     return full
 
 

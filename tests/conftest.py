@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("ABBNN_SHARED", REPO.parent / "shared"))
+DATA = Path(__file__).resolve().parent / "data"
 
 
 @pytest.fixture
@@ -26,15 +26,15 @@ def float64():
 
 @pytest.fixture(scope="session")
 def reference_state_dicts():
-    path = SHARED / "spec" / "reference_state_dicts.json"
-    if not path.exists():
-        pytest.fail(f"reference spec not found at {path} (set ABBNN_SHARED)")
-    return json.loads(path.read_text())
+    """Keys, shapes and trainable parameter counts of every released configuration,
+    listed from the authors' networks by tools/make_reference_fixtures.py."""
+    return json.loads((DATA / "reference_state_dicts.json").read_text())
 
 
 @pytest.fixture(scope="session")
 def reference_blocks():
-    return json.loads((SHARED / "spec" / "reference_blocks.json").read_text())
+    """Every block's alpha, beta(s) and stride in the authors' networks (same script)."""
+    return json.loads((DATA / "reference_blocks.json").read_text())
 
 
 def np_conv2d(x, w, stride=1, pads=((0, 0), (0, 0)), pad_value=0.0):

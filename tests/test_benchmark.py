@@ -183,13 +183,20 @@ def test_full_precision_counterpart_has_the_same_weights_and_no_binary_op():
 
     model = zoo.trained_looking(zoo.ABReActNet18((32, 32, 3), 10, width_multiplier=0.25))
     full = full_precision_counterpart(model)
-    assert [w.name for w in full.weights] == [w.name for w in model.weights]
-    for ours, theirs in zip(full.get_weights(), model.get_weights()):
-        np.testing.assert_array_equal(ours, theirs)  # values, not just counts
+    for source in model.layers:  # values, not just counts
+        target = full.get_layer(source.name)
+        if isinstance(source, layers.QuantRPReLU):  # the slopes it applies, as a PReLU
+            assert isinstance(target, tf.keras.layers.PReLU)
+            slopes = tf.reshape(source.slopes(), [-1]).numpy()
+            np.testing.assert_array_equal(target.get_weights()[0].ravel(), slopes)
+        else:
+            for ours, theirs in zip(target.get_weights(), source.get_weights(), strict=True):
+                np.testing.assert_array_equal(ours, theirs)
     assert not any(isinstance(l, layers.BinaryScaledStdConv2D) for l in full.layers)
     flatbuffer = tf.lite.TFLiteConverter.from_keras_model(full).convert()
     ops = op_counts(flatbuffer)
     assert "LceBconv2d" not in ops and ops["CONV_2D"] == 20
+    assert ops["PRELU"] == 16 and "SELECT_V2" not in ops
     row = measure(flatbuffer, runs=2, interpreter="tflite")
     assert row.source == "TFLite+XNNPACK (this machine)" and row.median_ms > 0
 

@@ -21,6 +21,40 @@ def test_help_lists_the_commands():
     assert "summary" in result.stdout and "demo" in result.stdout
 
 
+def test_version_has_one_source():
+    import importlib.metadata
+
+    import larq_abbnn
+
+    result = run_abbnn("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"abbnn {larq_abbnn.__version__}"
+    assert importlib.metadata.version("larq-abbnn") == larq_abbnn.__version__  # setup.py's
+
+
+@pytest.mark.parametrize(
+    "fake,message",
+    [
+        ("raise ImportError('no module')", 'pip install "larq-abbnn[tensorflow]" on a CPU'),
+        ("__version__ = '2.16.1'", "found 2.16.1"),
+    ],
+)
+def test_import_without_tensorflow_215_says_what_to_install(tmp_path, fake, message):
+    """TensorFlow comes through an extra: a missing or Keras-3 TensorFlow is named."""
+    import subprocess
+    import sys
+
+    (tmp_path / "tensorflow").mkdir()
+    (tmp_path / "tensorflow" / "__init__.py").write_text(fake + "\n")
+    result = subprocess.run(
+        [sys.executable, "-c", "import larq_abbnn"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+    )
+    assert result.returncode == 1 and message in result.stderr, result.stderr
+
+
 def test_summary_prints_larq_model_stats():
     result = run_abbnn("summary", "ab_xnornet18", "--input-shape", "32,32,3", "--num-classes", "10")
     assert result.returncode == 0, result.stderr

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import larq_abbnn  # noqa: F401  (registers the layers `load_model` reads)
 from conftest import REPO, run_abbnn
 
 TINY = ["--width-multiplier", "0.125", "--batch-size", "8", "--verbose", "2"]
@@ -128,10 +129,12 @@ def _history_rows(path):
 
 
 @pytest.mark.parametrize(
-    "rows, delay", [(2, 0.0), (1, float(np.random.default_rng().uniform(0, 3)))]
+    "rows, delay", [(2, 0.0), (1, float(np.random.default_rng(15).uniform(0, 3)))]
 )
 def test_sigkill_and_rerun_resumes_losing_at_most_one_epoch(folder, tmp_path, rows, delay):
-    """Killed once an epoch is logged (+ a random delay: mid-epoch or mid-save), rerun."""
+    """Killed once `rows` epochs are logged (+ a seeded delay: mid-epoch or mid-save), rerun:
+    the rerun starts at the epoch after the last backup, which is the last logged epoch
+    or the one before it (never later: no epoch is skipped), and every epoch is logged."""
     args = [
         sys.executable,
         "-m",
@@ -158,16 +161,90 @@ def test_sigkill_and_rerun_resumes_losing_at_most_one_epoch(folder, tmp_path, ro
     time.sleep(delay)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    done_before = _history_rows(history)
-    assert rows <= done_before < EPOCHS, "the run was not killed mid-way"
+    logged = _history_rows(history)  # epochs 1..logged finished and logged
+    assert rows <= logged < EPOCHS, "the run was not killed mid-way"
     assert not (tmp_path / "step1" / "done.json").exists()
 
     rerun = subprocess.run(args, capture_output=True, text=True, env=env, timeout=600)
     assert rerun.returncode == 0, rerun.stderr
-    first_epoch = int(rerun.stdout.split("Epoch ")[1].split("/")[0])
-    assert first_epoch >= done_before, "more than one epoch was lost"
-    rows = [line.split(",")[0] for line in history.read_text().splitlines()[1:]]
-    assert sorted(set(rows), key=int) == [str(e) for e in range(EPOCHS)]
+    first_epoch = int(rerun.stdout.split("Epoch ")[1].split("/")[0])  # 1-based, as printed
+    assert first_epoch in (logged, logged + 1), (first_epoch, logged)
+    epochs = [int(line.split(",")[0]) for line in history.read_text().splitlines()[1:]]
+    assert sorted(set(epochs)) == list(range(EPOCHS))  # 0-based in the CSV
+    assert len(epochs) == EPOCHS + (logged + 1 - first_epoch)  # a repeated epoch logs twice
+
+
+_RESUME_PROBE = """
+import os, signal, sys
+import numpy as np
+import tensorflow as tf
+from larq_abbnn import data, training, zoo
+
+folder, out, phase, dataset = sys.argv[1:5]
+tf.keras.utils.set_random_seed(0)
+d = data.load(dataset, batch_size=8)
+
+
+def build():
+    return zoo.ABReActNet18(
+        d.input_shape, d.num_classes, stem=d.stem, step=1, width_multiplier=0.125
+    )
+
+
+def save_and_die(model, epoch):
+    optimizer = model.optimizer
+    optimizer.build(model.trainable_variables)  # creates, and so restores, the moments
+    arrays = {f"opt{i}": v.numpy() for i, v in enumerate(optimizer.variables)}
+    arrays.update({f"w{i}": w.numpy() for i, w in enumerate(model.weights)})
+    names = [v.name for v in optimizer.variables]
+    np.savez(out, epoch=epoch, names=np.array(names), **arrays)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+class Probe(tf.keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        if phase == "resume":
+            save_and_die(self.model, epoch)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if phase == "kill" and epoch == 1:
+            save_and_die(self.model, epoch + 1)
+
+
+training.train_step(
+    build, d, step=1, epochs=4, folder=folder, steps_per_epoch=2, verbose=0,
+    callbacks=[Probe()],
+)
+"""
+
+
+def test_a_killed_run_resumes_with_the_optimizer_state_it_had(folder, tmp_path):
+    """SIGKILL right after epoch 2's backup: the rerun's first epoch is the 3rd, and its
+    weights, iteration count and every Adam moment equal the killed run's at the end of
+    epoch 2 (the state an uninterrupted run carries into epoch 3), bit for bit."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    run = tmp_path / "run"
+    states = {}
+    for phase in ("kill", "resume"):
+        out = tmp_path / f"{phase}.npz"
+        subprocess.run(
+            [sys.executable, "-c", _RESUME_PROBE, str(run), str(out), phase, folder],
+            env=env, cwd=REPO, timeout=600,
+        )  # fmt: skip
+        assert out.exists(), f"the {phase} run ended before its probe"
+        states[phase] = np.load(out)
+    killed, resumed = states["kill"], states["resume"]
+    assert int(killed["epoch"]) == int(resumed["epoch"]) == 2  # 0-based: the 3rd epoch
+    # created inside the first update or by the probe: only the name scope differs
+    names = [n.split("AGCAdam/")[-1] for n in killed["names"]]
+    assert names == [n.split("AGCAdam/")[-1] for n in resumed["names"]]
+    assert names[0].startswith("iteration")
+    assert int(resumed["opt0"]) == 4  # 2 epochs of 2 steps
+    moments = [i for i, n in enumerate(names) if n.startswith(("m/", "v/"))]
+    assert len(moments) > 50 and all(np.any(killed[f"opt{i}"] != 0) for i in moments[:4])
+    for key in killed.files:
+        if key.startswith(("opt", "w")):
+            np.testing.assert_array_equal(resumed[key], killed[key], err_msg=key)
 
 
 def test_tune_runs_two_trials_and_resumes(folder, tmp_path):

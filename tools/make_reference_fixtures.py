@@ -249,11 +249,91 @@ def _forward_case(name, module, shape, betas, alpha, seed):
     return out
 
 
+#: zoo name -> (the authors' module per training step, factory(module, classes, imagenet))
+_NETWORKS = {
+    "ab_reactnet18": (
+        {1: "Network.ReActNet_18_Qa", 2: "Network.ReActNet_18_Qaw"},
+        lambda m, n, imagenet: m.ResNet18(num_classes=n, imagenet=imagenet),
+    ),
+    "ab_reactnet34": (
+        {1: "Network.ReActNet_18_Qa", 2: "Network.ReActNet_18_Qaw"},
+        lambda m, n, imagenet: m.ResNet34(num_classes=n, imagenet=imagenet),
+    ),
+    "ab_reactneta": (
+        {1: "Network.ReActNet_A_Qa", 2: "Network.ReActNet_A_Qaw"},
+        lambda m, n, imagenet: m.Reactnet(num_classes=n, imagenet=imagenet),
+    ),
+    "ab_biresnet18": (
+        {1: "Network.BiResNet_18_Qa", 2: "Network.BiResNet_18_Qaw"},
+        lambda m, n, imagenet: m.ResNet18(num_classes=n, imagenet=imagenet),
+    ),
+    "ab_xnornet18": (
+        {1: "Network.XnorNet_18_Qa", 2: "Network.XnorNet_18_Qaw"},
+        lambda m, n, imagenet: m.ResNet18(num_classes=n, imagenet=imagenet),
+    ),
+    # BNN_NoBN released ImageNet step-2 models only
+    "bnfree_reactnet18": ({2: "models.Qaw_reactnet_18_bf"}, lambda m, n, _: m.birealnet18(num_classes=n)),
+    "bnfree_reactneta": ({2: "models.Qaw_reactnet_A_bf"}, lambda m, n, _: m.reactnet(num_classes=n)),
+}
+_DATASETS = {"cifar10": (10, False), "cifar100": (100, False), "imagenet": (1000, True)}
+_BLOCK_CONSTANTS = ("alpha", "beta", "beta1", "beta2", "stride", "inplanes", "planes")
+
+
+def _listings() -> tuple[dict, dict]:
+    """Every released configuration's state-dict keys, shapes and trainable parameter
+    count, and every block's constants, read from the authors' networks."""
+    import importlib
+
+    state_dicts: dict = {}
+    blocks: dict = {}
+    for name, (modules, factory) in _NETWORKS.items():
+        for step, module_name in modules.items():
+            module = importlib.import_module(module_name)
+            datasets = _DATASETS if name.startswith("ab_") else {"imagenet": _DATASETS["imagenet"]}
+            for dataset, (classes, imagenet) in datasets.items():
+                network = factory(module, classes, imagenet)
+                state_dicts.setdefault(name, {}).setdefault(f"step{step}", {})[dataset] = {
+                    "trainable_params": sum(
+                        p.numel() for p in network.parameters() if p.requires_grad
+                    ),
+                    "state_dict": {k: list(v.shape) for k, v in network.state_dict().items()},
+                }
+                if step == max(modules) and dataset == "imagenet":
+                    blocks[name] = [
+                        {"module": path, **_constants(block)}
+                        for path, block in network.named_modules()
+                        if type(block).__name__ == "BasicBlock"
+                    ]
+    return state_dicts, blocks
+
+
+def _constants(block) -> dict:
+    out = {}
+    for key in _BLOCK_CONSTANTS:
+        value = getattr(block, key, None)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[key] = value
+    return out
+
+
+def _write_json(value, path: str) -> None:
+    import json
+
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".json.tmp")
+    with os.fdopen(fd, "w") as f:
+        json.dump(value, f)
+        f.write("\n")
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+    print(f"wrote {path}: {os.path.getsize(path) / 1024:.0f} KB")
+
+
 def _write(arrays: dict, path: str) -> None:
     # Written to a temporary name, then renamed: never a half-written fixture.
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".npz.tmp")
     with os.fdopen(fd, "wb") as f:
         np.savez_compressed(f, **arrays)
+    os.chmod(tmp, 0o644)
     os.replace(tmp, path)
     print(f"wrote {path}: {len(arrays)} arrays, {os.path.getsize(path) / 1024:.0f} KB")
 
@@ -267,21 +347,32 @@ def main(argv=None) -> None:
         default=os.path.join(os.path.dirname(__file__), "..", "tests", "data"),
         help="folder for the .npz files (default: tests/data)",
     )
+    parser.add_argument(
+        "--only",
+        choices=["training", "blocks", "listings"],
+        help="write one of the fixture files (default: all of them)",
+    )
     args = parser.parse_args(argv)
     import torch
 
     torch.set_default_dtype(torch.float64)
     torch.manual_seed(2023)  # the blocks' own initialisation, as in the notebooks
     sys.path.insert(0, os.path.abspath(args.ab_bnn))
-    arrays: dict[str, np.ndarray] = {}
-    for seed, (name, block, betas, decay) in enumerate(_cases()):
-        arrays.update(_run(name, block, betas, decay, seed))
-    _write(arrays, os.path.join(args.output, "reference_training.npz"))
-    sys.path.insert(0, os.path.abspath(args.bnn_nobn))  # its `layers` and `models`
-    blocks: dict[str, np.ndarray] = {}
-    for seed, case in enumerate(_block_cases(nobn=True)):
-        blocks.update(_forward_case(*case, seed=seed))
-    _write(blocks, os.path.join(args.output, "reference_blocks.npz"))
+    sys.path.insert(1, os.path.abspath(args.bnn_nobn))  # its `layers` and `models`
+    if args.only in (None, "training"):
+        arrays: dict[str, np.ndarray] = {}
+        for seed, (name, block, betas, decay) in enumerate(_cases()):
+            arrays.update(_run(name, block, betas, decay, seed))
+        _write(arrays, os.path.join(args.output, "reference_training.npz"))
+    if args.only in (None, "blocks"):
+        blocks: dict[str, np.ndarray] = {}
+        for seed, case in enumerate(_block_cases(nobn=True)):
+            blocks.update(_forward_case(*case, seed=seed))
+        _write(blocks, os.path.join(args.output, "reference_blocks.npz"))
+    if args.only in (None, "listings"):
+        state_dicts, constants = _listings()
+        _write_json(state_dicts, os.path.join(args.output, "reference_state_dicts.json"))
+        _write_json(constants, os.path.join(args.output, "reference_blocks.json"))
 
 
 if __name__ == "__main__":

@@ -4,38 +4,62 @@ TensorFlow keeps about 100 MB per built-and-trained Keras model for the life of 
 (measured: 10 small ABReActNet18 builds + fits grow a process from 0.7 to 1.9 GB, with
 `clear_session()` and `gc.collect()`, before and after this project's changes alike). The
 suite builds a few hundred models, which outgrew 24 GB in one process; a process per file
-bounds it. Arguments go to every pytest run. Prints one "N passed, N failed" line.
+bounds it. Files run two at a time (`ABBNN_TEST_JOBS`, default 2): much of a test's time
+is single-threaded (Python graph building, tracing, MLIR conversion), so two processes
+keep both cores busy. The longest files start first. pytest-xdist would split files
+across workers too, but then one worker process would still hold a whole share of the
+suite's models. Arguments go to every pytest run. Prints each file's output when it ends,
+then one "N passed, N failed" line.
 """
 
+import concurrent.futures
 import glob
 import os
 import re
 import subprocess
 import sys
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+#: Measured longest first (seconds on this machine kind), so the tail of the run is short.
+LONGEST = ["test_train_cli.py", "test_converters.py", "test_zoo.py", "test_training.py"]
+
+
+def _run(path: str) -> tuple[str, str, int, float]:
+    start = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", os.path.relpath(path, ROOT), *sys.argv[1:]],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    return path, result.stdout, result.returncode, time.perf_counter() - start
 
 
 def main() -> int:
+    paths = sorted(glob.glob(os.path.join(ROOT, "tests", "test_*.py")))
+    order = {name: i for i, name in enumerate(LONGEST)}
+    paths.sort(key=lambda p: order.get(os.path.basename(p), len(order)))
+    jobs = int(os.environ.get("ABBNN_TEST_JOBS", "2"))
     totals = {"passed": 0, "failed": 0, "errors": 0, "skipped": 0}
-    failed_files = []
-    for path in sorted(glob.glob(os.path.join(ROOT, "tests", "test_*.py"))):
-        result = subprocess.run(
-            [sys.executable, "-m", "pytest", os.path.relpath(path, ROOT), *sys.argv[1:]],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        sys.stdout.write(result.stdout)
-        sys.stdout.flush()
-        for count, kind in re.findall(r"(\d+) (passed|failed|errors?|skipped)", result.stdout.splitlines()[-1] if result.stdout else ""):
-            totals["errors" if kind.startswith("error") else kind] += int(count)
-        if result.returncode not in (0, 5):  # 5: every test of the file deselected
-            failed_files.append(path)
+    failed_files, timings = [], []
+    start = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
+        for future in concurrent.futures.as_completed([pool.submit(_run, p) for p in paths]):
+            path, output, returncode, seconds = future.result()
+            sys.stdout.write(output)
+            sys.stdout.flush()
+            last = output.splitlines()[-1] if output else ""
+            for count, kind in re.findall(r"(\d+) (passed|failed|errors?|skipped)", last):
+                totals["errors" if kind.startswith("error") else kind] += int(count)
+            if returncode not in (0, 5):  # 5: every test of the file deselected
+                failed_files.append(path)
+            timings.append((seconds, os.path.basename(path)))
+    print("seconds per file: " + ", ".join(f"{n} {s:.0f}" for s, n in sorted(timings)[::-1]))
     print(
         f"{totals['passed']} passed, {totals['failed'] + totals['errors']} failed, "
-        f"{totals['skipped']} skipped"
+        f"{totals['skipped']} skipped in {time.perf_counter() - start:.0f} s"
     )
     if failed_files:
         print("failed files: " + ", ".join(os.path.basename(p) for p in failed_files))

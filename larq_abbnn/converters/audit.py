@@ -14,8 +14,11 @@ first conv, the binary convs' accumulation and the final Linear. Besides that to
 
 Lines the paper's rule leaves out are listed with kind `excluded` (first conv, binary
 accumulation, last Linear and global pool) or `paper_excluded` (full-precision layers of
-Bi-ResNet/XNOR-Net that the paper's 0 does not count: the PReLU after the stem, the PReLU
-before the pool, the full-precision shortcut conv).
+Bi-ResNet that the paper's 0 does not count: the PReLU right after the first conv, the
+PReLU right before the global pool, and the full-precision 1x1 conv on a block's
+shortcut). These exemptions are found by the graph's structure, not by names or
+positions: a real conv anywhere else, a PReLU inside a block or a scale that is not a
+power of two counts as full precision and is reported under its own layer name.
 """
 
 from __future__ import annotations
@@ -160,6 +163,48 @@ def _elements(shape) -> int:
 # -- Keras graphs --------------------------------------------------------------------------
 
 
+def _keras_ancestors(layer) -> set:
+    """Names of every layer `layer` depends on (itself included)."""
+    seen, stack = set(), [layer]
+    while stack:
+        current = stack.pop()
+        if current.name in seen or isinstance(current, tf.keras.layers.InputLayer):
+            continue
+        seen.add(current.name)
+        stack.extend(inbound_layers(current))
+    return seen
+
+
+def _is_keras_shortcut_conv(layer, consumers: dict, binary_convs: dict) -> bool:
+    """A real 1x1 conv on a block's shortcut (Bi-ResNet's downsample): it feeds only a
+    residual `Add` whose other branch holds a binary conv computed from the tensor the
+    shortcut starts from (through an average pool)."""
+    if tuple(layer.kernel.shape[:2]) != (1, 1):
+        return False
+    adds = consumers.get(layer.name, [])
+    if len(adds) != 1 or not isinstance(adds[0], tf.keras.layers.Add):
+        return False
+    source = inbound_layers(layer)[0]
+    while isinstance(source, tf.keras.layers.AveragePooling2D):
+        source = inbound_layers(source)[0]
+    for branch in inbound_layers(adds[0]):
+        if branch is layer:
+            continue
+        for name in binary_convs.keys() & _keras_ancestors(branch):
+            if source.name in _keras_ancestors(inbound_layers(binary_convs[name])[0]):
+                return True
+    return False
+
+
+def _keras_consumers(model) -> dict:
+    consumers = defaultdict(list)
+    for layer in model.layers:
+        if not isinstance(layer, tf.keras.layers.InputLayer):
+            for source in inbound_layers(layer):
+                consumers[source.name].append(layer)
+    return consumers
+
+
 def _keras_family(model) -> str:
     a_and_b = (layers.MaskLayer, layers.QuantRPReLU)
     return "ab" if any(isinstance(layer, a_and_b) for layer in model.layers) else "bnfree"
@@ -167,6 +212,14 @@ def _keras_family(model) -> str:
 
 def _count_keras(model, family: str) -> MultiplicationReport:
     out = _Collector(family)
+    consumers = _keras_consumers(model)
+    binary_convs = {
+        layer.name: layer
+        for layer in model.layers
+        if isinstance(layer, layers.ScaledStdConv2D)
+        and getattr(layer.kernel_quantizer, "precision", 32) == 1
+        and getattr(layer.input_quantizer, "precision", None) == 1
+    }
     first_conv = None
     for layer in model.layers:
         if isinstance(layer, tf.keras.layers.InputLayer):
@@ -189,8 +242,15 @@ def _count_keras(model, family: str) -> MultiplicationReport:
             elif getattr(layer.input_quantizer, "precision", None) == 1:
                 out.add(label, "excluded", n * fan_in, "binary activations, real weights (step 1)")
                 out.add(label, "full_precision", n, "gain of a step-1 conv")
-            else:
+            elif _is_keras_shortcut_conv(layer, consumers, binary_convs):
                 out.add(label, "paper_excluded", n * fan_in + n, "full-precision shortcut conv")
+            else:
+                out.add(
+                    f"{type(layer).__name__} {layer.name}",
+                    "full_precision",
+                    n * fan_in + n,
+                    "full-precision conv inside the network",
+                )
         elif isinstance(layer, layers.MaskLayer):
             out.add(label, "removed", 0, "removed at inference: sign(beta*z) = sign(z)")
         elif isinstance(layer, layers.Scale):
@@ -200,7 +260,12 @@ def _count_keras(model, family: str) -> MultiplicationReport:
         elif isinstance(layer, layers.QuantRPReLU):
             out.scaled(label, n, True)
         elif isinstance(layer, tf.keras.layers.PReLU):
-            if not _BLOCK_PREFIX.match(layer.name):
+            after_first_conv = first_conv is not None and sources[0] is first_conv
+            before_pool = all(
+                isinstance(c, tf.keras.layers.GlobalAveragePooling2D)
+                for c in consumers[layer.name]
+            )
+            if after_first_conv or before_pool:
                 out.add(label, "paper_excluded", n, "PReLU outside the blocks (first/last layer)")
             else:
                 out.scaled(label, n, _power_of_two(layer.get_weights()[0]))
@@ -318,27 +383,75 @@ class _Graph:
             tensor = self.ops[k][2][0]
         return True
 
-    def in_block(self, output: int) -> bool:
-        """Whether an op belongs to a block, by the Keras layer name in its tensor's name;
-        unnamed graphs: whether it lies between the first conv and the global pool."""
-        name = self.name(output)
-        if re.search(r"(layer\d+\.\d+|feature\.\d+)\.", name):
-            return True
-        if re.search(r"(^|/)(prelu\d*|conv1|fc|avgpool|pool1)(/|;|$)", name):
+    def source(self, tensor: int, through=_MOVES_DATA) -> int:
+        """The tensor `tensor` is computed from through data-movement ops only."""
+        while tensor not in self.graph_inputs:
+            k = self.producer.get(tensor)
+            if k is None or self.ops[k][0] not in through:
+                break
+            tensor = self.ops[k][2][0]
+        return tensor
+
+    def ancestors(self, tensor: int) -> set:
+        """Every tensor `tensor` is computed from (itself included)."""
+        seen, stack = set(), [tensor]
+        while stack:
+            t = stack.pop()
+            if t in seen or t < 0:
+                continue
+            seen.add(t)
+            k = self.producer.get(t)
+            if k is not None:
+                stack.extend(self.ops[k][2])
+        return seen
+
+    def is_shortcut_conv(self, k: int) -> bool:
+        """A real 1x1 conv on a block's shortcut (Bi-ResNet's downsample): it feeds only a
+        residual ADD whose other operand is computed by a binary conv from the tensor the
+        shortcut starts from (through an average pool)."""
+        _, _, ins, outs = self.ops[k]
+        if self.shape(ins[1])[1:3] != [1, 1]:
             return False
-        k = self.producer.get(output)
-        source = self.ops[k][2][0] if k is not None else None
-        while source is not None and source not in self.graph_inputs:
-            j = self.producer.get(source)
-            if j is None:
-                break
-            opname, _, ins, _ = self.ops[j]
-            if opname in ("CONV_2D",) and self.from_input(ins[0]):
-                return False
-            if opname not in _MOVES_DATA:
-                break
-            source = ins[0]
-        return not any(self.ops[c][0] == "MEAN" for c in self.consumers[output])
+        adds = self.consumers[outs[0]]
+        if len(adds) != 1 or self.ops[adds[0]][0] != "ADD":
+            return False
+        start = self.source(ins[0], _MOVES_DATA | {"AVERAGE_POOL_2D"})
+        for other in self.ops[adds[0]][2]:
+            if other == outs[0] or other < 0:
+                continue
+            for t in self.ancestors(other):
+                j = self.producer.get(t)
+                if j is not None and self.ops[j][0] == "LceBconv2d":
+                    if start in self.ancestors(self.ops[j][2][0]):
+                        return True
+        return False
+
+    def outside_blocks(self, k: int, first_conv_output: int | None) -> bool:
+        """A PReLU right after the first conv or right before the global pool (MEAN)."""
+        _, _, ins, outs = self.ops[k]
+        if first_conv_output is not None and self.source(ins[0]) == first_conv_output:
+            return True
+        consumers = [self.ops[c][0] for c in self.consumers[outs[0]]]
+        moves = [c for c in self.consumers[outs[0]] if self.ops[c][0] in _MOVES_DATA]
+        while moves:  # a RESHAPE or TRANSPOSE may sit between the PReLU and the pool
+            c = moves.pop()
+            consumers.remove(self.ops[c][0])
+            for d in self.consumers[self.ops[c][3][0]]:
+                consumers.append(self.ops[d][0])
+                if self.ops[d][0] in _MOVES_DATA:
+                    moves.append(d)
+        return bool(consumers) and all(name == "MEAN" for name in consumers)
+
+    def layer_name(self, output: int) -> str:
+        """The Keras layers an op computes, from its tensor's name
+        (`model/layer2.0.move1/add;model/layer2.0.extra/Conv2D` -> `layer2.0.move1+layer2.0.extra`:
+        the converter fuses a bias into the conv before it), or the bare tensor name."""
+        names = []
+        for part in self.name(output).split(";"):
+            pieces = part.split("/")
+            if len(pieces) > 2 and pieces[1] not in names:
+                names.append(pieces[1])
+        return "+".join(names) or self.name(output)
 
     def label(self, kind: str, output: int) -> str:
         name = self.name(output)
@@ -357,8 +470,8 @@ def _count_tflite(flatbuffer: bytes, family: str | None) -> MultiplicationReport
                 if constants and not _power_of_two(constants[0]):
                     family = "bnfree"
     out = _Collector(family)
-    first_conv_done = False
-    for name, op, ins, outs in g.ops:
+    first_conv_output = None
+    for k, (name, op, ins, outs) in enumerate(g.ops):
         n = _elements(g.shape(outs[0])) if outs else 0
         label = g.label(name, outs[0]) if outs else name
         if name in _NO_MULTIPLICATION:
@@ -371,14 +484,21 @@ def _count_tflite(flatbuffer: bytes, family: str | None) -> MultiplicationReport
                 else int(np.prod(kernel_shape[1:3]))
             )
             weights = g.constant(ins[1])
-            if not first_conv_done and g.from_input(ins[0]):
-                first_conv_done = True
+            if first_conv_output is None and g.from_input(ins[0]):
+                first_conv_output = outs[0]
                 out.add(label, "excluded", n * fan_in, "first conv")
             elif weights is not None and _binary_up_to_scale(weights, kernel_shape[0]):
                 out.add(label, "excluded", n * fan_in, "binary-weight accumulation")
                 out.add(label, "binary_conv_scaling", n)
+            elif name == "CONV_2D" and g.is_shortcut_conv(k):
+                out.add(label, "paper_excluded", n * fan_in, "full-precision shortcut conv")
             else:
-                out.add(label, "paper_excluded", n * fan_in, "full-precision conv")
+                out.add(  # the converter truncates fused names: say where it reads and writes
+                    f"{name} {g.layer_name(ins[0])} -> {g.layer_name(outs[0])}",
+                    "full_precision",
+                    n * fan_in,
+                    "full-precision conv inside the network",
+                )
         elif name == "LceBconv2d":
             out.add(label, "binary_conv_scaling", n, "LceBconv2d output multiplier")
             filters = g.shape(ins[1])  # OHWI; bitpacked int32 words of 32 input channels
@@ -389,7 +509,7 @@ def _count_tflite(flatbuffer: bytes, family: str | None) -> MultiplicationReport
             out.scaled(label, n, bool(constants) and _power_of_two(constants[0]))
         elif name == "PRELU":
             slopes = g.constant(ins[1])
-            if not g.in_block(outs[0]):
+            if g.outside_blocks(k, first_conv_output):
                 out.add(label, "paper_excluded", n, "PReLU outside the blocks (first/last layer)")
             else:
                 out.scaled(label, n, slopes is not None and _power_of_two(slopes))

@@ -25,23 +25,50 @@ class VerificationError(AssertionError):
     """The folded model or the TFLite file does not compute what the Keras model does."""
 
 
+#: Float32 outputs within this fraction of the largest logit count as equal to Keras's.
+ROUNDING = 1e-4
+#: Float64 folded logits must equal Keras's to this fraction of the largest logit.
+EXACT = 1e-9
+
+
 @dataclass(frozen=True)
 class Verification:
     samples: int
-    folded_max_difference: float
+    float64_samples: int
+    float64_relative_difference: float
+    folded_exact: float
     folded_argmax_agreement: float
-    tflite_max_difference: float
+    tflite_exact: float
     tflite_argmax_agreement: float
     logit_scale: float
 
     def __str__(self) -> str:
         return (
-            f"{self.samples} inputs; folded Keras vs Keras: argmax agreement "
-            f"{self.folded_argmax_agreement:.1%}, largest difference "
-            f"{self.folded_max_difference:.2e}; TFLite (LCE interpreter) vs Keras: argmax "
-            f"agreement {self.tflite_argmax_agreement:.1%}, largest difference "
-            f"{self.tflite_max_difference:.2e} (logits up to {self.logit_scale:.2e})"
+            f"{self.samples} inputs; fold exact in float64 to "
+            f"{self.float64_relative_difference:.1e} of the logit scale ({self.float64_samples} "
+            f"inputs); float32, equal to Keras within rounding / same argmax: folded "
+            f"{self.folded_exact:.1%} / {self.folded_argmax_agreement:.1%}, TFLite (LCE "
+            f"interpreter) {self.tflite_exact:.1%} / {self.tflite_argmax_agreement:.1%} "
+            f"(logits up to {self.logit_scale:.2e})"
         )
+
+
+def _in_float64(model: tf.keras.Model) -> tf.keras.Model:
+    """The same network and weights with every layer in float64 (built from its config)."""
+
+    def to_float64(config):
+        if isinstance(config, dict):
+            return {
+                k: "float64" if k == "dtype" and v == "float32" else to_float64(v)
+                for k, v in config.items()
+            }
+        if isinstance(config, list):
+            return [to_float64(v) for v in config]
+        return config
+
+    twin = model.__class__.from_config(to_float64(model.get_config()))
+    twin.set_weights([np.asarray(w, np.float64) for w in model.get_weights()])
+    return twin
 
 
 def verify(
@@ -50,16 +77,28 @@ def verify(
     inputs: np.ndarray | None = None,
     *,
     samples: int = 256,
-    min_agreement: float = 0.99,
+    float64_samples: int = 4,
+    min_exact: float = 0.5,
     seed: int = 0,
     batch_size: int = 32,
 ) -> Verification:
-    """Run Keras, the folded model and the TFLite file on the same inputs and compare.
+    """Check that the folded model and the TFLite file compute what `model` computes.
 
-    `inputs` defaults to `samples` standard-normal images. Raises `VerificationError`
-    when either the folded model or the TFLite file agrees with Keras's argmax on fewer
-    than `min_agreement` of the inputs: a sign whose input lies within float rounding of
-    zero may flip, nothing else may differ.
+    A binary network's float32 output is fragile: a sign whose input lies within rounding
+    of zero flips under another summation order, and a few flips can overturn a near-tied
+    argmax (measured: ABBiResNet18 with random weights at 224 px, 98.8% argmax agreement
+    although the fold is exact). So agreement is checked where it is decidable:
+
+    1. The fold is exact: in float64 (a float64 twin of `model`, folded, on the first
+       `float64_samples` inputs) its logits equal Keras's within `EXACT` (1e-9) of the
+       largest logit.
+    2. Float32 differences are rounding: the folded model and the TFLite file each equal
+       Keras within `ROUNDING` (1e-4) of the largest logit on at least `min_exact` of the
+       inputs. The rest are inputs where a sign flipped; a file that computes something
+       else differs on almost every input (0% on the test with other weights).
+
+    Argmax agreement is reported, not enforced. `inputs` defaults to `samples`
+    standard-normal images. Raises `VerificationError` saying which check failed.
     """
     if inputs is None:
         shape = tuple(model.input_shape[1:])
@@ -70,15 +109,38 @@ def verify(
     keras = model.predict(inputs, batch_size=batch_size, verbose=0)
     folded_out = folded.predict(inputs, batch_size=batch_size, verbose=0)
     tflite = Interpreter(flatbuffer, num_threads=2).predict(inputs.astype(np.float32))
+    scale = float(np.max(np.abs(keras)))
+
+    exact_inputs = np.asarray(inputs[:float64_samples], np.float64)
+    previous = tf.keras.backend.floatx()
+    tf.keras.backend.set_floatx("float64")  # the fold builds its layers in floatx
+    try:
+        twin = _in_float64(model)
+        keras64 = twin.predict(exact_inputs, batch_size=batch_size, verbose=0)
+        folded64 = fold(twin).predict(exact_inputs, batch_size=batch_size, verbose=0)
+    finally:
+        tf.keras.backend.set_floatx(previous)
+    scale64 = float(np.max(np.abs(keras64))) or 1.0
+
+    def exact(outputs):
+        return float(np.mean(np.max(np.abs(outputs - keras), axis=-1) <= ROUNDING * scale))
+
     top = np.argmax(keras, axis=-1)
     result = Verification(
         samples=len(inputs),
-        folded_max_difference=float(np.max(np.abs(folded_out - keras))),
+        float64_samples=len(exact_inputs),
+        float64_relative_difference=float(np.max(np.abs(folded64 - keras64))) / scale64,
+        folded_exact=exact(folded_out),
         folded_argmax_agreement=float(np.mean(np.argmax(folded_out, -1) == top)),
-        tflite_max_difference=float(np.max(np.abs(tflite - keras))),
+        tflite_exact=exact(tflite),
         tflite_argmax_agreement=float(np.mean(np.argmax(tflite, -1) == top)),
-        logit_scale=float(np.max(np.abs(keras))),
+        logit_scale=scale,
     )
-    if min(result.folded_argmax_agreement, result.tflite_argmax_agreement) < min_agreement:
-        raise VerificationError(f"verification failed: {result}")
+    if result.float64_relative_difference > EXACT:
+        raise VerificationError(f"verification failed: the fold is not exact in float64: {result}")
+    if min(result.folded_exact, result.tflite_exact) < min_exact:
+        raise VerificationError(
+            f"verification failed: fewer than {min_exact:.0%} of the inputs equal Keras's "
+            f"output within float32 rounding: {result}"
+        )
     return result

@@ -81,17 +81,24 @@ def imagenet_test(image: tf.Tensor, size: int = 224, resize: int = 256) -> tf.Te
 
     The shorter side becomes `resize`, the longer `int(resize * long / short)`, with PIL's
     antialiased bilinear filter; the crop's offsets are `round((side - size) / 2)`,
-    half to even as Python rounds.
+    half to even as Python rounds. Only the crop is computed: `ScaleAndTranslate` (what
+    `tf.image.resize(antialias=True)` runs) with the crop's offset as its translation
+    gives the same pixels (to 1e-4 of a level) for 0.6x the work of resizing everything.
     """
     height, width = tf.shape(image)[0], tf.shape(image)[1]
     if_tall = tf.stack([(resize * height) // width, resize])
     if_wide = tf.stack([resize, (resize * width) // height])
     new = tf.where(width <= height, if_tall, if_wide)
-    image = tf.image.resize(to_unit(image), new, method="bilinear", antialias=True)
     offsets = tf.cast(tf.round(tf.cast(new - size, tf.float32) / 2), tf.int32)
-    image = image[offsets[0] : offsets[0] + size, offsets[1] : offsets[1] + size, :]
-    image = tf.ensure_shape(image, [size, size, 3])
-    return normalize(image)
+    image = tf.raw_ops.ScaleAndTranslate(
+        images=to_unit(image)[None],
+        size=[size, size],
+        scale=tf.cast(new, tf.float32) / tf.cast(tf.stack([height, width]), tf.float32),
+        translation=-tf.cast(offsets, tf.float32),
+        kernel_type="triangle",
+        antialias=True,
+    )[0]
+    return normalize(tf.ensure_shape(image, [size, size, 3]))
 
 
 #: stem -> (train transform, test transform)

@@ -169,13 +169,16 @@ def train_step(
             teacher=teacher_model,
         )
     best = ModelFile(os.path.join(folder, "best.keras"), monitor="val_accuracy")
+    # The backup is written after the epoch's history row and files: a kill between the
+    # two repeats that epoch on the rerun (its row is logged twice; `read_history` keeps
+    # the last), where the opposite order would lose the row for good.
     run_callbacks = [
-        tf.keras.callbacks.BackupAndRestore(os.path.join(folder, "backup")),
         tf.keras.callbacks.TerminateOnNaN(),
         tf.keras.callbacks.CSVLogger(os.path.join(folder, "history.csv"), append=True),
         tf.keras.callbacks.TensorBoard(os.path.join(folder, "logs"), profile_batch=0),
         best,
         ModelFile(os.path.join(folder, "last.keras")),
+        tf.keras.callbacks.BackupAndRestore(os.path.join(folder, "backup")),
         *(callbacks or []),
     ]
     start = time.perf_counter()
