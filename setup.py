@@ -16,7 +16,8 @@ NOT_X86 = "platform_machine!='x86_64' and platform_machine!='AMD64'"
 setup(
     name="larq-abbnn",
     version=VERSION,
-    license="Apache-2.0",
+    license="Apache-2.0",  # SPDX; setuptools deprecates the license classifier
+    license_files=["LICENSE"],
     description=(
         "A&B BNN (CVPR 2024) for Larq: trainable with Keras, deployable as Larq Compute "
         "Engine TFLite binaries"
@@ -54,7 +55,6 @@ setup(
     },
     entry_points={"console_scripts": ["abbnn=larq_abbnn.cli:main"]},
     classifiers=[
-        "License :: OSI Approved :: Apache Software License",
         "Programming Language :: Python :: 3.10",
         "Programming Language :: Python :: 3.11",
         "Topic :: Scientific/Engineering :: Artificial Intelligence",

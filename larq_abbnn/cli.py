@@ -273,7 +273,19 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("model", help=".keras/.h5 model or .tflite file")
     _add_data_arguments(evaluate)
     evaluate.add_argument("--limit", type=_positive(int), default=None, help="at most N images")
-    evaluate.add_argument("--threads", type=_positive(int), default=2, help="TFLite threads")
+    evaluate.add_argument(
+        "--threads",
+        type=_positive(int),
+        default=os.cpu_count() or 1,
+        help="LCE interpreter threads for .tflite files (default: every core)",
+    )
+    evaluate.add_argument(
+        "--kernel",
+        choices=KERNEL_NAMES,
+        default=None,
+        help="LCE binary conv kernel for .tflite files (default: indirect_bgemm on x86-64, "
+        "bgemm, which has ARM64 assembly, elsewhere)",
+    )
 
     imp = sub.add_parser(
         "import-torch",

@@ -99,7 +99,20 @@ def test_evaluate_keras_and_tflite(two_step_run, folder, tmp_path):
     assert converted.returncode == 0, converted.stderr
     result = run_abbnn("evaluate", str(tflite), "--dataset", folder)
     assert result.returncode == 0, result.stderr
-    assert "[TFLite (LCE interpreter)]" in result.stdout and "top-1" in result.stdout
+    from larq_abbnn.training.evaluate import default_kernel  # indirect_bgemm on x86-64
+
+    cores = os.cpu_count()
+    kind = f"[TFLite (LCE interpreter, {default_kernel()}, {cores} thread{'s' * (cores > 1)})]"
+    assert kind in result.stdout
+    assert "top-1" in result.stdout and "images/s)" in result.stdout
+    # every kernel computes the same binary convolutions: the same accuracy
+    other = run_abbnn(
+        "evaluate", str(tflite), "--dataset", folder, "--kernel", "reference", "--threads", "1"
+    )  # fmt: skip
+    assert other.returncode == 0, other.stderr
+    assert "reference, 1 thread)" in other.stdout
+    accuracy = [r.stdout.split("validation: ")[1].split(" (")[0] for r in (result, other)]
+    assert accuracy[0] == accuracy[1]
 
 
 def test_evaluate_refuses_a_model_of_another_input_size(two_step_run, tmp_path):
