@@ -249,31 +249,19 @@ def _forward_case(name, module, shape, betas, alpha, seed):
     return out
 
 
-#: zoo name -> (the authors' module per training step, factory(module, classes, imagenet))
-_NETWORKS = {
-    "ab_reactnet18": (
-        {1: "Network.ReActNet_18_Qa", 2: "Network.ReActNet_18_Qaw"},
-        lambda m, n, imagenet: m.ResNet18(num_classes=n, imagenet=imagenet),
-    ),
-    "ab_reactnet34": (
-        {1: "Network.ReActNet_18_Qa", 2: "Network.ReActNet_18_Qaw"},
-        lambda m, n, imagenet: m.ResNet34(num_classes=n, imagenet=imagenet),
-    ),
-    "ab_reactneta": (
-        {1: "Network.ReActNet_A_Qa", 2: "Network.ReActNet_A_Qaw"},
-        lambda m, n, imagenet: m.Reactnet(num_classes=n, imagenet=imagenet),
-    ),
-    "ab_biresnet18": (
-        {1: "Network.BiResNet_18_Qa", 2: "Network.BiResNet_18_Qaw"},
-        lambda m, n, imagenet: m.ResNet18(num_classes=n, imagenet=imagenet),
-    ),
-    "ab_xnornet18": (
-        {1: "Network.XnorNet_18_Qa", 2: "Network.XnorNet_18_Qaw"},
-        lambda m, n, imagenet: m.ResNet18(num_classes=n, imagenet=imagenet),
-    ),
-    # BNN_NoBN released ImageNet step-2 models only
-    "bnfree_reactnet18": ({2: "models.Qaw_reactnet_18_bf"}, lambda m, n, _: m.birealnet18(num_classes=n)),
-    "bnfree_reactneta": ({2: "models.Qaw_reactnet_A_bf"}, lambda m, n, _: m.reactnet(num_classes=n)),
+#: A&B zoo name -> (the authors' `Network` module, without its _Qa/_Qaw step suffix,
+#: and the function building the network from it)
+_AB_NETWORKS = {
+    "ab_reactnet18": ("ReActNet_18", "ResNet18"),
+    "ab_reactnet34": ("ReActNet_18", "ResNet34"),
+    "ab_reactneta": ("ReActNet_A", "Reactnet"),
+    "ab_biresnet18": ("BiResNet_18", "ResNet18"),
+    "ab_xnornet18": ("XnorNet_18", "ResNet18"),
+}
+#: BN-Free zoo name -> (BNN_NoBN module, function): released as ImageNet step-2 models only
+_BNFREE_NETWORKS = {
+    "bnfree_reactnet18": ("models.Qaw_reactnet_18_bf", "birealnet18"),
+    "bnfree_reactneta": ("models.Qaw_reactnet_A_bf", "reactnet"),
 }
 _DATASETS = {"cifar10": (10, False), "cifar100": (100, False), "imagenet": (1000, True)}
 _BLOCK_CONSTANTS = ("alpha", "beta", "beta1", "beta2", "stride", "inplanes", "planes")
@@ -284,26 +272,30 @@ def _listings() -> tuple[dict, dict]:
     count, and every block's constants, read from the authors' networks."""
     import importlib
 
+    def configurations():
+        """(name, step, dataset, network) of every released configuration."""
+        for name, (module, function) in _AB_NETWORKS.items():
+            for step, suffix in ((1, "Qa"), (2, "Qaw")):
+                build = getattr(importlib.import_module(f"Network.{module}_{suffix}"), function)
+                for dataset, (classes, imagenet) in _DATASETS.items():
+                    yield name, step, dataset, build(num_classes=classes, imagenet=imagenet)
+        for name, (module, function) in _BNFREE_NETWORKS.items():
+            build = getattr(importlib.import_module(module), function)
+            yield name, 2, "imagenet", build(num_classes=_DATASETS["imagenet"][0])
+
     state_dicts: dict = {}
     blocks: dict = {}
-    for name, (modules, factory) in _NETWORKS.items():
-        for step, module_name in modules.items():
-            module = importlib.import_module(module_name)
-            datasets = _DATASETS if name.startswith("ab_") else {"imagenet": _DATASETS["imagenet"]}
-            for dataset, (classes, imagenet) in datasets.items():
-                network = factory(module, classes, imagenet)
-                state_dicts.setdefault(name, {}).setdefault(f"step{step}", {})[dataset] = {
-                    "trainable_params": sum(
-                        p.numel() for p in network.parameters() if p.requires_grad
-                    ),
-                    "state_dict": {k: list(v.shape) for k, v in network.state_dict().items()},
-                }
-                if step == max(modules) and dataset == "imagenet":
-                    blocks[name] = [
-                        {"module": path, **_constants(block)}
-                        for path, block in network.named_modules()
-                        if type(block).__name__ == "BasicBlock"
-                    ]
+    for name, step, dataset, network in configurations():
+        state_dicts.setdefault(name, {}).setdefault(f"step{step}", {})[dataset] = {
+            "trainable_params": sum(p.numel() for p in network.parameters() if p.requires_grad),
+            "state_dict": {k: list(v.shape) for k, v in network.state_dict().items()},
+        }
+        if step == 2 and dataset == "imagenet":
+            blocks[name] = [
+                {"module": path, **_constants(block)}
+                for path, block in network.named_modules()
+                if type(block).__name__ == "BasicBlock"
+            ]
     return state_dicts, blocks
 
 

@@ -32,6 +32,7 @@ import tensorflow as tf
 from larq_compute_engine.mlir.python import tflite_schema
 
 from larq_abbnn import layers
+from larq_abbnn.converters.fold import consumers as fold_consumers
 from larq_abbnn.converters.fold import inbound_layers
 from larq_abbnn.converters.tflite_graph import builtin_names, check_flatbuffer, reads_flatbuffer
 
@@ -196,15 +197,6 @@ def _is_keras_shortcut_conv(layer, consumers: dict, binary_convs: dict) -> bool:
     return False
 
 
-def _keras_consumers(model) -> dict:
-    consumers = defaultdict(list)
-    for layer in model.layers:
-        if not isinstance(layer, tf.keras.layers.InputLayer):
-            for source in inbound_layers(layer):
-                consumers[source.name].append(layer)
-    return consumers
-
-
 def _keras_family(model) -> str:
     a_and_b = (layers.MaskLayer, layers.QuantRPReLU)
     return "ab" if any(isinstance(layer, a_and_b) for layer in model.layers) else "bnfree"
@@ -212,7 +204,7 @@ def _keras_family(model) -> str:
 
 def _count_keras(model, family: str) -> MultiplicationReport:
     out = _Collector(family)
-    consumers = _keras_consumers(model)
+    consumers = fold_consumers(model)
     binary_convs = {
         layer.name: layer
         for layer in model.layers
@@ -376,12 +368,7 @@ class _Graph:
 
     def from_input(self, tensor) -> bool:
         """Whether `tensor` is the graph input, through data-movement ops only."""
-        while tensor not in self.graph_inputs:
-            k = self.producer.get(tensor)
-            if k is None or self.ops[k][0] not in _MOVES_DATA:
-                return False
-            tensor = self.ops[k][2][0]
-        return True
+        return self.source(tensor) in self.graph_inputs
 
     def source(self, tensor: int, through=_MOVES_DATA) -> int:
         """The tensor `tensor` is computed from through data-movement ops only."""
@@ -431,15 +418,13 @@ class _Graph:
         _, _, ins, outs = self.ops[k]
         if first_conv_output is not None and self.source(ins[0]) == first_conv_output:
             return True
-        consumers = [self.ops[c][0] for c in self.consumers[outs[0]]]
-        moves = [c for c in self.consumers[outs[0]] if self.ops[c][0] in _MOVES_DATA]
-        while moves:  # a RESHAPE or TRANSPOSE may sit between the PReLU and the pool
-            c = moves.pop()
-            consumers.remove(self.ops[c][0])
-            for d in self.consumers[self.ops[c][3][0]]:
-                consumers.append(self.ops[d][0])
-                if self.ops[d][0] in _MOVES_DATA:
-                    moves.append(d)
+        consumers, stack = [], list(self.consumers[outs[0]])
+        while stack:  # a RESHAPE or TRANSPOSE may sit between the PReLU and the pool
+            c = stack.pop()
+            if self.ops[c][0] in _MOVES_DATA:
+                stack.extend(self.consumers[self.ops[c][3][0]])
+            else:
+                consumers.append(self.ops[c][0])
         return bool(consumers) and all(name == "MEAN" for name in consumers)
 
     def layer_name(self, output: int) -> str:

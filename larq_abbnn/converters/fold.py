@@ -70,7 +70,8 @@ def _producer(layer):
     return inbound[0]
 
 
-def _consumers(model) -> dict[str, list]:
+def consumers(model) -> dict[str, list]:
+    """Layer name -> the layers it feeds."""
     consumers = defaultdict(list)
     for layer in model.layers:
         if isinstance(layer, tf.keras.layers.InputLayer):
@@ -132,7 +133,7 @@ class _Plan:
 
     def __init__(self, model):
         _check_layers(model)
-        self.consumers = _consumers(model)
+        self.consumers = consumers(model)
         self.ab = any(isinstance(layer, layers.MaskLayer) for layer in model.layers)
         self.removed: set[str] = set()
         self.conv_alpha: dict[str, float] = {}  # binary conv -> alpha joining its scale
