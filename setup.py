@@ -2,8 +2,8 @@ import re
 
 from setuptools import find_packages, setup
 
-# One source for the version: the package's `__version__`, read without importing it.
-with open("larq_abbnn/__init__.py", encoding="utf-8") as f:
+# One source for the version: `abbnn.__version__`, read without importing it.
+with open("abbnn/__init__.py", encoding="utf-8") as f:
     VERSION = re.search(r'^__version__ = "([^"]+)"', f.read(), re.M).group(1)
 
 # TensorFlow comes through an extra, as with larq and larq-zoo, so that an installed
@@ -24,8 +24,8 @@ setup(
     ),
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
-    packages=find_packages(include=["larq_abbnn", "larq_abbnn.*"]),
-    package_data={"larq_abbnn": ["py.typed"]},
+    packages=find_packages(include=["abbnn", "abbnn.*", "larq_abbnn", "larq_abbnn.*"]),
+    package_data={"abbnn": ["py.typed"], "larq_abbnn": ["py.typed"]},
     python_requires=">=3.10,<3.12",
     install_requires=[
         "keras>=2.15,<2.16",  # keras-tuner asks for any keras: never Keras 3
@@ -49,11 +49,12 @@ setup(
         ],
         # GPU machines (Linux): TensorFlow with its CUDA and cuDNN wheels.
         "tensorflow_gpu": [f"tensorflow[and-cuda]=={TENSORFLOW}"],
-        "dev": ["pytest>=7", "hypothesis>=6", "dill"],  # dill: tfds.testing.mock_data,
+        # dill: tfds.testing.mock_data; ruff: lint and format; pdoc: the API reference
+        "dev": ["pytest>=7", "hypothesis>=6", "dill", "ruff==0.17.6", "pdoc==16.0.0"],
         # zookeeper (larq-zoo's) fails with typeguard >= 3 (`Sequence[int]` fields)
         "bench": ["larq-zoo==2.4.0", "typeguard<3"],
     },
-    entry_points={"console_scripts": ["abbnn=larq_abbnn.cli:main"]},
+    entry_points={"console_scripts": ["abbnn=abbnn.cli:main"]},
     classifiers=[
         "Programming Language :: Python :: 3.10",
         "Programming Language :: Python :: 3.11",

@@ -23,12 +23,13 @@ def _convert_in_fresh_process(size: int) -> dict:
     code = f"""
 import json, resource, time
 from larq_abbnn import zoo
-from larq_abbnn.converters import convert
-model = zoo.ABReActNetA(({size}, {size}, 3))
+from larq_abbnn.conversion import convert
+model = zoo.ABReActNetA(input_shape=({size}, {size}, 3))
 start = time.perf_counter()
 flatbuffer = convert(model)
 seconds = time.perf_counter() - start
-print(json.dumps({{"seconds": seconds, "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, "mb": len(flatbuffer) / 1e6}}))
+peak_rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+print(json.dumps({{"seconds": seconds, "peak_rss_gb": peak_rss_gb, "mb": len(flatbuffer) / 1e6}}))
 """
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
@@ -52,12 +53,13 @@ def main() -> None:
     from larq_compute_engine import convert_keras_model
 
     from larq_abbnn import zoo
-    from larq_abbnn.benchmark import measure
-    from larq_abbnn.converters import convert
+    from larq_abbnn.analysis.benchmark import measure
+    from larq_abbnn.analysis.synthetic import trained_looking
+    from larq_abbnn.conversion import convert
 
     shape = (args.size, args.size, 3)
-    ab = zoo.trained_looking(zoo.ABReActNetA(shape))
-    bnfree = zoo.trained_looking(zoo.BNFreeReActNetA(shape))
+    ab = trained_looking(zoo.ABReActNetA(input_shape=shape))
+    bnfree = trained_looking(zoo.BNFreeReActNetA(input_shape=shape))
     models = {
         "ABReActNetA folded": convert(ab),
         "ABReActNetA unfolded": convert_keras_model(ab),

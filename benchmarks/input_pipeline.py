@@ -133,9 +133,7 @@ def main() -> None:
         write_jpegs(root, args.images)
         contestants = {
             "ours (tf.data)": ours(root, args.batch_size, args.workers),
-            "torchvision": torchvision_loader(
-                root, args.batch_size, args.workers, args.reference
-            ),
+            "torchvision": torchvision_loader(root, args.batch_size, args.workers, args.reference),
         }
         for run in contestants.values():  # first pass: tracing, file cache
             run("test")

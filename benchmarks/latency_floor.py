@@ -26,16 +26,12 @@ import statistics
 import larq as lq
 import tensorflow as tf
 
+from larq_abbnn.layers import is_binary_conv
+
 
 def binary_convs(model: tf.keras.Model) -> list[tf.keras.layers.Layer]:
     """Convs with binary inputs and binary kernels: what becomes `LceBconv2d`."""
-    return [
-        layer
-        for layer in model.layers
-        if isinstance(layer, lq.layers.QuantConv2D)
-        and getattr(layer.input_quantizer, "precision", None) == 1
-        and getattr(layer.kernel_quantizer, "precision", None) == 1
-    ]
+    return [layer for layer in model.layers if is_binary_conv(layer)]
 
 
 def floor_models(model: tf.keras.Model) -> list[tf.keras.Model]:
@@ -80,15 +76,16 @@ def main() -> None:
     from larq_compute_engine import convert_keras_model
 
     from larq_abbnn import zoo
-    from larq_abbnn.benchmark import measure
-    from larq_abbnn.converters import convert
+    from larq_abbnn.analysis.benchmark import measure
+    from larq_abbnn.analysis.synthetic import trained_looking
+    from larq_abbnn.conversion import convert
 
     shape = (args.size, args.size, 3)
     keras_models = {
-        "ABReActNetA": zoo.trained_looking(zoo.ABReActNetA(shape)),
-        "BNFreeReActNetA": zoo.trained_looking(zoo.BNFreeReActNetA(shape)),
+        "ABReActNetA": trained_looking(zoo.ABReActNetA(input_shape=shape)),
+        "BNFreeReActNetA": trained_looking(zoo.BNFreeReActNetA(input_shape=shape)),
         "QuickNetLarge": larq_zoo.sota.QuickNetLarge(input_shape=shape, weights=None),
-        "ABReActNet18": zoo.trained_looking(zoo.ABReActNet18(shape)),
+        "ABReActNet18": trained_looking(zoo.ABReActNet18(input_shape=shape)),
         "BiRealNet": larq_zoo.literature.BiRealNet(input_shape=shape, weights=None),
     }
     files, parts = {}, {}

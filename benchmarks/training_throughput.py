@@ -27,7 +27,7 @@ import os
 import statistics
 import sys
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -52,7 +52,7 @@ def ours(name: str, step: int, batches) -> Callable[[int], None]:
     from larq_abbnn import training, zoo
 
     tf.keras.utils.set_random_seed(0)
-    model = zoo.get(name)((32, 32, 3), 10, step=step)
+    model = zoo.get(name)(input_shape=(32, 32, 3), num_classes=10, step=step)
     fit_model = training.compile_for_step(
         model, step=step, stem="cifar", epochs=1, steps_per_epoch=1000
     )

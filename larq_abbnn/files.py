@@ -14,7 +14,7 @@ import glob
 import json
 import os
 import tempfile
-from typing import Iterator
+from collections.abc import Iterator
 
 
 def _temporary(path: str, suffix: str) -> tuple[int, str]:

@@ -31,7 +31,11 @@ __all__ = [
     "ScaledStdConv2D",
     "BinaryScaledStdConv2D",
     "SymmetricMaxPooling2D",
+    "SymmetricConv2D",
+    "BinaryConv2D",
+    "BatchNorm",
     "SpatialBias",
+    "is_binary_conv",
 ]
 
 
@@ -77,7 +81,7 @@ class MaskLayer(tf.keras.layers.Layer):
     Since \\(\mathrm{sign}(\beta x) = \mathrm{sign}(x)\\) for \\(\beta > 0\\), the mask
     changes nothing in the forward pass of the following sign; it scales the sign's
     pseudo-gradient by beta, which is what the NF-Net style beta of the reference does
-    during training. At inference it is removed (`larq_abbnn.converters`), so the NF-Net
+    during training. At inference it is removed (`larq_abbnn.conversion.fold`), so the NF-Net
     beta costs no multiplication: the preceding `LearnableBias(divisor=beta)` already
     holds the bias as `b / beta`.
 
@@ -272,15 +276,8 @@ def torch_default_conv_initializer() -> tf.keras.initializers.Initializer:
 
 
 @lq_utils.register_keras_custom_object
-class ScaledStdConv2D(QuantConv2D):
-    r"""Full-precision conv with scaled weight standardization and a per-channel gain.
-
-    \\[ y = \mathrm{conv}(x, \hat W) \cdot g \; (+\, b), \quad \hat W = \mathrm{ScaledStd}(W) \\]
-
-    A Larq `QuantConv2D` whose kernel quantizer is `ScaledStd`; gain initialised at 1,
-    kernel initialised like PyTorch's default conv. The paper's convs have no bias;
-    `use_bias=True` is for folded inference models (`converters.fold`), where biases
-    merged onto a binary conv's output become LCE's fused per-channel bias.
+class SymmetricConv2D(QuantConv2D):
+    r"""Larq's `QuantConv2D` with PyTorch's symmetric zero padding, exact and LCE-friendly.
 
     `padding` is `"same"`, `"valid"` or `"symmetric"`: symmetric zero padding of
     `dilation * (k - 1) // 2` on every side (PyTorch's `padding=k//2`). Where it
@@ -292,9 +289,10 @@ class ScaledStdConv2D(QuantConv2D):
     LCE 0.16 at stride 2: measured logit error 24 on an 8x8 input; a constant border
     correction is fused into the bconv's per-channel bias and fails to load.) Any other
     case pads explicitly. `pad_values=1.0` with "same" selects LCE's one-padding.
-    """
 
-    _default_kernel_quantizer = "scaled_std"
+    Used as it is for the BN baselines' full-precision first conv; the convs of the
+    paper's blocks are `ScaledStdConv2D`, `BinaryScaledStdConv2D` and `BinaryConv2D`.
+    """
 
     def __init__(
         self,
@@ -306,8 +304,6 @@ class ScaledStdConv2D(QuantConv2D):
         input_quantizer=None,
         kernel_quantizer=None,
         kernel_initializer=None,
-        gain_initializer="ones",
-        eps: float = 1e-5,
         use_bias: bool = False,
         **kwargs,
     ):
@@ -323,13 +319,10 @@ class ScaledStdConv2D(QuantConv2D):
             raise ValueError(
                 f"{type(self).__name__}: pad_values must be 0.0 or 1.0, got {pad_values!r}."
             )
-        self.eps = float(eps)
         self.requested_padding = padding
-        self.gain_initializer = tf.keras.initializers.get(gain_initializer)
-        if kernel_quantizer is None:
-            kernel_quantizer = quantizers.ScaledStd(eps)
         # Larq warns about "starved weights" for binary kernels without a constraint; the
-        # clip here acts on the standardized kernel (|W_hat| < 1), so it never starves.
+        # straight-through clip acts on the kernel itself (or its standardization, which
+        # stays in (-1, 1)), so it never starves.
         with _silenced(logging.getLogger("larq.layers_base")):
             super().__init__(
                 filters,
@@ -395,20 +388,19 @@ class ScaledStdConv2D(QuantConv2D):
             if self._symmetric_mode == "explicit":
                 self.padding = "valid"
                 self._is_native_padding = True
-                (t, b), (l, r) = self._symmetric_pads()
+                (top, bottom), (left, right) = self._symmetric_pads()
                 input_shape = tf.TensorShape(
-                    [input_shape[0], input_shape[1] + t + b, input_shape[2] + l + r, input_shape[3]]
+                    [
+                        input_shape[0],
+                        input_shape[1] + top + bottom,
+                        input_shape[2] + left + right,
+                        input_shape[3],
+                    ]
                 )
             else:
                 self.padding = "same"
                 self._is_native_padding = self.pad_values == 0.0
         super().build(input_shape)
-        self.gain = self.add_weight(
-            name="gain",
-            shape=(self.filters,),
-            initializer=self.gain_initializer,
-            trainable=True,
-        )
 
     def call(self, inputs):
         mode = self._symmetric_mode
@@ -425,8 +417,9 @@ class ScaledStdConv2D(QuantConv2D):
             )
             # Keras's Conv.call checks the output shape of the already padded input, and
             # the input is already quantized.
-            with lq_utils.patch_object(self, "requested_padding", "valid"), lq_utils.patch_object(
-                self, "input_quantizer", None
+            with (
+                lq_utils.patch_object(self, "requested_padding", "valid"),
+                lq_utils.patch_object(self, "input_quantizer", None),
             ):
                 return super().call(inputs)
         return super().call(inputs)
@@ -435,15 +428,7 @@ class ScaledStdConv2D(QuantConv2D):
         kernel = tf.convert_to_tensor(kernel)
         if self._symmetric_mode == "flip":
             kernel = tf.reverse(kernel, axis=[0, 1])
-        gain = tf.cast(self.gain, inputs.dtype)
-        if isinstance(self.kernel_quantizer, (quantizers.ScaledStd, quantizers.ScaledStdSign)):
-            # Training layers: the gain scales the kernel, as the reference's `gain *
-            # weight`; a kernel-sized multiply instead of an activation-sized one, and
-            # backprop reduces over the kernel, not over batch and space. Each output
-            # channel stays +-c for binary kernels, so LCE still sees a binary conv.
-            return super().convolution_op(inputs, kernel * gain)
-        # Folded inference layers (+-1 kernels): the gain is LCE's output multiplier.
-        return super().convolution_op(inputs, kernel) * gain
+        return super().convolution_op(inputs, kernel)
 
     def compute_output_shape(self, input_shape):
         input_shape = tf.TensorShape(input_shape)
@@ -465,9 +450,79 @@ class ScaledStdConv2D(QuantConv2D):
             drop += ["use_bias", "bias_initializer", "bias_regularizer", "bias_constraint"]
         for key in drop:
             config.pop(key, None)
+        return {**config, "padding": self.requested_padding}
+
+
+@lq_utils.register_keras_custom_object
+class ScaledStdConv2D(SymmetricConv2D):
+    r"""Full-precision conv with scaled weight standardization and a per-channel gain.
+
+    \\[ y = \mathrm{conv}(x, \hat W) \cdot g \; (+\, b), \quad \hat W = \mathrm{ScaledStd}(W) \\]
+
+    A `SymmetricConv2D` (Larq's `QuantConv2D`, PyTorch's padding) whose kernel quantizer
+    is `ScaledStd`; gain initialised at 1, kernel initialised like PyTorch's default conv.
+    The paper's convs have no bias; `use_bias=True` is for folded inference models
+    (`larq_abbnn.conversion.fold`), where biases merged onto a binary conv's output become
+    LCE's fused per-channel bias.
+    """
+
+    _default_kernel_quantizer = "scaled_std"
+
+    def __init__(
+        self,
+        filters: int,
+        kernel_size,
+        strides=(1, 1),
+        padding: str = "symmetric",
+        pad_values: float = 0.0,
+        input_quantizer=None,
+        kernel_quantizer=None,
+        kernel_initializer=None,
+        gain_initializer="ones",
+        eps: float = 1e-5,
+        use_bias: bool = False,
+        **kwargs,
+    ):
+        self.eps = float(eps)
+        self.gain_initializer = tf.keras.initializers.get(gain_initializer)
+        super().__init__(
+            filters,
+            kernel_size,
+            strides=strides,
+            padding=padding,
+            pad_values=pad_values,
+            input_quantizer=input_quantizer,
+            kernel_quantizer=quantizers.ScaledStd(eps)
+            if kernel_quantizer is None
+            else kernel_quantizer,
+            kernel_initializer=kernel_initializer,
+            use_bias=use_bias,
+            **kwargs,
+        )
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self.gain = self.add_weight(
+            name="gain",
+            shape=(self.filters,),
+            initializer=self.gain_initializer,
+            trainable=True,
+        )
+
+    def convolution_op(self, inputs, kernel):
+        gain = tf.cast(self.gain, inputs.dtype)
+        if isinstance(self.kernel_quantizer, (quantizers.ScaledStd, quantizers.ScaledStdSign)):
+            # Training layers: the gain scales the kernel, as the reference's `gain *
+            # weight`; a kernel-sized multiply instead of an activation-sized one, and
+            # backprop reduces over the kernel, not over batch and space. Each output
+            # channel stays +-c for binary kernels, so LCE still sees a binary conv.
+            return super().convolution_op(inputs, tf.convert_to_tensor(kernel) * gain)
+        # Folded inference layers (+-1 kernels): the gain is LCE's output multiplier.
+        return super().convolution_op(inputs, kernel) * gain
+
+    def get_config(self):
         return {
-            **config,
-            "padding": self.requested_padding,
+            **super().get_config(),
             "gain_initializer": tf.keras.initializers.serialize(self.gain_initializer),
             "eps": self.eps,
         }
@@ -533,6 +588,88 @@ class BinaryScaledStdConv2D(ScaledStdConv2D):
 
 
 @lq_utils.register_keras_custom_object
+class BinaryConv2D(SymmetricConv2D):
+    r"""The BN baselines' binary conv (ReActNet's `HardBinaryConv`, as in BNN_NoBN's `_bn`
+    models), on Larq's `QuantConv2D`.
+
+    \\[
+    y = \mathrm{conv}(q_a(x),\; a \odot \mathrm{sign}(W)), \qquad
+    a_o = \mathrm{mean}(|W_o|)\ \text{(detached)}
+    \\]
+
+    with the straight-through gradient of `clip(W, -1, 1)` (`quantizers.HardBinarySign`):
+    no weight standardization and no gain, a BatchNorm follows. The input quantizer
+    (default `"approx_sign"`, ReActNet's `BinaryActivation`) binarizes the activations;
+    `input_quantizer=None` for a binary-weight conv on a real input (the shortcut).
+
+    `binary_weights=False` is step 1: the same `kernel`, real (PyTorch's `nn.Conv2d`),
+    initialised like it; step 2 initialises at U[0, 0.001) as the reference does.
+    """
+
+    def __init__(
+        self,
+        filters: int,
+        kernel_size,
+        strides=(1, 1),
+        padding: str = "symmetric",
+        binary_weights: bool = True,
+        input_quantizer="approx_sign",
+        kernel_initializer=None,
+        **kwargs,
+    ):
+        self.binary_weights = bool(binary_weights)
+        kwargs.pop("kernel_quantizer", None)  # derived from binary_weights
+        if kernel_initializer is None and self.binary_weights:
+            kernel_initializer = tf.keras.initializers.RandomUniform(0.0, 0.001)
+        super().__init__(
+            filters,
+            kernel_size,
+            strides=strides,
+            padding=padding,
+            input_quantizer=input_quantizer,
+            kernel_quantizer=quantizers.HardBinarySign() if self.binary_weights else None,
+            kernel_initializer=kernel_initializer,
+            **kwargs,
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("kernel_quantizer", None)
+        return {**config, "binary_weights": self.binary_weights}
+
+
+@lq_utils.register_keras_custom_object
+class BatchNorm(tf.keras.layers.BatchNormalization):
+    """PyTorch's `nn.BatchNorm2d` in Keras, for the BN baselines.
+
+    Its defaults (epsilon 1e-5, momentum 0.1, i.e. Keras's 0.9), and its running variance
+    updated with the *unbiased* batch variance in every float type: Keras's fused kernel
+    (float32) does so already, its float64 path uses the biased one (measured: 1.0183 vs
+    PyTorch's 1.0195 after one batch of 4x5x5), and the momentum in the variables' type
+    (Keras rounds it to float32). Normalization uses the biased variance, as both
+    frameworks do.
+    """
+
+    def __init__(self, momentum: float = 0.9, epsilon: float = 1e-5, **kwargs):
+        super().__init__(momentum=momentum, epsilon=epsilon, **kwargs)
+
+    def call(self, inputs, training=None, mask=None):
+        # elements averaged per channel, for Bessel's correction of the running variance
+        self._reduced = tf.cast(tf.reduce_prod(tf.shape(inputs)[:-1]), inputs.dtype)
+        return super().call(inputs, training=training, mask=mask)
+
+    def _assign_moving_average(self, variable, value, momentum, inputs_size):
+        # Keras's own update rounds `1 - momentum` to float32 (1.5e-9 off in float64).
+        value = tf.cast(value, variable.dtype)
+        if variable is self.moving_variance and not self.fused:
+            value = value * self._reduced / tf.maximum(self._reduced - 1, 1)
+        delta = (variable - value) * tf.constant(1.0 - momentum, variable.dtype)
+        if inputs_size is not None:  # Keras skips the update on an empty batch
+            delta = tf.where(inputs_size > 0, delta, tf.zeros_like(delta))
+        return variable.assign_sub(delta)
+
+
+@lq_utils.register_keras_custom_object
 class SymmetricMaxPooling2D(tf.keras.layers.MaxPooling2D):
     """Max pooling with PyTorch's symmetric padding, where padding never wins the max.
 
@@ -577,7 +714,7 @@ class SymmetricMaxPooling2D(tf.keras.layers.MaxPooling2D):
 class SpatialBias(tf.keras.layers.Layer):
     """A constant bias per position and channel, `y = x + B` with `B` of shape (H, W, C).
 
-    Inference only: `larq_abbnn.converters.fold` uses it to turn a one-padded binary
+    Inference only: `larq_abbnn.conversion.fold` uses it to turn a one-padded binary
     conv back into the zero-padded one it replaces (see `converters.fold`).
     """
 
@@ -601,3 +738,15 @@ class SpatialBias(tf.keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "shape": self.bias_shape}
+
+
+def is_binary_conv(layer: tf.keras.layers.Layer) -> bool:
+    """Whether `layer` is a convolution of binary inputs with binary weights: what LCE
+    converts to `LceBconv2d`. Any Larq `QuantConv2D` whose input and kernel quantizers
+    have precision 1 (this package's step-2 convs, larq-zoo's binary convs); a step-1
+    conv or a binary-weight conv on a real input is not one."""
+    return (
+        isinstance(layer, QuantConv2D)
+        and getattr(layer.input_quantizer, "precision", None) == 1
+        and getattr(layer.kernel_quantizer, "precision", None) == 1
+    )

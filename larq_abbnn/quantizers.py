@@ -178,3 +178,21 @@ class ScaledStdSign(_BaseQuantizer):
 
     def get_config(self):
         return {**super().get_config(), "eps": self.eps}
+
+
+@lq_utils.register_alias("hard_binary_sign")
+@lq_utils.register_keras_custom_object
+class HardBinarySign(_BaseQuantizer):
+    r"""Binary kernel quantizer of ReActNet's `HardBinaryConv` (the BN baselines).
+
+    \\[ a_o = \mathrm{mean}(|W_o|), \quad q(W)_o = a_o\,\mathrm{sign}(W_o) \\]
+
+    `a_o` is held constant in backprop; the gradient reaches `W` as through
+    `clip(W, -1, 1)`. Larq's `MagnitudeAwareSign` has the same forward pass but
+    multiplies the straight-through gradient by `a_o`.
+    """
+
+    precision = 1
+
+    def call(self, inputs):
+        return super().call(_scaled_sign_clipped_ste(inputs))

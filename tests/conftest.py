@@ -63,7 +63,7 @@ def run_abbnn(*args, timeout=900):
     """The `abbnn` command in a subprocess, as a user runs it."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     return subprocess.run(
-        [sys.executable, "-m", "larq_abbnn.cli", *args],
+        [sys.executable, "-m", "abbnn.cli", *args],
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -6,11 +6,11 @@ import pytest
 import tensorflow as tf
 from conftest import run_abbnn
 
-from larq_abbnn.zoo import trained_looking
-
 from larq_abbnn import zoo
-from larq_abbnn.benchmark import measure, parse_benchmark_log, read_tflite, table
-from larq_abbnn.converters import convert
+from larq_abbnn.analysis.benchmark import measure, parse_benchmark_log, table
+from larq_abbnn.analysis.synthetic import trained_looking
+from larq_abbnn.analysis.tflite_file import read_tflite
+from larq_abbnn.conversion import convert
 
 # The format of TFLite's benchmark_model (and LCE's lce_benchmark_model) on a board.
 BOARD_LOG = """\
@@ -57,7 +57,7 @@ def test_parse_benchmark_log_refuses_other_text():
 
 @pytest.fixture(scope="module")
 def tflite_file(tmp_path_factory):
-    model = zoo.ABXnorNet18((32, 32, 3), 10)
+    model = zoo.ABXnorNet18(input_shape=(32, 32, 3), num_classes=10)
     trained_looking(model)
     path = tmp_path_factory.mktemp("bench") / "xnor.tflite"
     path.write_bytes(convert(model))
@@ -92,7 +92,7 @@ def test_the_chosen_kernel_reaches_lces_interpreter(monkeypatch):
     from larq_compute_engine import convert_keras_model
     from test_lce_conversion import _single_conv
 
-    from larq_abbnn import benchmark
+    from larq_abbnn.analysis import benchmark
 
     model = _single_conv(2, 64, 0.0)
     flatbuffer = convert_keras_model(model)
@@ -150,10 +150,10 @@ def test_benchmark_refuses_broken_files_in_one_line(tmp_path, content):
 @pytest.mark.parametrize("name", ["ab_reactnet18", "ab_reactneta"])
 def test_converted_ab_models_are_within_10_percent_of_their_size_floor(name):
     from larq_abbnn import zoo
-    from larq_abbnn.benchmark import size_floor
-    from larq_abbnn.converters import convert
+    from larq_abbnn.analysis.size import size_floor
+    from larq_abbnn.conversion import convert
 
-    model = zoo.get(name)((224, 224, 3))
+    model = zoo.get(name)(input_shape=(224, 224, 3))
     size, floor = len(convert(model)), size_floor(model)
     # the fold merges some biases into the binary convs' constants: a file may even
     # undercut this floor slightly; measured 0.99 (ReActNet-18) and 0.98 (ReActNet-A)
@@ -161,7 +161,7 @@ def test_converted_ab_models_are_within_10_percent_of_their_size_floor(name):
 
 
 def test_comparison_candidates_follow_the_backbone_class():
-    from larq_abbnn.comparison import candidates
+    from larq_abbnn.analysis.comparison import candidates
 
     labels = [label for label, _, _ in candidates("ab_reactneta")]
     assert labels == [
@@ -178,10 +178,12 @@ def test_comparison_candidates_follow_the_backbone_class():
 
 def test_full_precision_counterpart_has_the_same_weights_and_no_binary_op():
     from larq_abbnn import layers
-    from larq_abbnn.comparison import full_precision_counterpart
-    from larq_abbnn.converters.tflite_graph import op_counts
+    from larq_abbnn.analysis.comparison import full_precision_counterpart
+    from larq_abbnn.analysis.tflite_file import op_counts
 
-    model = zoo.trained_looking(zoo.ABReActNet18((32, 32, 3), 10, width_multiplier=0.25))
+    model = trained_looking(
+        zoo.ABReActNet18(input_shape=(32, 32, 3), num_classes=10, width_multiplier=0.25)
+    )
     full = full_precision_counterpart(model)
     for source in model.layers:  # values, not just counts
         target = full.get_layer(source.name)

@@ -9,7 +9,7 @@ import torch_format
 from conftest import np_conv2d, np_scaled_std, np_sign, run_abbnn
 
 from larq_abbnn import zoo
-from larq_abbnn.converters import (
+from larq_abbnn.checkpoints import (
     CheckpointError,
     load_official_checkpoint,
     read_state_dict,
@@ -33,6 +33,11 @@ def _reference_state(model, seed=0, prefix="module."):
             value = rng.normal(0, 0.1, shape)
         elif "prelu" in key:
             value = rng.uniform(0, 0.5, shape)
+        elif key.endswith("num_batches_tracked"):  # BatchNorm's counter, an int64 scalar
+            state[prefix + key] = np.asarray(rng.integers(0, 1000), np.int64)
+            continue
+        elif key.endswith("running_var"):
+            value = rng.uniform(0.5, 1.5, shape)
         else:
             value = rng.normal(0, 0.05, shape)
         state[prefix + key] = value.astype(np.float32)
@@ -94,7 +99,7 @@ def test_pickles_that_call_anything_else_are_refused_before_running(tmp_path, ex
 
 
 def test_truncated_and_foreign_files_are_refused_with_the_path(tmp_path):
-    model = zoo.ABXnorNet18((32, 32, 3), 10)
+    model = zoo.ABXnorNet18(input_shape=(32, 32, 3), num_classes=10)
     good = tmp_path / "good.pt"
     torch_format.save(_reference_state(model), good)
     truncated = tmp_path / "truncated.pt"
@@ -126,10 +131,12 @@ def test_storage_sizes_that_lie_are_refused(tmp_path):
         ("ab_reactneta", 1, "imagenet"),
         ("bnfree_reactnet18", 2, "imagenet"),
         ("ab_biresnet18", 2, "cifar"),
+        ("bn_reactnet18", 2, "imagenet"),
+        ("bn_reactneta", 1, "cifar"),
     ],
 )
 def test_checkpoint_round_trip_fills_every_variable(tmp_path, name, step, stem):
-    model = zoo.get(name)((64, 64, 3), 10, stem=stem, step=step)
+    model = zoo.get(name)(input_shape=(64, 64, 3), num_classes=10, stem=stem, step=step)
     state = _reference_state(model)
     path = tmp_path / "ckpt.h5"  # the paper's files are torch zips named .h5
     torch_format.save(state, path)
@@ -137,19 +144,26 @@ def test_checkpoint_round_trip_fills_every_variable(tmp_path, name, step, stem):
     assert report.tensors == len(model.weights) and report.parameters == model.count_params()
     assert report.stripped_prefix == "module."
     for key, entry in reference_entries(model).items():
+        if entry.variable is None:  # BatchNorm's num_batches_tracked: read, not kept
+            assert key.endswith(".num_batches_tracked")
+            continue
         np.testing.assert_array_equal(
             entry.to_reference(entry.variable.numpy()), state["module." + key]
         )
     # and the zoo's `weights=` takes the same file
-    again = zoo.get(name)((64, 64, 3), 10, stem=stem, step=step, weights=str(path))
+    again = zoo.get(name)(
+        input_shape=(64, 64, 3), num_classes=10, stem=stem, step=step, weights=str(path)
+    )
     for a, b in zip(again.weights, model.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
 def test_mismatches_are_listed_in_one_error_and_nothing_is_loaded():
-    model = zoo.ABReActNet18((32, 32, 3), 10)
+    model = zoo.ABReActNet18(input_shape=(32, 32, 3), num_classes=10)
     before = [w.numpy().copy() for w in model.weights]
-    state = _reference_state(zoo.ABReActNet18((32, 32, 3), 100))  # another dataset's head
+    state = _reference_state(
+        zoo.ABReActNet18(input_shape=(32, 32, 3), num_classes=100)
+    )  # another dataset's head
     del state["module.layer3.1.move0.bias"]
     state["module.layer9.0.extra.weight"] = np.zeros((3, 3), np.float32)
     with pytest.raises(CheckpointError) as error:
@@ -168,9 +182,11 @@ def test_mismatches_are_listed_in_one_error_and_nothing_is_loaded():
 
 
 def test_another_architecture_is_refused_and_nan_weights_too():
-    model = zoo.ABXnorNet18((32, 32, 3), 10)
+    model = zoo.ABXnorNet18(input_shape=(32, 32, 3), num_classes=10)
     with pytest.raises(CheckpointError, match=r"downsample.0.weight \(128, 64, 1, 1\)"):
-        load_official_checkpoint(model, _reference_state(zoo.ABBiResNet18((32, 32, 3), 10)))
+        load_official_checkpoint(
+            model, _reference_state(zoo.ABBiResNet18(input_shape=(32, 32, 3), num_classes=10))
+        )
     state = _reference_state(model)
     state["module.layer1.0.conv1.gain"][3] = np.nan
     with pytest.raises(
@@ -182,7 +198,7 @@ def test_another_architecture_is_refused_and_nan_weights_too():
 def test_imported_block_equals_the_paper_computed_by_hand_in_numpy(float64):
     """One stride-2 A&B ReActNet-18 block (symmetric padding, pooled binary shortcut),
     from the state dict, in numpy float64."""
-    model = zoo.ABReActNet18((32, 32, 3), 10)
+    model = zoo.ABReActNet18(input_shape=(32, 32, 3), num_classes=10)
     state = _reference_state(model, prefix="")
     load_official_checkpoint(model, state)
     probe = tf.keras.Model(
@@ -213,7 +229,7 @@ def test_imported_block_equals_the_paper_computed_by_hand_in_numpy(float64):
 
 
 def test_import_torch_command_writes_a_keras_model(tmp_path):
-    source = zoo.ABXnorNet18((32, 32, 3), 10)
+    source = zoo.ABXnorNet18(input_shape=(32, 32, 3), num_classes=10)
     state = _reference_state(source)
     torch_format.save(state, tmp_path / "xnor.h5")
     out = tmp_path / "out" / "xnor.keras"
@@ -236,7 +252,10 @@ def test_import_torch_command_writes_a_keras_model(tmp_path):
 
 
 def test_import_torch_refuses_a_mismatch_in_one_line_and_writes_nothing(tmp_path):
-    torch_format.save(_reference_state(zoo.ABXnorNet18((32, 32, 3), 10)), tmp_path / "x.h5")
+    torch_format.save(
+        _reference_state(zoo.ABXnorNet18(input_shape=(32, 32, 3), num_classes=10)),
+        tmp_path / "x.h5",
+    )
     out = tmp_path / "model.keras"
     result = run_abbnn(
         "import-torch",

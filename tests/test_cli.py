@@ -1,18 +1,87 @@
+import argparse
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from conftest import run_abbnn
 
-from larq_abbnn import cli, zoo
-from larq_abbnn.benchmark import KERNELS
+from abbnn import cli, recipe
+from larq_abbnn import zoo
+from larq_abbnn.analysis.tflite_file import KERNELS
 
 
 def test_cli_choices_are_the_package_names():
-    assert sorted(cli.MODEL_NAMES) == sorted(zoo.MODELS)
-    assert cli.KERNEL_NAMES == tuple(KERNELS)
+    assert sorted(recipe.MODEL_NAMES) == sorted(zoo.MODELS)
+    assert recipe.KERNEL_NAMES == tuple(KERNELS)
+
+
+def _subcommands(parser):
+    (action,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return action.choices
+
+
+def test_help_imports_no_tensorflow():
+    """`abbnn --help` and every `abbnn CMD --help` build the whole parser without loading
+    TensorFlow or larq_abbnn (TensorFlow alone takes about 4 s to import)."""
+    code = (
+        "import sys\n"
+        "from abbnn import cli\n"
+        "for argv in (['--help'], *[[c, '--help'] for c in cli.COMMANDS]):\n"
+        "    try:\n"
+        "        cli.main([a.replace('_', '-') for a in argv])\n"
+        "    except SystemExit as exit:\n"
+        "        assert exit.code == 0, argv\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('tensorflow', 'larq_abbnn', 'larq', 'numpy')))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_every_option_has_help_and_help_shows_the_defaults():
+    parser = cli.build_parser()
+    for name, command in _subcommands(parser).items():
+        for action in command._actions:
+            assert action.help, f"abbnn {name} {action.option_strings or action.dest}: no help"
+    train_help = _subcommands(parser)["train"].format_help()
+    assert f"(default: {recipe.EPOCHS})" in train_help
+    assert f"(default: {recipe.LEARNING_RATE})" in train_help
+    assert "(default: cifar10)" in train_help
+    assert "(default: None)" not in train_help  # options without one say what happens
+
+
+def test_global_options_are_accepted_after_the_subcommand():
+    parser = cli.build_parser()
+    assert parser.parse_args(["summary", "ab_reactnet18", "--debug"]).debug is True
+    assert parser.parse_args(["--debug", "summary", "ab_reactnet18"]).debug is True
+    assert parser.parse_args(["summary", "ab_reactnet18"]).debug is False
+
+
+def test_tensorflow_start_up_logs_are_silenced_unless_debug():
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    code = "from abbnn import cli; import sys; sys.exit(cli.main(sys.argv[1:]))"
+    args = ["audit", "zoo:ab_xnornet18", "--input-shape", "32,32,3", "--num-classes", "10"]
+    quiet = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, env=env
+    )
+    assert quiet.returncode == 0, quiet.stderr
+    assert "tensorflow/core" not in quiet.stderr, quiet.stderr
+    if _tensorflow_logs_at_start_up(env):  # TensorFlow builds without a start-up log exist
+        loud = subprocess.run(
+            [sys.executable, "-c", code, *args, "--debug"], capture_output=True, text=True, env=env
+        )
+        assert loud.returncode == 0 and "tensorflow/core" in loud.stderr
+
+
+def _tensorflow_logs_at_start_up(env) -> bool:
+    result = subprocess.run(
+        [sys.executable, "-c", "import tensorflow"], capture_output=True, text=True, env=env
+    )
+    return "tensorflow/core" in result.stderr
 
 
 def test_help_lists_the_commands():
@@ -24,12 +93,14 @@ def test_help_lists_the_commands():
 def test_version_has_one_source():
     import importlib.metadata
 
+    import abbnn
     import larq_abbnn
 
     result = run_abbnn("--version")
     assert result.returncode == 0
-    assert result.stdout.strip() == f"abbnn {larq_abbnn.__version__}"
-    assert importlib.metadata.version("larq-abbnn") == larq_abbnn.__version__  # setup.py's
+    assert result.stdout.strip() == f"abbnn {abbnn.__version__}"
+    assert larq_abbnn.__version__ == abbnn.__version__
+    assert importlib.metadata.version("larq-abbnn") == abbnn.__version__  # setup.py's
 
 
 @pytest.mark.parametrize(
@@ -41,9 +112,6 @@ def test_version_has_one_source():
 )
 def test_import_without_tensorflow_215_says_what_to_install(tmp_path, fake, message):
     """TensorFlow comes through an extra: a missing or Keras-3 TensorFlow is named."""
-    import subprocess
-    import sys
-
     (tmp_path / "tensorflow").mkdir()
     (tmp_path / "tensorflow" / "__init__.py").write_text(fake + "\n")
     result = subprocess.run(

@@ -5,27 +5,19 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from conftest import run_abbnn
 
-from larq_abbnn.zoo import trained_looking
-
 from larq_abbnn import layers, zoo
-from larq_abbnn.converters import (
-    FoldError,
-    VerificationError,
-    convert,
-    count_multiplications,
-    fold,
-    op_counts,
-    verify,
-)
+from larq_abbnn.analysis import count_multiplications, op_counts
+from larq_abbnn.analysis.synthetic import trained_looking
+from larq_abbnn.conversion import FoldError, VerificationError, convert, fold, verify
+from larq_abbnn.zoo import reactnet_a
 
 
 @pytest.mark.parametrize("name", sorted(zoo.MODELS))
 @pytest.mark.parametrize("step", [1, 2])
 def test_fold_computes_the_same_function_in_float64(float64, name, step):
-    model = zoo.get(name)((64, 64, 3), 10, stem="imagenet", step=step)
+    model = zoo.get(name)(input_shape=(64, 64, 3), num_classes=10, stem="imagenet", step=step)
     trained_looking(model)
     folded = fold(model)
     x = np.random.default_rng(0).normal(size=(4, 64, 64, 3))
@@ -40,7 +32,7 @@ def test_fold_computes_the_same_function_in_float64(float64, name, step):
 
 
 def test_folded_binary_convs_have_sign_kernels_and_merged_scales(float64):
-    model = zoo.ABReActNet18((32, 32, 3), 10)
+    model = zoo.ABReActNet18(input_shape=(32, 32, 3), num_classes=10)
     trained_looking(model)
     folded = fold(model)
     conv = folded.get_layer("layer2.0.conv1")
@@ -74,7 +66,9 @@ def test_folded_binary_convs_have_sign_kernels_and_merged_scales(float64):
 def test_fold_merges_biases_down_to_one_add_per_sign_and_residual():
     """ReActNet-A: each binary conv's residual add, each sign's bias, the head's bias."""
     # 96 px: the last maps are 3x3, so no tiny-map padding correction adds an ADD
-    model = trained_looking(zoo.ABReActNetA((96, 96, 3), 10, stem="imagenet"))
+    model = trained_looking(
+        zoo.ABReActNetA(input_shape=(96, 96, 3), num_classes=10, stem="imagenet")
+    )
     ops = op_counts(convert(model))
     assert ops["LceBconv2d"] == 31 and ops["LceQuantize"] == 26
     assert ops["ADD"] == 31 + 26 + 1, ops  # unfolded biases would make it 92
@@ -130,6 +124,54 @@ def test_keras_audit_gives_the_papers_numbers_at_224(name):
     assert report.full_precision == REQUIRED_MO[name]
     if name.startswith("ab_"):
         assert report.family == "ab" and report.shifts > 0
+
+
+def _bn_hand_count(name: str) -> tuple[int, int]:
+    """The BN baselines at 224 by hand: (MO, BatchNorm outputs). MO is one multiplication
+    per PReLU output inside the blocks and per 2x2 average-pool output (their slopes and
+    the 1/4 are not powers of two in the BN-Free rule); every BatchNorm follows a conv
+    and is fused into it (the stem's conv, a binary conv's output multiplier)."""
+    if name == "bn_reactnet18":
+        stages = [(56, 64), (28, 128), (14, 256), (7, 512)]  # (output size, width), 4 blocks
+        prelus = sum(4 * size * size * width for size, width in stages)
+        pools = sum(size * size * width // 2 for size, width in stages[1:])  # of the input
+        shortcuts = sum(size * size * width for size, width in stages[1:])  # 1x1 conv + BN
+        # BatchNorms: the stem's (112x112x64 before the max-pool), one per block output
+        # (after its binary conv), one per shortcut
+        return prelus + pools, 112 * 112 * 64 + prelus + shortcuts
+    channels = reactnet_a.CHANNELS
+    size, prelus, pools, bns = 112, 0, 0, 112 * 112 * channels[0]
+    for c_in, c_out, stride in zip(channels, channels[1:], reactnet_a.block_strides()):
+        size //= stride
+        prelus += size * size * (c_in + c_out)
+        pools += size * size * c_in if stride == 2 else 0
+        bns += size * size * (c_in + c_out)
+    return prelus + pools, bns
+
+
+@pytest.mark.parametrize("name", ["bn_reactnet18", "bn_reactneta"])
+def test_bn_baselines_audit_counts_prelus_and_pools_and_fuses_batch_norm(name):
+    mo, batch_norm = _bn_hand_count(name)
+    report = count_multiplications(zoo.get(name)())
+    assert report.family == "bnfree"  # every product counts, as the paper's BN-Free rule
+    assert (report.full_precision, report.fused, report.shifts) == (mo, batch_norm, 0)
+    assert report.binary_conv_scaling > 0 and report.binary_macs > 0
+
+
+@pytest.mark.parametrize(
+    "name", ["bn_reactnet18", pytest.param("bn_reactneta", marks=pytest.mark.slow)]
+)
+def test_bn_baselines_convert_with_batch_norm_fused_and_audit_as_in_keras(name):
+    """The fold joins every BatchNorm to its conv (inside the stride-2 convs' flips, where
+    the converter could not): no MUL is left, the file's MO equals the Keras audit."""
+    model = trained_looking(zoo.get(name)(input_shape=(64, 64, 3), num_classes=10, stem="imagenet"))
+    flatbuffer = convert(model)
+    ops = op_counts(flatbuffer)
+    assert "MUL" not in ops and ops["LceBconv2d"] == zoo.binary_conv_count(model)
+    assert count_multiplications(flatbuffer).full_precision == (
+        count_multiplications(model).full_precision
+    )
+    verify(model, flatbuffer, samples=16)
 
 
 @pytest.mark.slow
@@ -189,10 +231,10 @@ def _ab_net_with(extra: str) -> tf.keras.Model:
     paper's rule does not exempt: a real 3x3 conv after the residual add, a real 1x1 conv
     between the binary conv and the add (where Bi-ResNet's exempt shortcut conv is not),
     a real PReLU, or a scale that is not a power of two."""
-    from larq_abbnn.zoo import common, resnet
+    from larq_abbnn.zoo import config, parts, resnet
 
-    cfg = common.Config(stem="cifar", step=2, padding="one", width_multiplier=0.25)
-    inputs = common.floatx_input((16, 16, 3))
+    cfg = config.Config(stem="cifar", step=2, padding="one", width_multiplier=0.25)
+    inputs = parts.model_input((16, 16, 3), None)[0]
     x = resnet.ab_reactnet_block(resnet.stem(inputs, cfg), 16, 1, 0.25, 1.0, cfg, "layer1.0")
     name = "layer2.0"
     h = layers.LearnableBias(divisor=0.9, name=f"{name}.move0")(x)
@@ -209,7 +251,7 @@ def _ab_net_with(extra: str) -> tf.keras.Model:
     elif extra == "scale":
         x = layers.Scale(0.3, name=f"{name}.extra")(x)
     x = resnet._rprelu_tail(x, name, layers.QuantRPReLU(name=f"{name}.prelu"))
-    outputs = common.head(x, 10, True, pool_name="avgpool")
+    outputs = parts.head(x, 10, True, pool_name="avgpool")
     return trained_looking(tf.keras.Model(inputs, outputs, name=f"ab_with_{extra}"))
 
 
@@ -236,7 +278,7 @@ def test_a_full_precision_layer_inside_an_a_and_b_block_is_counted_and_named(ext
 
 
 def test_tflite_audit_of_the_folded_a_and_b_model_is_zero_and_reads_the_flatbuffer():
-    model = zoo.ABReActNet18((64, 64, 3), 10)
+    model = zoo.ABReActNet18(input_shape=(64, 64, 3), num_classes=10)
     trained_looking(model)
     flatbuffer = convert(model)
     report = count_multiplications(flatbuffer)
@@ -245,7 +287,9 @@ def test_tflite_audit_of_the_folded_a_and_b_model_is_zero_and_reads_the_flatbuff
     assert "MUL" not in ops and ops["PRELU"] == 16 and ops["LceBconv2d"] == 16
     # binary conv scaling counted per output element of every binary conv, as in Keras
     assert report.binary_conv_scaling == count_multiplications(model).binary_conv_scaling
-    bnfree = count_multiplications(convert(zoo.BNFreeReActNet18((64, 64, 3), 10)))
+    bnfree = count_multiplications(
+        convert(zoo.BNFreeReActNet18(input_shape=(64, 64, 3), num_classes=10))
+    )
     assert bnfree.family == "bnfree" and bnfree.full_precision > 0
 
 
@@ -268,7 +312,7 @@ def test_audit_refuses_what_is_not_a_model():
     ],
 )
 def test_converted_folded_model_verifies(name, size, stem):
-    model = zoo.get(name)((size, size, 3), 10, stem=stem)
+    model = zoo.get(name)(input_shape=(size, size, 3), num_classes=10, stem=stem)
     trained_looking(model)
     flatbuffer = convert(model)
     assert op_counts(flatbuffer)["LceBconv2d"] == zoo.binary_conv_count(model)
@@ -278,9 +322,9 @@ def test_converted_folded_model_verifies(name, size, stem):
 
 
 def test_verify_fails_loudly_when_the_file_computes_something_else():
-    model = zoo.ABXnorNet18((32, 32, 3), 10)
+    model = zoo.ABXnorNet18(input_shape=(32, 32, 3), num_classes=10)
     trained_looking(model)
-    other = zoo.ABXnorNet18((32, 32, 3), 10)
+    other = zoo.ABXnorNet18(input_shape=(32, 32, 3), num_classes=10)
     trained_looking(other, seed=1)
     with pytest.raises(VerificationError, match="within float32 rounding: 32 inputs") as info:
         verify(model, convert(other), samples=32)
@@ -292,8 +336,10 @@ def test_verify_refuses_a_fold_that_is_off_by_less_than_float32_can_see(monkeypa
     rounding, so the float32 checks pass) fails verification."""
     import importlib
 
-    module = importlib.import_module("larq_abbnn.converters.convert")
-    model = trained_looking(zoo.ABReActNet18((32, 32, 3), 10, width_multiplier=0.25))
+    module = importlib.import_module("larq_abbnn.conversion.verify")
+    model = trained_looking(
+        zoo.ABReActNet18(input_shape=(32, 32, 3), num_classes=10, width_multiplier=0.25)
+    )
     flatbuffer = convert(model)
     assert verify(model, flatbuffer, samples=8).float64_relative_difference < 1e-12
 
@@ -309,7 +355,7 @@ def test_verify_refuses_a_fold_that_is_off_by_less_than_float32_can_see(monkeypa
 
 
 def test_convert_command_converts_a_saved_model_atomically_and_audits(tmp_path):
-    model = zoo.ABXnorNet18((32, 32, 3), 10)
+    model = zoo.ABXnorNet18(input_shape=(32, 32, 3), num_classes=10)
     trained_looking(model)
     model.save(tmp_path / "xnor.keras")
     out = tmp_path / "xnor.tflite"
@@ -346,7 +392,7 @@ def test_audit_command_reads_zoo_models_and_tflite_files(tmp_path):
 def test_binary_convs_on_maps_smaller_than_the_kernel_are_deployed_correctly(name, size, stem):
     """LCE 0.16 miscomputes them with zero padding (see test_lce_conversion); the fold
     pads with +1 and corrects after the residual add."""
-    model = zoo.get(name)((size, size, 3), 10, stem=stem)
+    model = zoo.get(name)(input_shape=(size, size, 3), num_classes=10, stem=stem)
     trained_looking(model)
     folded = fold(model)
     fixes = [layer for layer in folded.layers if isinstance(layer, layers.SpatialBias)]
@@ -356,7 +402,7 @@ def test_binary_convs_on_maps_smaller_than_the_kernel_are_deployed_correctly(nam
 
 
 def test_padding_correction_is_exact_in_float64(float64):
-    model = zoo.ABReActNetA((32, 32, 3), 10)
+    model = zoo.ABReActNetA(input_shape=(32, 32, 3), num_classes=10)
     trained_looking(model)
     folded = fold(model)
     assert folded.get_layer("feature.13.add1.padding_correction")
@@ -367,7 +413,7 @@ def test_padding_correction_is_exact_in_float64(float64):
 
 
 def test_folded_model_saves_and_loads(tmp_path):
-    model = zoo.ABReActNetA((32, 32, 3), 10)
+    model = zoo.ABReActNetA(input_shape=(32, 32, 3), num_classes=10)
     trained_looking(model)
     folded = fold(model)
     folded.save(tmp_path / "folded.keras")
@@ -382,7 +428,7 @@ def test_folded_model_saves_and_loads(tmp_path):
 
 @pytest.fixture(scope="module")
 def small_tflite():
-    model = zoo.ABXnorNet18((32, 32, 3), 10)
+    model = zoo.ABXnorNet18(input_shape=(32, 32, 3), num_classes=10)
     trained_looking(model)
     return convert(model)
 

@@ -6,9 +6,8 @@ import pytest
 import tensorflow as tf
 from conftest import np_conv2d, np_scaled_std, np_sign
 
-from larq_abbnn.zoo import trained_looking
-
 from larq_abbnn import layers
+from larq_abbnn.analysis.synthetic import trained_looking
 from larq_abbnn.layers import (
     BinaryScaledStdConv2D,
     LearnableBias,

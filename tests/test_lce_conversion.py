@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from larq_compute_engine import convert_keras_model
-from larq_abbnn.zoo import trained_looking
 from larq_compute_engine.tflite.python.interpreter import Interpreter
 
 from larq_abbnn import layers, zoo
-from larq_abbnn.converters import op_counts
+from larq_abbnn.analysis import op_counts
+from larq_abbnn.analysis.synthetic import trained_looking
 
 
 def _float_conv_count(model):
@@ -18,12 +18,7 @@ def _float_conv_count(model):
     return sum(
         1
         for layer in model.layers
-        if isinstance(layer, layers.ScaledStdConv2D)
-        and not (
-            isinstance(layer, layers.BinaryScaledStdConv2D)
-            and layer.binary_weights
-            and layer.input_quantizer is not None
-        )
+        if isinstance(layer, layers.SymmetricConv2D) and not layers.is_binary_conv(layer)
     )
 
 
@@ -37,6 +32,8 @@ CASES = [
     ("ab_xnornet18", 96, "imagenet", "reference"),
     ("ab_biresnet18", 32, "cifar", "reference"),
     ("bnfree_reactnet18", 96, "imagenet", "reference"),
+    ("bn_reactnet18", 32, "cifar", "reference"),  # LCE fuses each BatchNorm into its conv
+    pytest.param("bn_reactneta", 96, "imagenet", "reference", marks=pytest.mark.slow),
     pytest.param("ab_reactnet34", 96, "imagenet", "reference", marks=pytest.mark.slow),
     pytest.param("bnfree_reactneta", 96, "imagenet", "reference", marks=pytest.mark.slow),
     pytest.param("ab_reactneta", 48, "cifar", "reference", marks=pytest.mark.slow),
@@ -45,7 +42,7 @@ CASES = [
 
 @pytest.mark.parametrize("name,size,stem,padding", CASES)
 def test_every_binary_conv_becomes_one_lce_bconv_and_tflite_agrees(name, size, stem, padding):
-    model = zoo.get(name)((size, size, 3), 10, stem=stem, padding=padding)
+    model = zoo.get(name)(input_shape=(size, size, 3), num_classes=10, stem=stem, padding=padding)
     trained_looking(model)
     flatbuffer = convert_keras_model(model)
     ops = op_counts(flatbuffer)
@@ -60,7 +57,7 @@ def test_every_binary_conv_becomes_one_lce_bconv_and_tflite_agrees(name, size, s
 
 
 def test_step1_models_convert_with_float_convs_on_binary_inputs():
-    model = zoo.ABReActNet18((32, 32, 3), 10, step=1)
+    model = zoo.ABReActNet18(input_shape=(32, 32, 3), num_classes=10, step=1)
     ops = op_counts(convert_keras_model(model))
     assert "LceBconv2d" not in ops
     assert ops["CONV_2D"] == _float_conv_count(model) == 20

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from larq_abbnn.converters.reference_layout import reference_entries
+from larq_abbnn.checkpoints.reference_layout import reference_entries
 from larq_abbnn.training import AGCAdam, linear_decay, parameter_groups
-from larq_abbnn.zoo import common, reactnet_a, resnet
+from larq_abbnn.zoo import config, reactnet_a, resnet
 
 FIXTURE = Path(__file__).parent / "data" / "reference_training.npz"
 CASES = ["ab_reactnet18_step1", "ab_reactnet18_step2", "ab_reactneta_step1", "ab_reactneta_step2"]
@@ -35,7 +35,7 @@ def _case(fixture, case):
 def _block_model(case, data):
     """Our zoo block, named `block`, at the fixture's width, stride 2, reference padding."""
     step = int(case[-1])
-    cfg = common.Config(stem="cifar", step=step, padding="reference")
+    cfg = config.Config(stem="cifar", step=step, padding="reference")
     alpha, betas = float(data["alpha"]), [float(b) for b in data["betas"]]
     inputs = tf.keras.Input(data["x"].shape[1:][1:] + data["x"].shape[1:2])
     if case.startswith("ab_reactnet18"):

@@ -16,22 +16,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from conftest import run_abbnn
-
-from larq_abbnn.zoo import trained_looking
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from larq_abbnn import layers
-from larq_abbnn.converters import (
-    CheckpointError,
-    convert,
-    count_multiplications,
-    fold,
-    load_official_checkpoint,
-    read_state_dict,
-)
-from larq_abbnn.converters.tflite_graph import check_model, op_counts
-from larq_abbnn.zoo import ABReActNet18, common, reactnet_a, resnet
+from larq_abbnn.analysis import count_multiplications
+from larq_abbnn.analysis.synthetic import trained_looking
+from larq_abbnn.analysis.tflite_file import check_model, op_counts
+from larq_abbnn.checkpoints import CheckpointError, load_official_checkpoint, read_state_dict
+from larq_abbnn.conversion import convert, fold
+from larq_abbnn.zoo import ABReActNet18, config, parts, reactnet_a, resnet
 
 settings.register_profile(
     "default", max_examples=4, deadline=None, suppress_health_check=list(HealthCheck)
@@ -84,8 +78,8 @@ INPUT_SIZE = 16
 
 def build(spec):
     """A functional network from zoo blocks: stem conv, the drawn blocks, the zoo head."""
-    cfg = common.Config(stem="cifar", step=spec["step"], padding=spec["padding"])
-    inputs = common.floatx_input((INPUT_SIZE, INPUT_SIZE, 3))
+    cfg = config.Config(stem="cifar", step=spec["step"], padding=spec["padding"])
+    inputs = parts.model_input((INPUT_SIZE, INPUT_SIZE, 3), None)[0]
     stem = layers.ScaledStdConv2D(spec["stem_width"], 3, 1, name="conv1", **cfg.conv_padding(False))
     x = stem(inputs)
     for i, (growth, stride, beta1, beta2) in enumerate(spec["blocks"]):
@@ -97,7 +91,7 @@ def build(spec):
         else:
             block = reactnet_a.ab_block if spec["family"] == "ab" else reactnet_a.bnfree_block
             x = block(x, width, stride, spec["alpha"], (beta1, beta2), cfg, name)
-    outputs = common.head(x, 10, True, pool_name="avgpool")
+    outputs = parts.head(x, 10, True, pool_name="avgpool")
     model = tf.keras.Model(inputs, outputs, name="random_" + spec["family"])
     trained_looking(model, seed=spec["seed"])
     return model
@@ -205,7 +199,7 @@ def test_duplicate_keys_in_a_pickle_are_refused(tmp_path):
 
 
 def test_colliding_keys_in_a_mapping_leave_the_model_unchanged():
-    model = ABReActNet18((32, 32, 3), 10, width_multiplier=0.125)
+    model = ABReActNet18(input_shape=(32, 32, 3), num_classes=10, width_multiplier=0.125)
     before = [w.copy() for w in model.get_weights()]
     with pytest.raises(CheckpointError, match="collide"):
         load_official_checkpoint(model, {1: np.zeros(3), "1": np.ones(3)})
@@ -218,7 +212,7 @@ def test_colliding_keys_in_a_mapping_leave_the_model_unchanged():
 
 @pytest.fixture(scope="module")
 def small_tflite():
-    return convert(ABReActNet18((32, 32, 3), 10, width_multiplier=0.125))
+    return convert(ABReActNet18(input_shape=(32, 32, 3), num_classes=10, width_multiplier=0.125))
 
 
 def _with_tensor_index(flatbuffer, index):
@@ -251,8 +245,9 @@ def test_out_of_range_tensor_indices_are_refused_everywhere(small_tflite, tmp_pa
 FUZZ_FILES = 24
 FUZZ_SCRIPT = """
 import sys
-from larq_abbnn.benchmark import measure, read_tflite
-from larq_abbnn.converters import count_multiplications
+from larq_abbnn.analysis.benchmark import measure
+from larq_abbnn.analysis.tflite_file import read_tflite
+from larq_abbnn.analysis import count_multiplications
 ok = refused = 0
 for path in sys.argv[1:]:
     try:
@@ -299,7 +294,7 @@ def test_killed_convert_leaves_no_partial_output(tmp_path, delay):
         [
             sys.executable,
             "-m",
-            "larq_abbnn.cli",
+            "abbnn.cli",
             "convert",
             "zoo:ab_reactnet18",
             "--input-shape",
@@ -371,7 +366,7 @@ def test_the_next_write_removes_temporaries_a_killed_write_left(tmp_path, writer
         (["tune", "--dataset", "folder:nope"], "image folder not found: nope"),
         (["demo", "--images", "nope"], "image folder not found: nope"),
         (
-            ["convert", "zoo:ab_reactnet18", "--input-shape", "40,40,3", "-o", "x.tflite"],
+            ["convert", "zoo:ab_reactnet18", "--input-shape", "80,80,3", "-o", "x.tflite"],
             "gets a 5x5 feature map",
         ),
         (["benchmark", "x.tflite", "--compare"], "--compare picks the reference models"),
@@ -379,7 +374,7 @@ def test_the_next_write_removes_temporaries_a_killed_write_left(tmp_path, writer
 )
 def test_every_subcommand_fails_in_one_line(args, message, tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "larq_abbnn.cli", *args],
+        [sys.executable, "-m", "abbnn.cli", *args],
         capture_output=True,
         text=True,
         cwd=tmp_path,

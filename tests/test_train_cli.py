@@ -1,5 +1,6 @@
 """`abbnn train`, `evaluate` and `tune` as users run them, including kills and clusters."""
 
+import csv
 import json
 import os
 import signal
@@ -11,9 +12,9 @@ import time
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import REPO, run_abbnn
 
 import larq_abbnn  # noqa: F401  (registers the layers `load_model` reads)
-from conftest import REPO, run_abbnn
 
 TINY = ["--width-multiplier", "0.125", "--batch-size", "8", "--verbose", "2"]
 
@@ -65,7 +66,7 @@ def test_train_two_step_writes_models_history_and_plots(two_step_run):
 
 
 def test_train_in_float64_with_ten_classes(tmp_path):
-    """`abbnn train --floatx float64`: both steps (compile_for_step, train_step, two_step)
+    """`abbnn train --floatx float64`: both steps (compile_for_step, train_recipe_step, two_step)
     train float64 models, with the top-5 metric of 10 classes."""
     rng = np.random.default_rng(1)
     for c in range(10):
@@ -99,7 +100,7 @@ def test_evaluate_keras_and_tflite(two_step_run, folder, tmp_path):
     assert converted.returncode == 0, converted.stderr
     result = run_abbnn("evaluate", str(tflite), "--dataset", folder)
     assert result.returncode == 0, result.stderr
-    from larq_abbnn.training.evaluate import default_kernel  # indirect_bgemm on x86-64
+    from larq_abbnn.analysis.tflite_file import default_kernel  # indirect_bgemm on x86-64
 
     cores = os.cpu_count()
     kind = f"[TFLite (LCE interpreter, {default_kernel()}, {cores} thread{'s' * (cores > 1)})]"
@@ -151,7 +152,7 @@ def test_sigkill_and_rerun_resumes_losing_at_most_one_epoch(folder, tmp_path, ro
     args = [
         sys.executable,
         "-m",
-        "larq_abbnn.cli",
+        "abbnn.cli",
         "train",
         "--dataset",
         folder,
@@ -200,7 +201,11 @@ d = data.load(dataset, batch_size=8)
 
 def build():
     return zoo.ABReActNet18(
-        d.input_shape, d.num_classes, stem=d.stem, step=1, width_multiplier=0.125
+        input_shape=d.input_shape,
+        num_classes=d.num_classes,
+        stem=d.stem,
+        step=1,
+        width_multiplier=0.125,
     )
 
 
@@ -224,7 +229,7 @@ class Probe(tf.keras.callbacks.Callback):
             save_and_die(self.model, epoch + 1)
 
 
-training.train_step(
+training.train_recipe_step(
     build, d, step=1, epochs=4, folder=folder, steps_per_epoch=2, verbose=0,
     callbacks=[Probe()],
 )
@@ -298,7 +303,7 @@ MIRRORED = """
 import sys, tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from larq_abbnn import cli
+from abbnn import cli
 sys.exit(cli.main(sys.argv[1:]))
 """
 
@@ -362,7 +367,7 @@ def test_multiworker_strategy_with_two_workers(folder, tmp_path):
                 [
                     sys.executable,
                     "-m",
-                    "larq_abbnn.cli",
+                    "abbnn.cli",
                     "train",
                     "--strategy",
                     "multiworker",
@@ -404,3 +409,50 @@ def test_train_errors_are_one_line(tmp_path):
     assert result.stderr.strip() == f"abbnn train: error: image folder not found: {tmp_path}/nope"
     result = run_abbnn("train", "--strategy", "multiworker", "--dataset", "cifar10")
     assert result.returncode == 1 and "TF_CONFIG, which is not set" in result.stderr
+
+
+def test_report_reads_finished_runs_beside_the_papers_numbers(two_step_run, folder, tmp_path):
+    """`abbnn report` on run folders of short real runs: an A&B two-step run, converted
+    and evaluated, and a one-step BN run."""
+    out, _ = two_step_run
+    bn = tmp_path / "bn"
+    trained = run_abbnn(
+        "train", "--dataset", folder, "--model", "bn_reactnet18", "--step", "1",
+        "--epochs", "1", "--steps-per-epoch", "2", "--output", str(bn), *TINY,
+    )  # fmt: skip
+    assert trained.returncode == 0, trained.stderr
+    tflite = out / "step2" / "best.tflite"
+    assert (
+        run_abbnn("convert", str(out / "step2" / "best.keras"), "-o", str(tflite)).returncode == 0
+    )
+    evaluated = run_abbnn("evaluate", str(tflite), "--dataset", folder)
+    assert evaluated.returncode == 0, evaluated.stderr
+    deployed = json.loads((out / "step2" / "best.tflite.accuracy.json").read_text())
+
+    png = tmp_path / "report.png"
+    result = run_abbnn("report", str(out), str(bn), "--paper", "cifar10", "--plot", str(png))
+    assert result.returncode == 0, result.stderr
+    best = [
+        json.loads((d / "done.json").read_text())["best_val_accuracy"]
+        for d in (out / "step2", bn / "step1")
+    ]
+    (row,) = [line for line in result.stdout.splitlines() if line.startswith("| ReActNet-18 |")]
+    assert (
+        row
+        == f"| ReActNet-18 | {100 * best[1]:.2f} / 92.31 | - / 92.08 | {100 * best[0]:.2f} / 92.30 |"
+    )
+    (ab,) = [line for line in result.stdout.splitlines() if "ab_reactnet18 (x" in line]
+    cells = [c.strip() for c in ab.strip("|").split("|")]
+    assert cells[6] == f"{100 * deployed['top1']:.2f}"  # the deployed file's, as evaluated
+    assert cells[7] == f"{tflite.stat().st_size / 1e6:.2f}" and cells[8] == "0"  # MO of the file
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    as_csv = run_abbnn("report", str(out), "--paper", "cifar10", "--format", "csv")
+    rows = list(csv.reader(as_csv.stdout.strip().split("\n\n")[-1].splitlines()))
+    assert rows[0][:3] == ["run", "model", "dataset"] and len(rows) == 2
+    assert rows[1][5] == f"{100 * best[0]:.2f}"
+
+    unnamed = run_abbnn("report", str(out))  # an image folder: which paper column?
+    assert unnamed.returncode == 1 and "--paper cifar10" in unnamed.stderr
+    empty = run_abbnn("report", str(tmp_path))
+    assert empty.returncode == 1 and "no run.json" in empty.stderr

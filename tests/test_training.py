@@ -10,7 +10,8 @@ import pytest
 import tensorflow as tf
 
 from larq_abbnn import data, training, zoo
-from larq_abbnn.converters.reference_layout import reference_entries
+from larq_abbnn.analysis.synthetic import trained_looking
+from larq_abbnn.checkpoints.reference_layout import reference_entries
 from larq_abbnn.training import AGCAdam, adaptive_clip, parameter_groups, unitwise_norm
 
 
@@ -24,7 +25,7 @@ def _reference_unitwise_norm(p):
 
 @pytest.mark.parametrize("name", ["ab_reactnet18", "ab_reactneta", "ab_biresnet18"])
 def test_decay_and_clip_select_the_reference_parameters(name, reference_state_dicts):
-    model = zoo.get(name)((32, 32, 3), 10, step=1)
+    model = zoo.get(name)(input_shape=(32, 32, 3), num_classes=10, step=1)
     groups = parameter_groups(model)
     state = reference_state_dicts[name]["step1"]["cifar10"]["state_dict"]
     decayed = sum(int(np.prod(s)) for s in state.values() if len(s) == 4)
@@ -42,7 +43,7 @@ def test_decay_and_clip_select_the_reference_parameters(name, reference_state_di
 @pytest.mark.parametrize("name", ["ab_reactnet18", "bnfree_reactneta"])
 def test_unitwise_norms_are_the_references_units(name):
     """Keras-layout norms, moved to PyTorch layout, equal the reference's per-unit norms."""
-    model = zoo.get(name)((32, 32, 3), 10, step=1)
+    model = zoo.get(name)(input_shape=(32, 32, 3), num_classes=10, step=1)
     groups = parameter_groups(model)
     rng = np.random.default_rng(0)
     for key, entry in reference_entries(model).items():
@@ -104,9 +105,11 @@ def test_agc_adam_is_pytorchs_adam_with_agc_across_an_epoch_boundary(float64, st
     betas) misses this by 0.6-0.98 relative on the first update.
     """
     tf.keras.utils.set_random_seed(step)
-    model = zoo.ABReActNet18((16, 16, 3), 10, stem="cifar", step=step, width_multiplier=0.125)
+    model = zoo.ABReActNet18(
+        input_shape=(16, 16, 3), num_classes=10, stem="cifar", step=step, width_multiplier=0.125
+    )
     if step == 2:  # step 1 from a fresh init: zero biases, where epsilon mattered most
-        zoo.trained_looking(model, seed=step)
+        trained_looking(model, seed=step)
     epochs, steps_per_epoch, lr, l2 = 3, 2, 1e-3, 5e-6 if step == 1 else 0.0
     fit_model = training.compile_for_step(
         model, step=step, stem="cifar", epochs=epochs, steps_per_epoch=steps_per_epoch
@@ -119,7 +122,9 @@ def test_agc_adam_is_pytorchs_adam_with_agc_across_an_epoch_boundary(float64, st
     rng = np.random.default_rng(step)
     state: dict = {}
     # The reference's gradients at its own current parameters come from a probe model.
-    probe = zoo.ABReActNet18((16, 16, 3), 10, stem="cifar", step=step, width_multiplier=0.125)
+    probe = zoo.ABReActNet18(
+        input_shape=(16, 16, 3), num_classes=10, stem="cifar", step=step, width_multiplier=0.125
+    )
     probe_entries = reference_entries(probe)
     for t in range(1, epochs * steps_per_epoch + 1):
         x = rng.normal(size=(8, 16, 16, 3))
@@ -149,14 +154,18 @@ def test_agc_adam_is_pytorchs_adam_with_agc_across_an_epoch_boundary(float64, st
 
 
 def test_agc_adam_config_round_trips():
-    model = zoo.ABReActNet18((32, 32, 3), 10, step=1, width_multiplier=0.125)
+    model = zoo.ABReActNet18(
+        input_shape=(32, 32, 3), num_classes=10, step=1, width_multiplier=0.125
+    )
     groups = parameter_groups(model)
     opt = AGCAdam(training.linear_decay(1e-3, 4, 10), l2=0.5, clip_factor=0.02, groups=groups)
     config = AGCAdam.from_config(opt.get_config()).get_config()
     assert config["groups"] == groups and config["l2"] == 0.5 and config["clip_factor"] == 0.02
     assert config["epsilon"] == 1e-8 and config["beta_1"] == 0.9 and config["beta_2"] == 0.999
     assert config["learning_rate"]["config"] == {
-        "learning_rate": 1e-3, "epochs": 4, "steps_per_epoch": 10
+        "learning_rate": 1e-3,
+        "epochs": 4,
+        "steps_per_epoch": 10,
     }
     with pytest.raises(ValueError, match="amsgrad"):
         AGCAdam(amsgrad=True)
@@ -174,7 +183,9 @@ def test_linear_decay_is_per_epoch():
 
 
 def test_compile_uses_the_recipe_defaults():
-    model = zoo.ABReActNet18((32, 32, 3), 10, step=1, width_multiplier=0.125)
+    model = zoo.ABReActNet18(
+        input_shape=(32, 32, 3), num_classes=10, step=1, width_multiplier=0.125
+    )
     step1 = training.compile_for_step(model, step=1, stem="cifar", epochs=2, steps_per_epoch=3)
     assert step1.optimizer.l2 == 5e-6 and step1.optimizer.clip_factor == 0.001
     step2 = training.compile_for_step(model, step=2, stem="imagenet", epochs=2, steps_per_epoch=3)
@@ -183,7 +194,9 @@ def test_compile_uses_the_recipe_defaults():
 
 def test_distiller_trains_the_student_on_the_teachers_softmax():
     tf.keras.utils.set_random_seed(0)
-    student = zoo.ABReActNet18((32, 32, 3), 10, step=1, width_multiplier=0.125)
+    student = zoo.ABReActNet18(
+        input_shape=(32, 32, 3), num_classes=10, step=1, width_multiplier=0.125
+    )
     teacher = tf.keras.Sequential(
         [tf.keras.Input((32, 32, 3)), tf.keras.layers.Flatten(), tf.keras.layers.Dense(10)]
     )
@@ -207,7 +220,9 @@ def test_distiller_trains_the_student_on_the_teachers_softmax():
 
 
 def test_distiller_refuses_a_teacher_of_other_classes():
-    student = zoo.ABReActNet18((32, 32, 3), 10, step=1, width_multiplier=0.125)
+    student = zoo.ABReActNet18(
+        input_shape=(32, 32, 3), num_classes=10, step=1, width_multiplier=0.125
+    )
     teacher = tf.keras.Sequential(
         [tf.keras.Input((32, 32, 3)), tf.keras.layers.Flatten(), tf.keras.layers.Dense(100)]
     )
@@ -228,7 +243,9 @@ def _tiny_data(n=64, classes=4, batch_size=16, shuffle=True):
 
 
 def _build(step=1):
-    return zoo.ABReActNet18((16, 16, 3), 4, stem="cifar", step=step, width_multiplier=0.125)
+    return zoo.ABReActNet18(
+        input_shape=(16, 16, 3), num_classes=4, stem="cifar", step=step, width_multiplier=0.125
+    )
 
 
 class _Interrupt(tf.keras.callbacks.Callback):
@@ -246,7 +263,7 @@ def test_an_interrupted_step_resumes_with_the_same_optimizer_state(tmp_path):
     tf.config.experimental.enable_op_determinism()
     try:
         tf.keras.utils.set_random_seed(0)
-        straight = training.train_step(
+        straight = training.train_recipe_step(
             _build,
             _tiny_data(shuffle=False),
             step=1,
@@ -256,7 +273,7 @@ def test_an_interrupted_step_resumes_with_the_same_optimizer_state(tmp_path):
         )
         tf.keras.utils.set_random_seed(0)
         with pytest.raises(KeyboardInterrupt):
-            training.train_step(
+            training.train_recipe_step(
                 _build,
                 _tiny_data(shuffle=False),
                 step=1,
@@ -267,7 +284,7 @@ def test_an_interrupted_step_resumes_with_the_same_optimizer_state(tmp_path):
             )
         assert os.path.exists(tmp_path / "b" / "backup")
         assert not os.path.exists(tmp_path / "b" / "done.json")
-        resumed = training.train_step(
+        resumed = training.train_recipe_step(
             _build,
             _tiny_data(shuffle=False),
             step=1,
@@ -298,7 +315,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_model(tmp_path):
     with pytest.raises(
         training.TrainingError, match="stopped at epoch 3 of 5: the loss became NaN.*epoch 2"
     ):
-        training.train_step(
+        training.train_recipe_step(
             _build,
             _tiny_data(),
             step=1,
@@ -364,7 +381,10 @@ def test_two_step_on_tfds_mock_cifar10(tmp_path):
         d = data.load("cifar10", batch_size=8)
         first, second = training.two_step(
             lambda step: zoo.ABReActNet18(
-                d.input_shape, d.num_classes, step=step, width_multiplier=0.125
+                input_shape=d.input_shape,
+                num_classes=d.num_classes,
+                step=step,
+                width_multiplier=0.125,
             ),
             d,
             epochs=1,
@@ -384,10 +404,11 @@ cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 tf.keras.backend.set_floatx("float64")
 from larq_abbnn import training, zoo
+from larq_abbnn.analysis.synthetic import trained_looking
 
 def build():
-    model = zoo.ABReActNet18((16, 16, 3), 10, stem="cifar", step=1, width_multiplier=0.125)
-    return zoo.trained_looking(model, seed=3)
+    model = zoo.ABReActNet18(input_shape=(16, 16, 3), num_classes=10, stem="cifar", step=1, width_multiplier=0.125)
+    return trained_looking(model, seed=3)
 
 rng = np.random.default_rng(0)
 x, y = rng.normal(size=(16, 16, 16, 3)), rng.integers(0, 10, 16)

@@ -82,7 +82,7 @@ def save(state, path, prefix="archive", extra=None, declared_numel=None):
 
     with _stand_in_modules() as (torch, utils):
         payload = collections.OrderedDict(
-            (k, _Tensor(np.ascontiguousarray(v), str(i), torch, utils))
+            (k, _Tensor(np.array(v, order="C"), str(i), torch, utils))  # 0-d stays 0-d
             for i, (k, v) in enumerate(state.items())
         )
         if extra:

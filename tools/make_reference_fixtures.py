@@ -25,6 +25,9 @@ XNOR-Net, ReActNet-A at stride 1 and 2, BN-Free ReActNet-18 and ReActNet-A), the
 and 2) and the head, with random trained-looking weights: `C/x`, `C/out`, `C/x_grad`,
 `C/weights/KEY`, plus the block's `C/betas` and `C/alpha`. Stems and head are their
 modules composed as the networks' `forward` does, under the networks' attribute names.
+BN cases (`bn_...`, BNN_NoBN's `_bn` models) use the loss `mean(y * C/loss_weights)`
+instead, and run in training mode (`C/after/KEY`: the running statistics after that batch)
+and, as `..._eval`, with their running statistics.
 """
 
 from __future__ import annotations
@@ -45,7 +48,6 @@ ALPHA = 0.25
 def _cases():
     """(name, module, input shape, betas, weight decay) per case; modules from the authors."""
     import torch.nn as nn
-
     from Network import ReActNet_18_Qa, ReActNet_18_Qaw, ReActNet_A_Qa, ReActNet_A_Qaw
 
     def resnet_block(module, step):
@@ -70,7 +72,6 @@ def _cases():
 
 def _run(name, block, betas, weight_decay, seed):
     import torch
-
     from Network.utils import adaptive_clip_grad
 
     torch.manual_seed(seed)
@@ -101,7 +102,7 @@ def _run(name, block, betas, weight_decay, seed):
         lr=LEARNING_RATE,
     )
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: (1.0 - step / EPOCHS), last_epoch=-1
+        optimizer, lambda step: 1.0 - step / EPOCHS, last_epoch=-1
     )
     losses = []
     for _ in range(EPOCHS):  # one batch per epoch
@@ -133,16 +134,71 @@ def _randomize(module, seed):
                 p.copy_(-6 + 7.4 * u)
             elif "prelu" in name:  # nn.PReLU slopes
                 p.copy_(0.5 * u)
+            elif "bn" in name and name.endswith("weight"):  # BatchNorm's gamma
+                p.copy_(0.5 + u)
             elif name.endswith("bias"):
                 p.copy_(0.1 * n)
             else:
                 p.copy_(0.05 * n)
+        for name, buffer in module.named_buffers():  # BatchNorm's running statistics
+            if not buffer.is_floating_point():  # num_batches_tracked
+                continue
+            u = torch.rand(buffer.shape, generator=generator, dtype=buffer.dtype)
+            if name.endswith("running_mean"):
+                buffer.copy_(0.2 * (u - 0.5))
+            elif name.endswith("running_var"):
+                buffer.copy_(0.5 + u)
+
+
+def _bn_cases():
+    """BN baselines (BNN_NoBN's `_bn` models, step 2): blocks and stems, each in training
+    mode (batch statistics) and in inference mode (running statistics: `_eval` cases)."""
+    import models.Qaw_reactnet_18_bn as bn18
+    import models.Qaw_reactnet_A_bn as bna
+    import torch.nn as nn
+
+    class Stem(nn.Module):  # the first lines of their BiRealNet.forward
+        def __init__(self, imagenet):
+            super().__init__()
+            if imagenet:
+                self.conv1 = nn.Conv2d(3, 8, kernel_size=7, stride=2, padding=3, bias=False)
+                self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+            else:
+                self.conv1 = nn.Conv2d(3, 8, kernel_size=3, stride=1, padding=1, bias=False)
+                self.maxpool = nn.Identity()
+            self.bn1 = nn.BatchNorm2d(8)
+
+        def forward(self, x):
+            return self.maxpool(self.bn1(self.conv1(x)))
+
+    class FirstConv(nn.Module):  # their reactnet's feature[0]
+        def __init__(self):
+            super().__init__()
+            self.feature = nn.ModuleList([bna.firstconv3x3(3, 4, 2)])
+
+        def forward(self, x):
+            return self.feature[0](x)
+
+    def downsample():
+        return nn.Sequential(nn.AvgPool2d(2, 2), bn18.binaryconv1x1(8, 16), nn.BatchNorm2d(16))
+
+    cases = []
+    for mode in ("", "_eval"):
+        cases += [
+            (f"bn_reactnet18_s1{mode}", bn18.BasicBlock(8, 8), (2, 8, 8, 8), (), 0.0),
+            (f"bn_reactnet18_s2{mode}", bn18.BasicBlock(8, 16, 2, downsample()), (2, 8, 8, 8), (), 0.0),
+            (f"bn_reactneta_s1{mode}", bna.BasicBlock(8, 8, 1), (2, 8, 8, 8), (), 0.0),
+            (f"bn_reactneta_s2{mode}", bna.BasicBlock(8, 16, 2), (2, 8, 8, 8), (), 0.0),
+            (f"bn_stem_resnet_cifar{mode}", Stem(False), (2, 3, 8, 8), (), 0.0),
+            (f"bn_stem_resnet_imagenet{mode}", Stem(True), (2, 3, 12, 12), (), 0.0),
+            (f"bn_stem_reactneta_imagenet{mode}", FirstConv(), (2, 3, 12, 12), (), 0.0),
+        ]  # fmt: skip
+    return cases
 
 
 def _block_cases(nobn: bool):
     """(name, module, input NCHW shape, betas, alpha) per block, stem and head."""
     import torch.nn as nn
-
     from Network import BiResNet_18_Qaw, ReActNet_18_Qaw, ReActNet_A_Qaw, XnorNet_18_Qaw
     from Network.BNN import ScaledStdConv2d
 
@@ -228,6 +284,7 @@ def _block_cases(nobn: bool):
             ),
             ("bnfree_reactneta_s2", bfa.BasicBlock(8, 16, 0.2, c1, c2, 2), (1, 8, 8, 8), (c1, c2), 0.2),
         ]  # fmt: skip
+        cases += _bn_cases()  # last: the cases above keep their seeds
     return cases
 
 
@@ -236,13 +293,27 @@ def _forward_case(name, module, shape, betas, alpha, seed):
 
     module = module.double()
     _randomize(module, seed)
+    if name.endswith("_eval"):
+        module.eval()  # BatchNorm with its running statistics
     out = {f"{name}/betas": np.array(betas), f"{name}/alpha": np.array(alpha)}
     for key, value in module.state_dict().items():
         out[f"{name}/weights/{key}"] = value.detach().numpy().copy()
     x = torch.randn(*shape, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
     x.requires_grad_(True)
     y = module(x)
-    (0.5 * (y**2).mean()).backward()
+    if name.startswith("bn_"):
+        # mean(y**2) / 2 of a batch-normalized output hardly depends on the input (its
+        # gradient is cancellation noise): weigh the outputs with fixed random numbers.
+        weights = torch.randn(
+            y.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(seed)
+        )
+        out[f"{name}/loss_weights"] = weights.numpy().copy()
+        (y * weights).mean().backward()
+        for key, value in module.state_dict().items():  # running statistics after the batch
+            if "running_" in key:
+                out[f"{name}/after/{key}"] = value.detach().numpy().copy()
+    else:
+        (0.5 * (y**2).mean()).backward()
     out[f"{name}/x"] = x.detach().numpy().copy()
     out[f"{name}/out"] = y.detach().numpy().copy()
     out[f"{name}/x_grad"] = x.grad.numpy().copy()
@@ -263,6 +334,12 @@ _BNFREE_NETWORKS = {
     "bnfree_reactnet18": ("models.Qaw_reactnet_18_bf", "birealnet18"),
     "bnfree_reactneta": ("models.Qaw_reactnet_A_bf", "reactnet"),
 }
+#: BN zoo name -> (BNN_NoBN module without its Qa_/Qaw_ step prefix, function, whether it
+#: takes `imagenet=`): the paper's BN column, both steps
+_BN_NETWORKS = {
+    "bn_reactnet18": ("reactnet_18_bn", "birealnet18", True),
+    "bn_reactneta": ("reactnet_A_bn", "reactnet", False),
+}
 _DATASETS = {"cifar10": (10, False), "cifar100": (100, False), "imagenet": (1000, True)}
 _BLOCK_CONSTANTS = ("alpha", "beta", "beta1", "beta2", "stride", "inplanes", "planes")
 
@@ -282,6 +359,12 @@ def _listings() -> tuple[dict, dict]:
         for name, (module, function) in _BNFREE_NETWORKS.items():
             build = getattr(importlib.import_module(module), function)
             yield name, 2, "imagenet", build(num_classes=_DATASETS["imagenet"][0])
+        for name, (module, function, stems) in _BN_NETWORKS.items():
+            for step, prefix in ((1, "Qa"), (2, "Qaw")):
+                build = getattr(importlib.import_module(f"models.{prefix}_{module}"), function)
+                for dataset, (classes, imagenet) in _DATASETS.items():
+                    stem = {"imagenet": imagenet} if stems else {}
+                    yield name, step, dataset, build(num_classes=classes, **stem)
 
     state_dicts: dict = {}
     blocks: dict = {}

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import tensorflow as tf
 
+from abbnn.recipe import stem_for
 from larq_abbnn.data import folders, transforms
 from larq_abbnn.data.folders import DataError
 
@@ -155,7 +156,7 @@ def _load_folder(root, batch_size, image_size, validation_fraction, skip_corrupt
     if skipped:
         print(f"data: skipped {skipped} unreadable image file(s) under {root}")
     first = next(iter(val_ds.take(1)))[0]
-    stem = "cifar" if max(first.shape[:2]) <= 64 else "imagenet"
+    stem = stem_for(int(first.shape[0]), int(first.shape[1]))
     size = image_size or (int(first.shape[0]) if stem == "cifar" else 224)
     train_ds, val_ds = _pipelines(train_ds, val_ds, stem, size, batch_size, seed, n_train)
     return Data(

@@ -40,7 +40,7 @@ class ImageFolder:
     def __len__(self) -> int:
         return len(self.paths)
 
-    def subset(self, indices) -> "ImageFolder":
+    def subset(self, indices) -> ImageFolder:
         indices = list(indices)
         return ImageFolder(
             self.root,

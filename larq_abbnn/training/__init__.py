@@ -4,7 +4,7 @@
 from larq_abbnn import data, training, zoo
 
 d = data.load("cifar10")
-model = zoo.ABReActNet18(d.input_shape, d.num_classes, step=1)
+model = zoo.ABReActNet18(input_shape=d.input_shape, num_classes=d.num_classes, step=1)
 fit_model = training.compile_for_step(model, step=1, stem=d.stem, epochs=256,
                                       steps_per_epoch=len(d.train))
 fit_model.fit(d.train, validation_data=d.validation, epochs=256)
@@ -27,7 +27,7 @@ from larq_abbnn.training.run import (
     TrainingError,
     compile_for_step,
     read_history,
-    train_step,
+    train_recipe_step,
     two_step,
 )
 
@@ -42,7 +42,7 @@ __all__ = [
     "linear_decay",
     "parameter_groups",
     "read_history",
-    "train_step",
+    "train_recipe_step",
     "two_step",
     "unitwise_norm",
 ]

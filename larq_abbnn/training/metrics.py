@@ -23,6 +23,4 @@ def sparse_top_k_accuracy(y_true: tf.Tensor, y_pred: tf.Tensor, k: int = 5) -> t
 
 def top_k_accuracy(k: int = 5, name: str | None = None) -> tf.keras.metrics.Metric:
     """A Keras metric of `sparse_top_k_accuracy`, named `top{k}` by default."""
-    return tf.keras.metrics.MeanMetricWrapper(
-        sparse_top_k_accuracy, name=name or f"top{k}", k=k
-    )
+    return tf.keras.metrics.MeanMetricWrapper(sparse_top_k_accuracy, name=name or f"top{k}", k=k)

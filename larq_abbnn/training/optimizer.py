@@ -18,7 +18,7 @@ right under `tf.distribute` and inside `model.fit`.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import tensorflow as tf
 
@@ -240,8 +240,7 @@ class LinearDecay(tf.keras.optimizers.schedules.LearningRateSchedule):
     def __init__(self, learning_rate: float, epochs: int, steps_per_epoch: int):
         if epochs < 1 or steps_per_epoch < 1:
             raise ValueError(
-                f"epochs and steps_per_epoch must be positive, got {epochs} and "
-                f"{steps_per_epoch}"
+                f"epochs and steps_per_epoch must be positive, got {epochs} and {steps_per_epoch}"
             )
         self.learning_rate = float(learning_rate)
         self.epochs = int(epochs)

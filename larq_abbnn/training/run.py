@@ -15,25 +15,19 @@ import math
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Callable
 
 import tensorflow as tf
 
+from abbnn.recipe import CLIP_FACTOR, LEARNING_RATE, STEP1_WEIGHT_DECAY
 from larq_abbnn.data import Data
 from larq_abbnn.files import write_json
 from larq_abbnn.training.callbacks import ModelFile
 from larq_abbnn.training.distill import Distiller
 from larq_abbnn.training.metrics import top_k_accuracy
 from larq_abbnn.training.optimizer import AGCAdam, linear_decay, parameter_groups
-
-#: The reference recipe (spec section 4).
-LEARNING_RATE = 1e-3
-EPOCHS = 256
-BATCH_SIZE = 256
-SEED = 2023
-STEP1_WEIGHT_DECAY = 5e-6
-CLIP_FACTOR = {"cifar": 0.001, "imagenet": 0.02}
+from larq_abbnn.zoo.weights import load_weights
 
 
 class TrainingError(RuntimeError):
@@ -120,7 +114,7 @@ def compile_for_step(
     return trainable
 
 
-def train_step(
+def train_recipe_step(
     build_model: Callable[[], tf.keras.Model],
     data: Data,
     *,
@@ -137,28 +131,22 @@ def train_step(
     verbose: int | str = "auto",
     callbacks: list | None = None,
 ) -> StepResult:
-    """Train one step in `folder`, resuming it if it was interrupted.
+    """Train one of the paper's two steps in `folder`, resuming it if it was interrupted.
 
+    (A step of the recipe, many epochs long; not Keras's `Model.train_step`, one batch.)
     `build_model()` is called inside the strategy's scope and returns the Keras model at
     this step (with any initial weights loaded). `teacher` is the path of a saved Keras
     classifier for distillation. Returns at once if `folder/done.json` exists.
     """
-    done_path = os.path.join(folder, "done.json")
-    if os.path.exists(done_path):
-        with open(done_path) as f:
-            return StepResult(**json.load(f))
+    finished = _finished(folder)
+    if finished is not None:
+        return finished
     os.makedirs(folder, exist_ok=True)
     strategy = strategy or tf.distribute.get_strategy()
-    if steps_per_epoch is None:
-        steps_per_epoch = max(1, math.ceil(data.train_examples / data.batch_size))
-        train = data.train
-    else:
-        train = data.train.repeat()
+    train, steps_per_epoch = _training_data(data, steps_per_epoch)
     with strategy.scope():
-        model = build_model()
-        teacher_model = _load_teacher(teacher) if teacher else None
         trainable = compile_for_step(
-            model,
+            build_model(),
             step=step,
             stem=data.stem,
             epochs=epochs,
@@ -166,21 +154,8 @@ def train_step(
             learning_rate=learning_rate,
             weight_decay=weight_decay,
             clip_factor=clip_factor,
-            teacher=teacher_model,
+            teacher=_load_teacher(teacher) if teacher else None,
         )
-    best = ModelFile(os.path.join(folder, "best.keras"), monitor="val_accuracy")
-    # The backup is written after the epoch's history row and files: a kill between the
-    # two repeats that epoch on the rerun (its row is logged twice; `read_history` keeps
-    # the last), where the opposite order would lose the row for good.
-    run_callbacks = [
-        tf.keras.callbacks.TerminateOnNaN(),
-        tf.keras.callbacks.CSVLogger(os.path.join(folder, "history.csv"), append=True),
-        tf.keras.callbacks.TensorBoard(os.path.join(folder, "logs"), profile_batch=0),
-        best,
-        ModelFile(os.path.join(folder, "last.keras")),
-        tf.keras.callbacks.BackupAndRestore(os.path.join(folder, "backup")),
-        *(callbacks or []),
-    ]
     start = time.perf_counter()
     trainable.fit(
         train,
@@ -188,10 +163,62 @@ def train_step(
         epochs=epochs,
         steps_per_epoch=steps_per_epoch,
         validation_steps=validation_steps,
-        callbacks=run_callbacks,
+        callbacks=_run_callbacks(folder) + list(callbacks or []),
         verbose=verbose,
     )
     history = read_history(os.path.join(folder, "history.csv"))
+    _check_finite(history, step=step, epochs=epochs, folder=folder)
+    best_epoch, best_accuracy = _best_epoch(history)
+    result = StepResult(
+        step=step,
+        folder=folder,
+        epochs=epochs,
+        best_val_accuracy=best_accuracy,
+        best_epoch=best_epoch,
+        wall_seconds=time.perf_counter() - start,
+        history=history,
+    )
+    write_json(os.path.join(folder, "done.json"), asdict(result))
+    # BackupAndRestore empties its folder at the end of training; the folder itself goes too.
+    shutil.rmtree(os.path.join(folder, "backup"), ignore_errors=True)
+    return result
+
+
+def _finished(folder: str) -> StepResult | None:
+    """The result of a step that already finished in `folder` (its `done.json`)."""
+    done_path = os.path.join(folder, "done.json")
+    if not os.path.exists(done_path):
+        return None
+    with open(done_path) as f:
+        return StepResult(**json.load(f))
+
+
+def _training_data(data: Data, steps_per_epoch: int | None) -> tuple[tf.data.Dataset, int]:
+    """One pass per epoch by default; a fixed number of steps over the repeated data."""
+    if steps_per_epoch is None:
+        return data.train, max(1, math.ceil(data.train_examples / data.batch_size))
+    return data.train.repeat(), steps_per_epoch
+
+
+def _run_callbacks(folder: str) -> list[tf.keras.callbacks.Callback]:
+    """History, TensorBoard, best and last models, and the resumable backup, in `folder`.
+
+    The backup is written after the epoch's history row and files: a kill between the
+    two repeats that epoch on the rerun (its row is logged twice; `read_history` keeps
+    the last), where the opposite order would lose the row for good.
+    """
+    return [
+        tf.keras.callbacks.TerminateOnNaN(),
+        tf.keras.callbacks.CSVLogger(os.path.join(folder, "history.csv"), append=True),
+        tf.keras.callbacks.TensorBoard(os.path.join(folder, "logs"), profile_batch=0),
+        ModelFile(os.path.join(folder, "best.keras"), monitor="val_accuracy"),
+        ModelFile(os.path.join(folder, "last.keras")),
+        tf.keras.callbacks.BackupAndRestore(os.path.join(folder, "backup")),
+    ]
+
+
+def _check_finite(history: dict, *, step: int, epochs: int, folder: str) -> None:
+    """Raise `TrainingError` naming the epoch where the loss stopped being finite."""
     losses = history.get("loss", [])
     good = next((i for i, v in enumerate(losses) if not math.isfinite(v)), len(losses))
     if good < epochs:
@@ -200,21 +227,13 @@ def train_step(
             f"infinite. The last good model (epoch {good}) is "
             f"{os.path.join(folder, 'last.keras')}; lower --lr or check the data."
         )
+
+
+def _best_epoch(history: dict) -> tuple[int, float]:
+    """The 1-based epoch of the best validation accuracy, and that accuracy."""
     accuracies = history.get("val_accuracy") or [math.nan]
     best_index = int(max(range(len(accuracies)), key=lambda i: accuracies[i]))
-    result = StepResult(
-        step=step,
-        folder=folder,
-        epochs=epochs,
-        best_val_accuracy=accuracies[best_index],
-        best_epoch=best_index + 1,
-        wall_seconds=time.perf_counter() - start,
-        history=history,
-    )
-    write_json(done_path, asdict(result))
-    # BackupAndRestore empties its folder at the end of training; the folder itself goes too.
-    shutil.rmtree(os.path.join(folder, "backup"), ignore_errors=True)
-    return result
+    return best_index + 1, accuracies[best_index]
 
 
 def two_step(
@@ -229,7 +248,7 @@ def two_step(
     """The paper's recipe: step 1, then step 2 from step 1's best model.
 
     `build_model(step)` returns the zoo model of that step; `init_from` (Keras weights or
-    a paper checkpoint) initialises step 1. `options` go to `train_step`.
+    a paper checkpoint) initialises step 1. `options` go to `train_recipe_step`.
     """
     epochs1, epochs2 = (epochs, epochs) if isinstance(epochs, int) else epochs
 
@@ -239,7 +258,7 @@ def two_step(
             _load(model, init_from)
         return model
 
-    first = train_step(
+    first = train_recipe_step(
         step1, data, step=1, epochs=epochs1, folder=os.path.join(folder, "step1"), **options
     )
 
@@ -248,15 +267,13 @@ def two_step(
         _load(model, first.best_path)
         return model
 
-    second = train_step(
+    second = train_recipe_step(
         step2, data, step=2, epochs=epochs2, folder=os.path.join(folder, "step2"), **options
     )
     return first, second
 
 
 def _load(model: tf.keras.Model, path: str) -> None:
-    from larq_abbnn.zoo.common import load_weights
-
     if not os.path.exists(path):
         raise TrainingError(f"initial weights not found: {path}")
     load_weights(model, path)

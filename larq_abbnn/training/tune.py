@@ -32,24 +32,31 @@ class RecipeHyperModel(kt.HyperModel):
         steps_per_epoch: int,
         width_multiplier: float = 1.0,
         padding: str = "reference",
+        alpha: float | None = None,
+        activation: str | None = None,
     ):
+        """`alpha` fixes the residual scale (otherwise A&B trials search 2^-2 and 2^-3);
+        `activation="leaky"` runs the search on the slope ablation."""
         super().__init__(name=model_name)
         self.model_name, self.data, self.step = model_name, data, step
         self.epochs, self.steps_per_epoch = epochs, steps_per_epoch
         self.width_multiplier, self.padding = width_multiplier, padding
+        self.alpha, self.activation = alpha, activation
 
     def build(self, hp: kt.HyperParameters) -> tf.keras.Model:
         learning_rate = hp.Float("learning_rate", 1e-4, 1e-2, sampling="log", default=1e-3)
         weight_decay = 0.0
         if self.step == 1:
             weight_decay = hp.Choice("weight_decay", [0.0, 5e-6, 5e-5], default=5e-6)
-        kwargs = {}
+        kwargs = {} if self.activation is None else {"activation": self.activation}
         is_ab = self.model_name.startswith("ab_")
-        if is_ab:
+        if self.alpha is not None:
+            kwargs["alpha"] = self.alpha
+        elif is_ab:
             kwargs["alpha"] = 2.0 ** hp.Choice("alpha_exponent", [-2, -3], default=-2)
         model = zoo.get(self.model_name)(
-            self.data.input_shape,
-            self.data.num_classes,
+            input_shape=self.data.input_shape,
+            num_classes=self.data.num_classes,
             stem=self.data.stem,
             step=self.step,
             padding=self.padding,

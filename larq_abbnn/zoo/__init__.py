@@ -1,4 +1,4 @@
-"""The A&B BNN networks (and their BN-Free baselines) as Keras models.
+"""The A&B BNN networks and the paper's baselines (BN-Free and BN) as Keras models.
 
 ```python
 from larq_abbnn.zoo import ABReActNetA
@@ -6,32 +6,38 @@ from larq_abbnn.zoo import ABReActNetA
 model = ABReActNetA(num_classes=1000)        # ImageNet stem, step 2 (binary weights)
 step1 = ABReActNetA(step=1)                  # binary activations, real weights
 ```
+Every model function takes the same keyword-only arguments (larq-zoo's `input_shape`,
+`input_tensor`, `num_classes`, `include_top`, `weights`, plus the paper's `stem`, `step`,
+`alpha`, `padding` and `width_multiplier`).
 """
 
-from larq_abbnn.zoo import common
-from larq_abbnn.zoo.common import binary_conv_count, to_step, trained_looking
-from larq_abbnn.zoo.reactnet_a import ABReActNetA, BNFreeReActNetA
+from larq_abbnn.zoo.reactnet_a import ABReActNetA, BNFreeReActNetA, BNReActNetA
 from larq_abbnn.zoo.resnet import (
     ABBiResNet18,
     ABReActNet18,
     ABReActNet34,
     ABXnorNet18,
     BNFreeReActNet18,
+    BNReActNet18,
 )
+from larq_abbnn.zoo.steps import binary_conv_count, to_step
 
 #: Zoo models by the names of the reference checkpoints (`reference_state_dicts.json`).
 MODELS = {
-    common.snake_name(model.__name__): model
-    for model in (
-        ABReActNet18,
-        ABReActNet34,
-        ABReActNetA,
-        ABBiResNet18,
-        ABXnorNet18,
-        BNFreeReActNet18,
-        BNFreeReActNetA,
-    )
+    "ab_reactnet18": ABReActNet18,
+    "ab_reactnet34": ABReActNet34,
+    "ab_reactneta": ABReActNetA,
+    "ab_biresnet18": ABBiResNet18,
+    "ab_xnornet18": ABXnorNet18,
+    "bnfree_reactnet18": BNFreeReActNet18,
+    "bnfree_reactneta": BNFreeReActNetA,
+    "bn_reactnet18": BNReActNet18,
+    "bn_reactneta": BNReActNetA,
 }
+
+#: Layer names inside a block start with this pattern (the reference's module paths,
+#: `layer2.0.` in ResNets, `feature.3.` in ReActNet-A); the audit groups lines by it.
+BLOCK_PREFIX = r"(layer\d+\.\d+|feature\.\d+)\."
 
 
 def get(name: str):
@@ -52,9 +58,11 @@ __all__ = [
     "ABXnorNet18",
     "BNFreeReActNet18",
     "BNFreeReActNetA",
+    "BNReActNet18",
+    "BNReActNetA",
+    "BLOCK_PREFIX",
     "MODELS",
     "get",
     "to_step",
     "binary_conv_count",
-    "trained_looking",
 ]

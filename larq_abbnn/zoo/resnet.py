@@ -8,32 +8,81 @@ summary reads like the paper's Figure 1 and every checkpoint key names its layer
 from __future__ import annotations
 
 import functools
-from typing import Callable, Sequence
+import os
+from collections.abc import Callable, Sequence
 
 import tensorflow as tf
 
 from larq_abbnn import layers
-from larq_abbnn.zoo import common
+from larq_abbnn.zoo.betas import resnet_betas
+from larq_abbnn.zoo.config import Config
+from larq_abbnn.zoo.model import build_model, documented
+from larq_abbnn.zoo.parts import check_poolable, head, prelu
 
 WIDTHS = (64, 128, 256, 512)
 
 
-def stem(x: tf.Tensor, cfg: common.Config, prelu: bool = False) -> tf.Tensor:
+def stem(x: tf.Tensor, cfg: Config, outer_prelu: bool = False) -> tf.Tensor:
     """ScaledStd conv (CIFAR: 3x3/1; ImageNet: 7x7/2 then 3x3/2 max-pool)."""
     if cfg.stem == "cifar":
         x = layers.ScaledStdConv2D(cfg.width(64), 3, 1, name="conv1", **cfg.conv_padding(False))(x)
     else:
         x = layers.ScaledStdConv2D(cfg.width(64), 7, 2, name="conv1", **cfg.conv_padding(False))(x)
-    if prelu:
-        x = common.prelu("prelu1")(x)
+    if outer_prelu:
+        x = prelu("prelu1")(x)
     if cfg.stem == "imagenet":
         x = cfg.max_pool("maxpool")(x)
     return x
 
 
+def bn_stem(x: tf.Tensor, cfg: Config, outer_prelu: bool = False) -> tf.Tensor:
+    """The BN baselines' first layers: a plain conv and BatchNorm (CIFAR: 3x3/1; ImageNet:
+    7x7/2, then 3x3/2 max-pool)."""
+    kernel, stride = (3, 1) if cfg.stem == "cifar" else (7, 2)
+    x = layers.SymmetricConv2D(
+        cfg.width(64), kernel, stride, name="conv1", **cfg.conv_padding(False)
+    )(x)
+    x = layers.BatchNorm(name="bn1")(x)
+    if cfg.stem == "imagenet":
+        x = cfg.max_pool("maxpool")(x)
+    return x
+
+
+def _bn_binary_conv(cfg: Config, filters, kernel, stride, name, input_quantizer="approx_sign"):
+    """The BN baselines' conv of this step: binary weights in step 2, real in step 1."""
+    return layers.BinaryConv2D(
+        filters,
+        kernel,
+        stride,
+        binary_weights=cfg.binary_weights,
+        input_quantizer=input_quantizer,
+        name=name,
+        **cfg.conv_padding(input_quantizer is not None),
+    )
+
+
+def bn_reactnet_block(x, filters, stride, alpha, beta, cfg, name):
+    """BN ReActNet-18 block (BNN_NoBN's `_bn` model): sign(x + b0) -> binconv3x3 -> BN,
+    plus the shortcut (avgpool 2x2 -> binary-weight 1x1 -> BN when downsampling), RPReLU.
+    `alpha` and `beta` are not used: BatchNorm takes their place."""
+    downsample = stride != 1 or x.shape[-1] != filters
+    h = layers.LearnableBias(name=f"{name}.move0")(x)
+    y = _bn_binary_conv(cfg, filters, 3, stride, f"{name}.binary_conv")(h)
+    y = layers.BatchNorm(name=f"{name}.bn1")(y)
+    if downsample:
+        check_poolable(x, name)
+        r = tf.keras.layers.AveragePooling2D(2, stride, name=f"{name}.downsample.0")(x)
+        r = _bn_binary_conv(cfg, filters, 1, 1, f"{name}.downsample.1", input_quantizer=None)(r)
+        r = layers.BatchNorm(name=f"{name}.downsample.2")(r)
+    else:
+        r = x
+    x = tf.keras.layers.Add(name=f"{name}.add")([y, r])
+    return _rprelu_tail(x, name, prelu(f"{name}.prelu"))
+
+
 def _pooled_binary_shortcut(x, filters, stride, cfg, name):
     """avgpool 2x2 then a binary-weight 1x1 conv on the real-valued input (no sign)."""
-    common.check_poolable(x, name)
+    check_poolable(x, name)
     x = tf.keras.layers.AveragePooling2D(2, stride, name=f"{name}.downsample.0")(x)
     return cfg.binary_conv(filters, 1, 1, f"{name}.downsample.1", input_quantizer=None)(x)
 
@@ -53,7 +102,7 @@ def ab_reactnet_block(x, filters, stride, alpha, beta, cfg, name):
     r = _pooled_binary_shortcut(x, filters, stride, cfg, name) if downsample else x
     y = layers.Scale(alpha, name=f"{name}.alpha")(y)
     x = tf.keras.layers.Add(name=f"{name}.add")([y, r])
-    return _rprelu_tail(x, name, layers.QuantRPReLU(name=f"{name}.prelu"))
+    return _rprelu_tail(x, name, cfg.rprelu_activation(f"{name}.prelu"))
 
 
 def bnfree_reactnet_block(x, filters, stride, alpha, beta, cfg, name):
@@ -65,7 +114,7 @@ def bnfree_reactnet_block(x, filters, stride, alpha, beta, cfg, name):
     r = _pooled_binary_shortcut(x_in, filters, stride, cfg, name) if downsample else x
     y = layers.Scale(alpha, name=f"{name}.alpha")(y)
     x = tf.keras.layers.Add(name=f"{name}.add")([y, r])
-    return _rprelu_tail(x, name, common.prelu(f"{name}.prelu"))
+    return _rprelu_tail(x, name, prelu(f"{name}.prelu"))
 
 
 def bi_block(x, filters, stride, alpha, beta, cfg, name):
@@ -74,7 +123,7 @@ def bi_block(x, filters, stride, alpha, beta, cfg, name):
     h = layers.MaskLayer(beta, name=f"{name}.mask")(x)
     y = cfg.binary_conv(filters, 3, stride, f"{name}.conv1")(h)
     if downsample:
-        common.check_poolable(x, name)
+        check_poolable(x, name)
         r = tf.keras.layers.AveragePooling2D(2, stride, name=f"{name}.downsample.0")(x)
         r = layers.ScaledStdConv2D(
             filters, 1, 1, name=f"{name}.downsample.1", **cfg.conv_padding(False)
@@ -101,21 +150,21 @@ def xnor_block(x, filters, stride, alpha, beta, cfg, name):
 def resnet(
     block: Callable,
     blocks_per_stage: Sequence[int],
-    outer_prelu: bool = False,
+    outer_prelu: bool,
+    x: tf.Tensor,
     *,
-    input_shape: tuple,
-    cfg: common.Config,
+    first_layers: Callable = stem,
+    cfg: Config,
     alpha: float,
     num_classes: int,
     include_top: bool,
-    name: str,
-) -> tf.keras.Model:
+) -> tf.Tensor:
+    """The ResNet-18/34 layout: stem, four stages of `block`, optional outer PReLUs, head."""
     strides = [1, 2, 2, 2]
     downsamples = [s != 1 or w != WIDTHS[0] for s, w in zip(strides, WIDTHS)]
-    betas = common.resnet_betas(blocks_per_stage, downsamples, alpha)
+    betas = resnet_betas(blocks_per_stage, downsamples, alpha or 0.0)
 
-    inputs = common.floatx_input(input_shape)
-    x = stem(inputs, cfg, prelu=outer_prelu)
+    x = first_layers(x, cfg, outer_prelu=outer_prelu)
     for s, (n, width, stride) in enumerate(zip(blocks_per_stage, WIDTHS, strides)):
         for b in range(n):
             x = block(
@@ -128,31 +177,147 @@ def resnet(
                 f"layer{s + 1}.{b}",
             )
     if outer_prelu:
-        x = common.prelu("prelu2")(x)
-    outputs = common.head(x, num_classes, include_top, pool_name="avgpool")
-    return tf.keras.Model(inputs, outputs, name=name)
+        x = prelu("prelu2")(x)
+    return head(x, num_classes, include_top, pool_name="avgpool")
 
 
-@common.zoo_model(functools.partial(resnet, ab_reactnet_block, [4, 4, 4, 4]), "ab")
-def ABReActNet18():
+@documented("ab", "ab_reactnet18", activation=True)
+def ABReActNet18(
+    *,
+    input_shape: Sequence[int | None] | None = None,
+    input_tensor: tf.Tensor | None = None,
+    num_classes: int = 1000,
+    include_top: bool = True,
+    stem: str | None = None,
+    step: int = 2,
+    alpha: float | None = None,
+    padding: str = "reference",
+    width_multiplier: float = 1.0,
+    activation: str = "qprelu",
+    weights: str | os.PathLike | None = None,
+    name: str | None = None,
+) -> tf.keras.Model:
     """A&B ReActNet-18 (Ma et al., CVPR 2024): ImageNet 61.39%, CIFAR-10 92.30% top-1."""
+    return build_model(
+        functools.partial(resnet, ab_reactnet_block, (4, 4, 4, 4), False),
+        "ab",
+        "ab_reactnet18",
+        **locals(),
+    )
 
 
-@common.zoo_model(functools.partial(resnet, ab_reactnet_block, [6, 8, 12, 6]), "ab")
-def ABReActNet34():
+@documented("ab", "ab_reactnet34", activation=True)
+def ABReActNet34(
+    *,
+    input_shape: Sequence[int | None] | None = None,
+    input_tensor: tf.Tensor | None = None,
+    num_classes: int = 1000,
+    include_top: bool = True,
+    stem: str | None = None,
+    step: int = 2,
+    alpha: float | None = None,
+    padding: str = "reference",
+    width_multiplier: float = 1.0,
+    activation: str = "qprelu",
+    weights: str | os.PathLike | None = None,
+    name: str | None = None,
+) -> tf.keras.Model:
     """A&B ReActNet-34 (Ma et al., CVPR 2024): ImageNet 65.19% top-1."""
+    return build_model(
+        functools.partial(resnet, ab_reactnet_block, (6, 8, 12, 6), False),
+        "ab",
+        "ab_reactnet34",
+        **locals(),
+    )
 
 
-@common.zoo_model(functools.partial(resnet, bi_block, [4, 4, 4, 4], True), "ab")
-def ABBiResNet18():
+@documented("ab", "ab_biresnet18")
+def ABBiResNet18(
+    *,
+    input_shape: Sequence[int | None] | None = None,
+    input_tensor: tf.Tensor | None = None,
+    num_classes: int = 1000,
+    include_top: bool = True,
+    stem: str | None = None,
+    step: int = 2,
+    alpha: float | None = None,
+    padding: str = "reference",
+    width_multiplier: float = 1.0,
+    weights: str | os.PathLike | None = None,
+    name: str | None = None,
+) -> tf.keras.Model:
     """A&B Bi-ResNet-18 (Ma et al., CVPR 2024): ImageNet 60.38%, CIFAR-10 90.09% top-1."""
+    return build_model(
+        functools.partial(resnet, bi_block, (4, 4, 4, 4), True), "ab", "ab_biresnet18", **locals()
+    )
 
 
-@common.zoo_model(functools.partial(resnet, xnor_block, [4, 4, 4, 4], True), "ab")
-def ABXnorNet18():
+@documented("ab", "ab_xnornet18")
+def ABXnorNet18(
+    *,
+    input_shape: Sequence[int | None] | None = None,
+    input_tensor: tf.Tensor | None = None,
+    num_classes: int = 1000,
+    include_top: bool = True,
+    stem: str | None = None,
+    step: int = 2,
+    alpha: float | None = None,
+    padding: str = "reference",
+    width_multiplier: float = 1.0,
+    weights: str | os.PathLike | None = None,
+    name: str | None = None,
+) -> tf.keras.Model:
     """A&B XNOR-Net-18 (Ma et al., CVPR 2024): CIFAR-10 89.94% top-1."""
+    return build_model(
+        functools.partial(resnet, xnor_block, (4, 4, 4, 4), True), "ab", "ab_xnornet18", **locals()
+    )
 
 
-@common.zoo_model(functools.partial(resnet, bnfree_reactnet_block, [4, 4, 4, 4]), "bnfree")
-def BNFreeReActNet18():
+@documented("bnfree", "bnfree_reactnet18")
+def BNFreeReActNet18(
+    *,
+    input_shape: Sequence[int | None] | None = None,
+    input_tensor: tf.Tensor | None = None,
+    num_classes: int = 1000,
+    include_top: bool = True,
+    stem: str | None = None,
+    step: int = 2,
+    alpha: float | None = None,
+    padding: str = "reference",
+    width_multiplier: float = 1.0,
+    weights: str | os.PathLike | None = None,
+    name: str | None = None,
+) -> tf.keras.Model:
     """BN-Free ReActNet-18 baseline (Chen et al., "BNN - BN = ?", CVPRW 2021)."""
+    return build_model(
+        functools.partial(resnet, bnfree_reactnet_block, (4, 4, 4, 4), False),
+        "bnfree",
+        "bnfree_reactnet18",
+        **locals(),
+    )
+
+
+@documented("bn", "bn_reactnet18")
+def BNReActNet18(
+    *,
+    input_shape: Sequence[int | None] | None = None,
+    input_tensor: tf.Tensor | None = None,
+    num_classes: int = 1000,
+    include_top: bool = True,
+    stem: str | None = None,
+    step: int = 2,
+    padding: str = "reference",
+    width_multiplier: float = 1.0,
+    weights: str | os.PathLike | None = None,
+    name: str | None = None,
+) -> tf.keras.Model:
+    """BN ReActNet-18 baseline, the paper's BN column (BNN_NoBN's `Qa_/Qaw_reactnet_18_bn`):
+    BatchNorm after every binary conv, ReActNet's approx-sign and `HardBinaryConv`.
+    CIFAR-10 92.31%, CIFAR-100 68.78% top-1 in the paper."""
+    return build_model(
+        functools.partial(resnet, bn_reactnet_block, (4, 4, 4, 4), False, first_layers=bn_stem),
+        "bn",
+        "bn_reactnet18",
+        alpha=None,
+        **locals(),
+    )

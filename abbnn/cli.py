@@ -1,0 +1,94 @@
+"""The `abbnn` command line: it assembles the subcommands of `abbnn.commands` (each owns
+its options) and runs one, with one-line errors and TensorFlow's start-up logs silenced.
+
+Building the parser imports no TensorFlow, so `abbnn --help` and `abbnn CMD --help`
+answer at once; a command imports what it needs when it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+from abbnn import __version__
+from abbnn.commands import COMMANDS
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Shows each option's default, except where there is none to show (None, a flag's
+    False): those options say in their help what happens by default."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
+def _global_options(parser: argparse.ArgumentParser, default) -> None:
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        default=default,
+        help="show tracebacks on errors and TensorFlow's start-up logs",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="abbnn",
+        description="A&B BNN (CVPR 2024) for Larq: build, train, convert and check models.",
+        formatter_class=_HelpFormatter,
+    )
+    _global_options(parser, default=False)
+    parser.add_argument("--version", action="version", version=f"abbnn {__version__}")
+    # The same global options after the subcommand (`abbnn train ... --debug`); SUPPRESS
+    # keeps a subcommand from resetting what was given before it.
+    after = argparse.ArgumentParser(add_help=False)
+    _global_options(after, default=argparse.SUPPRESS)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        module = importlib.import_module(f"abbnn.commands.{name}")
+        command = sub.add_parser(
+            name.replace("_", "-"),
+            help=module.HELP,
+            description=module.__doc__,
+            parents=[after],
+            formatter_class=_HelpFormatter,
+        )
+        module.add_arguments(command)
+        command.set_defaults(run=module.run)
+    return parser
+
+
+def _silence_tensorflow(debug: bool) -> None:
+    """TensorFlow's C++ logs (oneDNN, CPU features) unless --debug; before it loads."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if debug else "2")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    _silence_tensorflow(args.debug)
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        print("abbnn: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # one line for users; --debug for the traceback
+        if args.debug:
+            raise
+        lines = str(error).strip().splitlines() or [type(error).__name__]
+        print(f"abbnn {args.command}: error: {lines[0]}", file=sys.stderr)
+        for line in lines[1:]:  # e.g. the offending keys of a checkpoint
+            print(line, file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""Counts the multiplications of one inference, the paper's MO column, in a Keras model
+or a converted .tflite file: full-precision products, shifts (powers of two in A&B
+models), binary-conv output scalings, fused BatchNorms, and what the paper's rule
+excludes. --energy prices the counts with published per-operation energy and area
+(Horowitz, ISSCC 2014, 45 nm, or your own table), for several models side by side."""
+
+from __future__ import annotations
+
+import argparse
+
+from abbnn import options
+
+HELP = "count the multiplications of one inference (the paper's MO column); --energy"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    options.add_model(parser, saved_models=True, many=True)
+    parser.add_argument(
+        "--family",
+        choices=["ab", "bnfree"],
+        default=None,
+        help="ab: powers of two are shifts; bnfree: all products count (default: detected "
+        "from the graph)",
+    )
+    parser.add_argument(
+        "--energy",
+        action="store_true",
+        help="also estimate energy and area x cycles per inference from per-operation "
+        "figures (Horowitz, ISSCC 2014, 45 nm, unless --energy-table)",
+    )
+    parser.add_argument(
+        "--energy-table",
+        default=None,
+        metavar="FILE",
+        help='your own figures: JSON {"source": ..., "energy_pj": {"fp32_mul": ..., '
+        '"int8_add": ...}, "area_um2": {...}}',
+    )
+    parser.add_argument(
+        "--format", choices=["text", "markdown"], default="text", help="--energy table format"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from abbnn.loaders import load_model
+    from larq_abbnn.analysis import count_multiplications, energy, read_tflite
+
+    costs = energy.HOROWITZ_45NM
+    if args.energy_table:
+        costs = energy.OperationCosts.from_json(args.energy_table)
+    estimates = []
+    for spec in args.models:
+        if spec.endswith(".tflite"):
+            model = read_tflite(spec, probe=False)
+        else:
+            model = load_model(spec, args)
+        report = count_multiplications(model, family=args.family)
+        if len(args.models) > 1:
+            print(f"== {spec}")
+        print(report.table())
+        estimates.append(energy.estimate(report, costs, model=spec))
+    if args.energy or args.energy_table:
+        print()
+        print(energy.table(estimates, args.format))
+    return 0

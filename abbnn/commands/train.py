@@ -1,0 +1,167 @@
+"""Trains with the paper's recipe: Adam with linear decay, step-1 weight decay, adaptive
+gradient clipping, optional distillation; step 1, then step 2 from step 1's best model,
+unless --step picks one. The run folder (--output) holds per-step best/last .keras
+models, history.csv, TensorBoard logs and plots; the same command resumes an interrupted
+run."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from abbnn import options, recipe
+
+HELP = "train a zoo model with the paper's recipe (both steps, or one)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    options.add_data(parser)
+    parser.add_argument(
+        "--model", default="ab_reactnet18", choices=recipe.MODEL_NAMES, help="zoo model"
+    )
+    steps = parser.add_mutually_exclusive_group()
+    steps.add_argument(
+        "--two-step",
+        action="store_true",
+        help="step 1, then step 2 from step 1's best model (what runs without --step)",
+    )
+    steps.add_argument("--step", type=int, choices=[1, 2], default=None, help="run only this step")
+    parser.add_argument(
+        "--init-from",
+        default=None,
+        help="initial weights: a Keras model/weights file or a paper checkpoint (.pth/.h5)",
+    )
+    parser.add_argument(
+        "--epochs", type=options.positive(int), default=recipe.EPOCHS, help="epochs per step"
+    )
+    parser.add_argument(
+        "--lr",
+        type=options.positive(float),
+        default=recipe.LEARNING_RATE,
+        help="Adam's initial learning rate, decayed linearly to 0",
+    )
+    parser.add_argument(
+        "--weight-decay",
+        type=float,
+        default=None,
+        help=f"L2 added to the gradient (default {recipe.STEP1_WEIGHT_DECAY:g} in step 1, "
+        "0 in step 2)",
+    )
+    clip = ", ".join(f"{factor:g} {stem}" for stem, factor in recipe.CLIP_FACTOR.items())
+    parser.add_argument(
+        "--clip-factor",
+        type=float,
+        default=None,
+        help=f"adaptive gradient clipping factor (default by stem: {clip}; 0 turns it off)",
+    )
+    parser.add_argument("--teacher", default=None, help="saved Keras classifier to distill from")
+    parser.add_argument("--output", default=None, help="run folder (default runs/MODEL-DATASET)")
+    parser.add_argument(
+        "--floatx",
+        choices=["float32", "float64"],
+        default="float32",
+        help="Keras float type of models and data (float64: exact comparisons, slow)",
+    )
+    parser.add_argument(
+        "--strategy",
+        choices=recipe.STRATEGIES,
+        default="default",
+        help="tf.distribute strategy: mirrored uses every GPU (or CPU), multiworker reads "
+        "TF_CONFIG",
+    )
+    options.add_run(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    import tensorflow as tf
+
+    from abbnn.loaders import load_data, make_strategy
+    from larq_abbnn import training, zoo
+    from larq_abbnn.files import write_json
+    from larq_abbnn.training import plots
+    from larq_abbnn.zoo.weights import load_weights
+
+    strategy = make_strategy(args.strategy)
+
+    tf.keras.utils.set_random_seed(args.seed)
+    tf.keras.backend.set_floatx(args.floatx)  # before the data and models are built
+    d = load_data(args)
+    dataset_name = args.dataset.replace("folder:", "").rstrip("/").split("/")[-1]
+    folder = args.output or os.path.join("runs", f"{args.model}-{dataset_name}")
+    print(
+        f"train      {args.model} (width x{args.width_multiplier}) on {args.dataset}: "
+        f"{d.train_examples:,} train / {d.validation_examples:,} validation images, "
+        f"{d.num_classes} classes, {d.image_size}px, {strategy.num_replicas_in_sync} "
+        f"replica(s); run folder {folder}"
+    )
+
+    write_json(  # what `abbnn report` reads beside the steps' results
+        os.path.join(folder, "run.json"),
+        {
+            "model": args.model,
+            "dataset": args.dataset,
+            "num_classes": d.num_classes,
+            "image_size": d.image_size,
+            "width_multiplier": args.width_multiplier,
+            "padding": args.padding,
+            "alpha": args.alpha,
+            "activation": args.activation,
+            "steps": [1, 2] if args.step is None else [args.step],
+            "epochs": args.epochs,
+            "batch_size": args.batch_size,
+            "learning_rate": args.lr,
+            "seed": args.seed,
+        },
+    )
+
+    def build(step: int) -> tf.keras.Model:
+        return zoo.get(args.model)(
+            input_shape=d.input_shape,
+            num_classes=d.num_classes,
+            stem=d.stem,
+            step=step,
+            **options.network_options(args),
+        )
+
+    fit_options = dict(
+        learning_rate=args.lr,
+        weight_decay=args.weight_decay,
+        clip_factor=args.clip_factor,
+        teacher=args.teacher,
+        strategy=strategy,
+        steps_per_epoch=args.steps_per_epoch,
+        validation_steps=args.validation_steps,
+        verbose=args.verbose,
+    )
+    if args.step is None and not args.two_step:
+        args.two_step = True  # the paper's recipe unless one step is asked for
+    if args.two_step:
+        results = training.two_step(
+            build, d, epochs=args.epochs, folder=folder, init_from=args.init_from, **fit_options
+        )
+    else:
+
+        def build_one():
+            model = build(args.step)
+            if args.init_from:
+                load_weights(model, args.init_from)
+            return model
+
+        results = (
+            training.train_recipe_step(
+                build_one,
+                d,
+                step=args.step,
+                epochs=args.epochs,
+                folder=os.path.join(folder, f"step{args.step}"),
+                **fit_options,
+            ),
+        )
+    for result in results:
+        print(
+            f"step {result.step}     best val accuracy {result.best_val_accuracy:.4f} at epoch "
+            f"{result.best_epoch}/{result.epochs}; {result.best_path}"
+        )
+    written = plots.write_plots(folder)
+    print("plots      " + ", ".join(written))
+    return 0

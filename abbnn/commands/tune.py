@@ -1,0 +1,68 @@
+"""Random search with keras-tuner over the learning rate, alpha (2^-2 or 2^-3), the
+initial Q-PReLU exponent and step 1's weight decay; objective: validation accuracy.
+Trials are kept in --directory, so the same command resumes; keras-tuner's distributed
+mode (KERASTUNER_* variables, see the README) spreads trials over machines."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+
+from abbnn import options, recipe
+
+HELP = "keras-tuner search over lr, alpha, initial Q-PReLU exponent, weight decay"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    options.add_data(parser)
+    parser.add_argument(
+        "--model", default="ab_reactnet18", choices=recipe.MODEL_NAMES, help="zoo model"
+    )
+    parser.add_argument(
+        "--step", type=int, choices=[1, 2], default=1, help="the recipe step the trials train"
+    )
+    parser.add_argument(
+        "--trials", type=options.positive(int), default=10, help="trials to run in total"
+    )
+    parser.add_argument("--epochs", type=options.positive(int), default=5, help="epochs per trial")
+    parser.add_argument("--directory", default="runs/tune", help="keras-tuner project folder")
+    options.add_run(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    import tensorflow as tf
+
+    from abbnn.loaders import load_data
+    from larq_abbnn.files import write_json
+    from larq_abbnn.training.tune import RecipeHyperModel, search
+
+    tf.keras.utils.set_random_seed(args.seed)
+    d = load_data(args)
+    steps = args.steps_per_epoch or max(1, math.ceil(d.train_examples / d.batch_size))
+    hypermodel = RecipeHyperModel(
+        args.model,
+        d,
+        step=args.step,
+        epochs=args.epochs,
+        steps_per_epoch=steps,
+        **options.network_options(args),
+    )
+    project = f"{args.model}-step{args.step}"
+    tuner = search(
+        hypermodel,
+        trials=args.trials,
+        directory=args.directory,
+        project_name=project,
+        validation_steps=args.validation_steps,
+        seed=args.seed,
+        verbose=args.verbose,
+    )
+    best = tuner.oracle.get_best_trials(1)[0]
+    path = os.path.join(args.directory, project, "best_hyperparameters.json")
+    write_json(path, {"val_accuracy": best.score, **best.hyperparameters.values})
+    print(f"best trial {best.trial_id}: val_accuracy {best.score:.4f}")
+    for name, value in best.hyperparameters.values.items():
+        print(f"  {name} = {value}")
+    print(f"written {path}")
+    return 0

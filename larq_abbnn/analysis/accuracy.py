@@ -1,0 +1,80 @@
+"""Top-1/top-5 accuracy of a Keras model or of a converted `.tflite` file, computed the same way.
+
+The deployed file is run in LCE's interpreter, so its accuracy is measured, not assumed
+equal to the Keras model's (a binary network can flip near-zero signs after conversion).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+from larq_compute_engine.tflite.python.interpreter import Interpreter
+from tqdm import tqdm  # installed with larq-compute-engine
+
+from larq_abbnn.analysis.tflite_file import KERNELS, default_kernel, read_tflite
+
+
+@dataclass(frozen=True)
+class Accuracy:
+    top1: float
+    top5: float
+    examples: int
+
+    def __str__(self) -> str:
+        return f"top-1 {self.top1:.4f}, top-5 {self.top5:.4f} on {self.examples:,} images"
+
+
+def _predictor(model, threads: int, kernel: str | None):
+    if isinstance(model, (bytes, bytearray)):
+        options = KERNELS[kernel or default_kernel()]
+        interpreter = Interpreter(bytes(model), num_threads=threads, **options)
+        return lambda x: interpreter.predict(x.astype(np.float32))
+    return lambda x: model.predict_on_batch(x)
+
+
+def load_for_evaluation(path: str):
+    """A `.tflite` file's bytes (checked), or a Keras model loaded from `path`."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"model not found: {path}")
+    if path.endswith(".tflite"):
+        return read_tflite(path)
+    import larq_abbnn.layers  # noqa: F401  (registers the custom layers for loading)
+
+    return tf.keras.models.load_model(path, compile=False)
+
+
+def evaluate(
+    model: tf.keras.Model | bytes,
+    dataset: tf.data.Dataset,
+    limit: int | None = None,
+    threads: int | None = None,
+    kernel: str | None = None,
+    progress: bool = False,
+) -> Accuracy:
+    """Accuracy of `model` (Keras, or TFLite flatbuffer bytes) on batches of (image, label).
+
+    A file runs in LCE's interpreter on `threads` (default: every core) with `kernel`
+    (default: `default_kernel()`); `progress` shows a tqdm bar with images/s.
+    """
+    predict = _predictor(model, threads or os.cpu_count() or 1, kernel)
+    top1 = top5 = seen = 0
+    bar = tqdm(total=limit, unit="img", disable=not progress, leave=False)
+    for x, y in dataset:
+        x, y = x.numpy(), y.numpy()
+        if limit is not None:
+            x, y = x[: limit - seen], y[: limit - seen]
+        logits = np.asarray(predict(x)).reshape(len(x), -1)
+        ranked = np.argsort(-logits, axis=1)
+        top1 += int((ranked[:, 0] == y).sum())
+        top5 += int((ranked[:, :5] == y[:, None]).any(axis=1).sum())
+        seen += len(x)
+        bar.update(len(x))
+        if limit is not None and seen >= limit:
+            break
+    bar.close()
+    if seen == 0:
+        raise ValueError("the evaluation dataset is empty")
+    return Accuracy(top1 / seen, top5 / seen, seen)

@@ -1,0 +1,229 @@
+"""Finished run folders as the paper's results table, with the published numbers beside
+ours, and a plot of accuracy against multiplications.
+
+A run folder is what `abbnn train` writes: `run.json` (model, dataset, width, ...),
+`step1/` and `step2/` with `done.json` once finished, and any `.tflite` file converted
+from it (`abbnn convert RUN/step2/best.keras -o RUN/step2/best.tflite`), with the record
+`abbnn evaluate` leaves beside an evaluated file (`best.tflite.accuracy.json`).
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import io
+import json
+import os
+from dataclasses import dataclass, field
+
+#: The paper's results (top-1 %, spec section 5): (network, dataset) -> {column: value}
+PUBLISHED = {
+    ("XNOR-Net-18", "cifar10"): {"BN": 90.21, "BN-Free": 79.67, "A&B": 89.94},
+    ("XNOR-Net-18", "cifar100"): {"BN": 65.35, "BN-Free": 53.76, "A&B": 64.51},
+    ("Bi-ResNet-18", "cifar10"): {"BN": 89.12, "BN-Free": 79.59, "A&B": 90.09},
+    ("Bi-ResNet-18", "cifar100"): {"BN": 63.51, "BN-Free": 54.34, "A&B": 65.52},
+    ("Bi-ResNet-18", "imagenet"): {"A&B": 60.38},
+    ("ReActNet-18", "cifar10"): {"BN": 92.31, "BN-Free": 92.08, "A&B": 92.30},
+    ("ReActNet-18", "cifar100"): {"BN": 68.78, "BN-Free": 68.34, "A&B": 69.35},
+    ("ReActNet-18", "imagenet"): {"A&B": 61.39},
+    ("ReActNet-34", "imagenet"): {"A&B": 65.19},
+    ("ReActNet-A", "cifar10"): {"BN": 82.95, "BN-Free": 83.91, "A&B": 89.44},
+    ("ReActNet-A", "cifar100"): {"BN": 50.30, "BN-Free": 55.00, "A&B": 63.23},
+    ("ReActNet-A", "imagenet"): {"A&B": 66.89},
+}
+#: The paper's MO (multiplications per 224x224 inference, ImageNet table)
+PUBLISHED_MO = {
+    ("ReActNet-18", "BN-Free"): 4.60e6,
+    ("ReActNet-A", "BN-Free"): 14.65e6,
+    **{(network, "A&B"): 0.0 for network in ("XNOR-Net-18", "Bi-ResNet-18", "ReActNet-18")},
+    ("ReActNet-34", "A&B"): 0.0,
+    ("ReActNet-A", "A&B"): 0.0,
+}
+PUBLISHED_DATASETS = ("cifar10", "cifar100", "imagenet")
+NETWORKS = ("XNOR-Net-18", "Bi-ResNet-18", "ReActNet-18", "ReActNet-34", "ReActNet-A")
+COLUMNS = ("BN", "BN-Free", "A&B")
+#: zoo name -> (the paper's network, its column)
+ZOO = {
+    "ab_xnornet18": ("XNOR-Net-18", "A&B"),
+    "ab_biresnet18": ("Bi-ResNet-18", "A&B"),
+    "ab_reactnet18": ("ReActNet-18", "A&B"),
+    "ab_reactnet34": ("ReActNet-34", "A&B"),
+    "ab_reactneta": ("ReActNet-A", "A&B"),
+    "bnfree_reactnet18": ("ReActNet-18", "BN-Free"),
+    "bnfree_reactneta": ("ReActNet-A", "BN-Free"),
+    "bn_reactnet18": ("ReActNet-18", "BN"),
+    "bn_reactneta": ("ReActNet-A", "BN"),
+}
+
+
+@dataclass
+class Run:
+    """One run folder, read."""
+
+    folder: str
+    config: dict
+    steps: dict[int, dict] = field(default_factory=dict)  # step -> its done.json
+    tflite: str | None = None
+    tflite_bytes: int | None = None
+    tflite_accuracy: float | None = None
+    file_mo: int | None = None
+    mo_224: int | None = None
+
+    @property
+    def model(self) -> str:
+        return self.config["model"]
+
+    @property
+    def network(self) -> tuple[str, str]:
+        return ZOO.get(self.model, (self.model, "?"))
+
+    @property
+    def best(self) -> float | None:
+        """Best validation accuracy of the last finished step."""
+        if not self.steps:
+            return None
+        return self.steps[max(self.steps)]["best_val_accuracy"]
+
+    @property
+    def label(self) -> str:
+        extras = [f"x{self.config.get('width_multiplier', 1.0):g}"]
+        if self.config.get("activation"):
+            extras.append(self.config["activation"])
+        if self.config.get("alpha"):
+            extras.append(f"alpha {self.config['alpha']:g}")
+        return f"{self.model} ({', '.join(extras)})"
+
+
+def read_run(folder: str, *, audit: bool = True) -> Run:
+    """A finished (or partly finished) run folder; `audit` adds the multiplication counts.
+
+    Raises `ValueError` naming the folder if it holds no `run.json` or no finished step.
+    """
+    path = os.path.join(folder, "run.json")
+    if not os.path.isfile(path):
+        raise ValueError(f"{folder}: no run.json (not a folder written by abbnn train)")
+    with open(path, encoding="utf-8") as f:
+        run = Run(folder, json.load(f))
+    for step in (1, 2):
+        done = os.path.join(folder, f"step{step}", "done.json")
+        if os.path.isfile(done):
+            with open(done, encoding="utf-8") as f:
+                run.steps[step] = json.load(f)
+    if not run.steps:
+        raise ValueError(f"{folder}: no finished step (no step1/done.json or step2/done.json)")
+    files = sorted(glob.glob(os.path.join(glob.escape(folder), "**", "*.tflite"), recursive=True))
+    if files:  # the last step's file, if several
+        run.tflite = max(files, key=lambda p: ("step2" in p, os.path.getmtime(p)))
+        run.tflite_bytes = os.path.getsize(run.tflite)
+        record = run.tflite + ".accuracy.json"
+        if os.path.isfile(record):
+            with open(record, encoding="utf-8") as f:
+                run.tflite_accuracy = json.load(f)["top1"]
+    if audit:
+        _audit(run)
+    return run
+
+
+def _audit(run: Run) -> None:
+    from larq_abbnn import zoo
+    from larq_abbnn.analysis.audit import count_multiplications
+    from larq_abbnn.analysis.tflite_file import read_tflite
+
+    if run.tflite:
+        run.file_mo = count_multiplications(read_tflite(run.tflite, probe=False)).full_precision
+    options = {"width_multiplier": run.config.get("width_multiplier", 1.0)}
+    for key in ("alpha", "activation"):
+        if run.config.get(key) is not None:
+            options[key] = run.config[key]
+    model = zoo.get(run.model)(input_shape=(224, 224, 3), **options)
+    run.mo_224 = count_multiplications(model).full_precision
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.2f}"
+
+
+def paper_table(runs: list[Run], dataset: str, fmt: str = "markdown") -> str:
+    """The paper's layout for `dataset`: networks x (BN, BN-Free, A&B), each cell ours
+    (best validation top-1 of the last step) and the paper's."""
+    header = ["network", *[f"{c} ours / paper" for c in COLUMNS]]
+    rows = []
+    for network in NETWORKS:
+        published = PUBLISHED.get((network, dataset), {})
+        cells = [network]
+        for column in COLUMNS:
+            ours = [r for r in runs if r.network == (network, column)]
+            mine = " / ".join(_percent(r.best) for r in ours) or "-"
+            paper = published.get(column)
+            cells.append(f"{mine} / {'-' if paper is None else f'{paper:.2f}'}")
+        if len(set(cells[1:])) > 1 or published:
+            rows.append(cells)
+    return _format(header, rows, fmt)
+
+
+def runs_table(runs: list[Run], fmt: str = "markdown") -> str:
+    """One row per run: what it was and what it reached."""
+    header = [
+        "run", "model", "dataset", "epochs", "step 1 best", "step 2 best",
+        "deployed .tflite", "file MB", "MO (file)", "MO (224 px)",
+    ]  # fmt: skip
+    rows = []
+    for r in runs:
+        rows.append(
+            [
+                os.path.basename(os.path.normpath(r.folder)),
+                r.label,
+                r.config.get("dataset", "?"),
+                str(r.config.get("epochs", "?")),
+                _percent(r.steps.get(1, {}).get("best_val_accuracy")),
+                _percent(r.steps.get(2, {}).get("best_val_accuracy")),
+                _percent(r.tflite_accuracy),
+                "-" if r.tflite_bytes is None else f"{r.tflite_bytes / 1e6:.2f}",
+                "-" if r.file_mo is None else f"{r.file_mo:,}",
+                "-" if r.mo_224 is None else f"{r.mo_224:,}",
+            ]
+        )
+    return _format(header, rows, fmt)
+
+
+def _format(header: list[str], rows: list[list[str]], fmt: str) -> str:
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerows([header, *rows])
+        return out.getvalue().rstrip("\n")
+    if fmt != "markdown":
+        raise ValueError(f"format must be 'markdown' or 'csv', got {fmt!r}")
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+
+
+def plot(runs: list[Run], dataset: str, path: str) -> None:
+    """Top-1 against multiplications per 224x224 inference: our runs and the paper's."""
+    from larq_abbnn.files import atomic_path
+    from larq_abbnn.training.plots import _pyplot
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    markers = {"BN": "s", "BN-Free": "^", "A&B": "o"}
+    for (network, d), published in PUBLISHED.items():
+        if d != dataset:
+            continue
+        for column, value in published.items():
+            mo = PUBLISHED_MO.get((network, column))
+            if mo is not None:
+                ax.scatter(mo / 1e6, value, marker=markers[column], facecolors="none",
+                           edgecolors="gray")  # fmt: skip
+                ax.annotate(f"{network} {column} (paper)", (mo / 1e6, value), fontsize=7)
+    for r in runs:
+        if r.best is not None and r.mo_224 is not None:
+            _, column = r.network
+            ax.scatter(r.mo_224 / 1e6, 100 * r.best, marker=markers.get(column, "x"))
+            ax.annotate(r.label, (r.mo_224 / 1e6, 100 * r.best), fontsize=7)
+    ax.set_xlabel("full-precision multiplications per 224x224 inference (millions)")
+    ax.set_ylabel(f"top-1 (%), {dataset}")
+    ax.set_title("ours (filled) and the paper's (hollow; MO where the paper gives it)")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120)
+    plt.close(fig)

@@ -1,1 +1,0 @@
-"""Implementations of the `abbnn` subcommands (imported on demand by `larq_abbnn.cli`)."""

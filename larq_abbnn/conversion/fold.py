@@ -1,0 +1,420 @@
+"""Folding a trained A&B (or BN-Free, or BN) Keras model into its inference form.
+
+The inference model computes the same function with what LCE runs fastest and with no
+full-precision multiplication left in A&B blocks:
+
+- every `MaskLayer` is removed: it only scales the input of a sign, and
+  `sign(beta * (x + b / beta)) = sign(x + b / beta)` for beta > 0;
+- weight standardization, gains and mean-|w| factors are precomputed: a binary conv
+  becomes a Larq conv with a +-1 kernel and a per-channel output scale `a * g`, which LCE
+  absorbs into `LceBconv2d`'s output multiplier;
+- a residual alpha right after a binary conv joins that multiplier; any other alpha
+  stays, and must be a power of two (a shift) in an A&B model;
+- a BatchNorm right after a conv (the BN baselines) joins it: its scale goes into the
+  conv's output multiplier, its shift into the conv's bias, inside the conv's mirroring
+  flips (the converter cannot fuse a BatchNorm that follows a `REVERSE_V2`);
+- Q-PReLU slopes are frozen to their powers of two (a TFLite `PRELU` of shifts);
+- the bias right after a residual add (or a concat of them) moves before the add, onto
+  the binary conv's output, where LCE fuses it too (`(alpha*y + r) + b == (alpha*y + b)
+  + r`); the bias ending a block leaves the residual stream: the next sign's bias and
+  the next residual add's binary conv take it (`sign(x + b + b')`, one ADD instead of
+  two). A trained ABReActNetA keeps 58 of its 92 ADD ops: a residual add per binary
+  conv, a bias per sign and the last block's bias before the head;
+- a zero-padded binary conv on a map smaller than its kernel becomes a one-padded conv
+  and a constant correction after the residual add, `s + (y1 - C) = (s + y1) - C`:
+  LCE 0.16's optimized kernel miscomputes zero padding on such maps (ABReActNetA's last
+  block on CIFAR runs on 2x2), and fuses a spatial constant placed right after the conv
+  into its per-channel bias, which then fails to load.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+import tensorflow as tf
+from larq import math as lq_math
+from larq.quantizers import NoOp
+
+from larq_abbnn import layers, quantizers
+from larq_abbnn.quantizers import scaled_weight_standardization
+
+#: Keras layers the fold copies as they are: no weights, or weights used as they are.
+_PLAIN_LAYERS = (
+    tf.keras.layers.InputLayer,
+    tf.keras.layers.Add,
+    tf.keras.layers.Concatenate,
+    tf.keras.layers.AveragePooling2D,
+    tf.keras.layers.MaxPooling2D,
+    tf.keras.layers.GlobalAveragePooling2D,
+    tf.keras.layers.Dense,
+    tf.keras.layers.PReLU,
+    tf.keras.layers.LeakyReLU,  # the slope ablation: a fixed 2**-3, LCE's LEAKY_RELU
+    tf.keras.layers.Flatten,
+    tf.keras.layers.Identity,
+    tf.keras.layers.ReLU,
+    tf.keras.layers.Activation,
+    tf.keras.layers.BatchNormalization,  # joined to the conv before it (else kept as it is)
+)
+
+
+class FoldError(ValueError):
+    """A graph the fold cannot turn into an exactly equivalent inference graph."""
+
+
+def inbound_layers(layer) -> list:
+    """The layers feeding `layer` (called once, as in zoo models), in input order."""
+    inbound = layer.inbound_nodes[0].inbound_layers
+    return inbound if isinstance(inbound, list) else [inbound]
+
+
+def _producer(layer):
+    inbound = inbound_layers(layer)
+    if len(inbound) != 1:
+        raise FoldError(f"layer '{layer.name}' has {len(inbound)} inputs, expected one")
+    return inbound[0]
+
+
+def consumers(model) -> dict[str, list]:
+    """Layer name -> the layers it feeds."""
+    consumers = defaultdict(list)
+    for layer in model.layers:
+        if isinstance(layer, tf.keras.layers.InputLayer):
+            continue
+        for source in inbound_layers(layer):
+            consumers[source.name].append(layer)
+    return consumers
+
+
+def _has_sign_input(layer) -> bool:
+    return (
+        isinstance(layer, layers.ScaledStdConv2D)
+        and getattr(layer.input_quantizer, "precision", None) == 1
+    )
+
+
+def _check_layers(model) -> None:
+    for layer in model.layers:
+        if len(layer.inbound_nodes) > 1:
+            raise FoldError(f"layer '{layer.name}' is used {len(layer.inbound_nodes)} times")
+        if isinstance(layer, layers.ScaledStdConv2D) and not isinstance(
+            layer.kernel_quantizer, (quantizers.ScaledStd, quantizers.ScaledStdSign)
+        ):
+            # fold's own output: its kernels are already standardized (+-1 for binary
+            # convs); standardizing them again would silently change the function.
+            raise FoldError(
+                f"layer '{layer.name}' is already folded (kernel quantizer "
+                f"{type(layer.kernel_quantizer).__name__}, not scaled weight "
+                "standardization): fold the trained model, not fold's output"
+            )
+        if isinstance(layer, _PLAIN_LAYERS) or isinstance(
+            layer,
+            (
+                layers.MaskLayer,
+                layers.Scale,
+                layers.LearnableBias,
+                layers.QuantRPReLU,
+                layers.SymmetricConv2D,
+                layers.SpatialBias,
+            ),
+        ):
+            continue
+        raise FoldError(
+            f"layer '{layer.name}' ({type(layer).__name__}) is not one the fold knows how to "
+            "fold exactly"
+        )
+
+
+class _Plan:
+    """What happens to each layer, decided from the whole graph before rebuilding."""
+
+    def __init__(self, model):
+        _check_layers(model)
+        self.consumers = consumers(model)
+        self.ab = any(isinstance(layer, layers.MaskLayer) for layer in model.layers)
+        self.removed: set[str] = set()
+        self.conv_alpha: dict[str, float] = {}  # binary conv -> alpha joining its scale
+        self.conv_bn: dict[str, tuple] = {}  # conv -> (scale, shift) of the BatchNorm after it
+        self.conv_bias: dict[str, np.ndarray] = {}  # binary conv -> constant on its output
+        self.extra_bias: dict[str, np.ndarray] = {}  # bias -> constant moved into it
+        self.corrected: dict[str, str] = {}  # binary conv on a tiny map -> add taking its fix
+        self.correction: dict[str, np.ndarray] = {}  # add -> constant to add after it
+        for layer in model.layers:
+            if isinstance(layer, layers.MaskLayer):
+                self._remove_mask(layer)
+            elif isinstance(layer, layers.Scale):
+                self._fold_scale(layer)
+            elif isinstance(layer, tf.keras.layers.BatchNormalization):
+                self._fold_batch_norm(layer)
+        for layer in model.layers:
+            if isinstance(layer, layers.LearnableBias) and layer.divisor == 1.0:
+                self._move_bias_back(layer)
+        for layer in model.layers:  # in graph order, so moved constants travel on
+            if isinstance(layer, layers.LearnableBias) and layer.name not in self.removed:
+                self._move_bias_forward(layer)
+        for layer in model.layers:
+            if layers.is_binary_conv(layer) and _smaller_than_kernel(layer):
+                self._plan_correction(layer)
+
+    def _plan_correction(self, conv):
+        if conv.pad_values != 0.0 or conv.padding == "valid":
+            return
+        if tuple(conv.strides) != (1, 1):
+            raise FoldError(
+                f"binary conv '{conv.name}' pads zeros at stride {conv.strides} on a map "
+                "smaller than its kernel, which LCE 0.16 miscomputes"
+            )
+        node = conv
+        while True:
+            consumers = self.consumers[node.name]
+            if len(consumers) != 1:
+                break
+            node = consumers[0]
+            if node.name not in self.removed or isinstance(node, tf.keras.layers.Add):
+                break
+        if not isinstance(node, tf.keras.layers.Add) or node.name in self.correction:
+            raise FoldError(
+                f"binary conv '{conv.name}' runs on a map smaller than its kernel with zero "
+                "padding (miscomputed by LCE 0.16) and does not feed a residual add where "
+                "the fold could correct it"
+            )
+        self.corrected[conv.name] = node.name
+        self.correction[node.name] = None  # computed with the folded kernel
+
+    def _remove_mask(self, mask):
+        for consumer in self.consumers[mask.name]:
+            if not _has_sign_input(consumer):
+                raise FoldError(
+                    f"MaskLayer '{mask.name}' feeds '{consumer.name}', which does not "
+                    "binarize its input: only a mask right before a sign can be removed"
+                )
+        self.removed.add(mask.name)
+
+    def _fold_scale(self, scale):
+        source = _producer(scale)
+        if layers.is_binary_conv(source) and len(self.consumers[source.name]) == 1:
+            self.conv_alpha[source.name] = scale.scale
+            self.removed.add(scale.name)
+        elif self.ab and not scale.is_power_of_two:
+            raise FoldError(
+                f"Scale '{scale.name}' multiplies by {scale.scale}, not a power of two, in "
+                "an A&B model: it would stay a full-precision multiplication"
+            )
+
+    def _fold_batch_norm(self, bn):
+        """A BatchNorm right after a conv joins it: `gamma * (y - mean) / sqrt(var + eps) +
+        beta` is a per-channel scale (into the conv's output multiplier) and a shift (its
+        bias), inside the conv and so inside its mirroring flips, where LCE fuses both."""
+        source = _producer(bn)
+        if not isinstance(source, layers.SymmetricConv2D) or len(self.consumers[source.name]) != 1:
+            return  # left as it is: one multiplication per output, as the audit counts
+        if bn.axis not in ([-1], [3], -1, 3) or not (bn.scale and bn.center):
+            return
+        value = lambda v: np.asarray(tf.keras.backend.get_value(v), np.float64)  # noqa: E731
+        scale = value(bn.gamma) / np.sqrt(value(bn.moving_variance) + bn.epsilon)
+        self.conv_bn[source.name] = (scale, value(bn.beta) - value(bn.moving_mean) * scale)
+        self.removed.add(bn.name)
+
+    def _conv_into(self, add):
+        """The binary conv whose output only feeds `add` (maybe through its alpha), or None.
+
+        A constant added anywhere before `add` can instead be added to that conv's output,
+        where LCE fuses it into `LceBconv2d`'s per-channel bias: `(y + r) + b == (y + b) + r`.
+        """
+        for branch in inbound_layers(add):
+            conv = branch
+            if isinstance(branch, layers.Scale) and branch.name in self.removed:
+                conv = _producer(branch)
+            if (
+                layers.is_binary_conv(conv)
+                and len(self.consumers[conv.name]) == 1
+                and len(self.consumers[branch.name]) == 1
+            ):
+                return conv
+        return None
+
+    def _move_bias_back(self, bias):
+        """A bias right after a residual add (or a concat of them) moves onto the convs."""
+        producer = _producer(bias)
+        if len(self.consumers[producer.name]) != 1:
+            return
+        value = _bias_value(bias)
+        if isinstance(producer, tf.keras.layers.Add):
+            parts = [(producer, value)]
+        elif isinstance(producer, tf.keras.layers.Concatenate) and producer.axis in (-1, 3):
+            adds = inbound_layers(producer)
+            bounds = np.cumsum([0] + [int(add.output.shape[-1]) for add in adds])
+            parts = [(add, value[start:stop]) for add, start, stop in zip(adds, bounds, bounds[1:])]
+        else:
+            return
+        targets = []
+        for add, part in parts:
+            conv = self._conv_into(add) if isinstance(add, tf.keras.layers.Add) else None
+            if conv is None or len(self.consumers[add.name]) != 1:
+                return
+            targets.append((conv, part))
+        for conv, part in targets:
+            self.conv_bias[conv.name] = self.conv_bias.get(conv.name, 0.0) + part
+        self.removed.add(bias.name)
+
+    def _move_bias_forward(self, bias):
+        """A bias on a residual stream leaves the stream: each reader takes it instead.
+
+        `sign(x + b + b')` takes it into the next bias (merging two ADDs into one), and a
+        residual add into its binary conv's fused bias; average pooling and (BN-Free)
+        scales pass a per-channel constant on. The head cannot take it: the last block's
+        bias stays.
+        """
+        readers = self.consumers[bias.name]
+        moves = []
+        if readers and all(self._takes(r, self.value(bias), moves) for r in readers):
+            for kind, name, value in moves:
+                target = self.extra_bias if kind == "bias" else self.conv_bias
+                target[name] = target.get(name, 0.0) + value
+            self.removed.add(bias.name)
+
+    def _takes(self, layer, value, moves) -> bool:
+        """Whether a constant added to `layer`'s input can be added further on instead."""
+        if layer.name in self.removed:
+            return False
+        if isinstance(layer, layers.LearnableBias):
+            moves.append(("bias", layer.name, value))
+            return True
+        if isinstance(layer, tf.keras.layers.Add):
+            conv = self._conv_into(layer)
+            if conv is None:
+                return False
+            moves.append(("conv", conv.name, value))
+            return True
+        if isinstance(layer, (layers.Scale, tf.keras.layers.AveragePooling2D)):
+            factor = layer.scale if isinstance(layer, layers.Scale) else 1.0
+            readers = self.consumers[layer.name]
+            return bool(readers) and all(self._takes(r, value * factor, moves) for r in readers)
+        return False
+
+    def value(self, bias) -> np.ndarray:
+        """What `bias` adds, with what earlier biases moved into it."""
+        return _bias_value(bias) + self.extra_bias.get(bias.name, 0.0)
+
+
+def _bias_value(bias) -> np.ndarray:
+    return np.asarray(tf.keras.backend.get_value(bias.bias), np.float64) / bias.divisor
+
+
+def _smaller_than_kernel(layer) -> bool:
+    sizes = layer.input_shape[1:3]
+    kernel = [d * (k - 1) + 1 for k, d in zip(layer.kernel_size, layer.dilation_rate)]
+    return any(s is not None and s < k for s, k in zip(sizes, kernel))
+
+
+def _one_padding_contribution(conv) -> np.ndarray:
+    """What padding with +1 instead of 0 adds to a "same" conv's output: (Ho, Wo, C)."""
+    _, h, w, _ = conv.input_shape
+    kh, kw = conv.kernel_size
+    top, left = (kh - 1) // 2, (kw - 1) // 2
+    border = np.ones((1, h + kh - 1, w + kw - 1, 1))
+    border[:, top : top + h, left : left + w] = 0.0
+    kernel = tf.reduce_sum(tf.cast(conv.kernel, tf.float64), axis=2, keepdims=True)
+    contribution = tf.nn.conv2d(border, kernel, 1, "VALID") * tf.cast(conv.gain, tf.float64)
+    return contribution.numpy()[0]
+
+
+def _kernel_and_scale(layer) -> tuple[tf.Tensor, tf.Tensor]:
+    """The kernel the layer convolves with, as `+-1` (binary) or real values, and the
+    per-channel scale after the conv."""
+    if isinstance(layer, layers.ScaledStdConv2D):
+        kernel = scaled_weight_standardization(layer.kernel, layer.eps)
+        scale = tf.convert_to_tensor(layer.gain)
+    else:  # SymmetricConv2D, BinaryConv2D: the kernel itself, no gain
+        kernel = tf.convert_to_tensor(layer.kernel)
+        scale = tf.ones(kernel.shape[-1:], kernel.dtype)
+    if getattr(layer, "binary_weights", False):
+        axes = list(range(kernel.shape.rank - 1))
+        scale = tf.reduce_mean(tf.abs(kernel), axis=axes) * scale
+        kernel = lq_math.sign(kernel)
+    return kernel, scale
+
+
+def _folded_conv(layer, plan, x):
+    """A Larq conv with the precomputed kernel, then the per-channel scale (and bias)."""
+    binary_weights = getattr(layer, "binary_weights", False)
+    config = layer.get_config()
+    for key in ("binary_weights", "kernel_quantizer", "input_quantizer", "kernel_initializer"):
+        config.pop(key, None)
+    if layer.name in plan.corrected:
+        config.update(padding="same", pad_values=1.0)
+    signs = getattr(layer.input_quantizer, "precision", None) == 1
+    bias = plan.conv_bias.get(layer.name)
+    bn_scale, bn_shift = plan.conv_bn.get(layer.name, (1.0, None))
+    if bn_shift is not None:  # the BatchNorm's shift, after any bias moved onto the output
+        bias = bn_shift + (0.0 if bias is None else bias)
+    config["use_bias"] = bias is not None  # inside the conv, so also inside its mirroring flips
+    conv = layers.ScaledStdConv2D(
+        **config,
+        input_quantizer="ste_sign" if signs else None,
+        kernel_quantizer="ste_sign" if binary_weights else NoOp(precision=32),
+    )
+    y = conv(x)
+    if bias is not None:
+        conv.bias.assign(bias)
+    w_hat, gain = _kernel_and_scale(layer)
+    gain = gain * plan.conv_alpha.get(layer.name, 1.0) * bn_scale
+    conv.kernel.assign(w_hat)
+    conv.gain.assign(gain)
+    if layer.name in plan.corrected:
+        plan.correction[plan.corrected[layer.name]] = -_one_padding_contribution(conv)
+    return y
+
+
+def fold(model: tf.keras.Model) -> tf.keras.Model:
+    """The inference form of `model`: same function, nothing LCE cannot run fast.
+
+    Raises `FoldError` naming the layer for any graph it cannot fold exactly: a mask
+    layer not followed by a sign, a non-power-of-two alpha in an A&B model, a layer it
+    does not know, a layer used more than once.
+    """
+    plan = _Plan(model)
+    tensors = {}
+    new_inputs = []
+    for layer in model.layers:
+        if isinstance(layer, tf.keras.layers.InputLayer):
+            spec = layer.get_config()
+            tensor = tf.keras.Input(
+                batch_shape=spec["batch_input_shape"], dtype=spec["dtype"], name=layer.name
+            )
+            new_inputs.append(tensor)
+            tensors[layer.name] = tensor
+            continue
+        sources = [tensors[source.name] for source in inbound_layers(layer)]
+        x = sources[0] if len(sources) == 1 else sources
+        if layer.name in plan.removed:
+            tensors[layer.name] = x
+        elif isinstance(layer, layers.SymmetricConv2D):
+            tensors[layer.name] = _folded_conv(layer, plan, x)
+        elif layer.name in plan.extra_bias:
+            bias = layers.LearnableBias(name=layer.name)
+            tensors[layer.name] = bias(x)
+            bias.bias.assign(plan.value(layer))
+        elif isinstance(layer, layers.QuantRPReLU):
+            prelu = tf.keras.layers.PReLU(shared_axes=[1, 2], name=layer.name)
+            tensors[layer.name] = prelu(x)
+            slopes = 2.0 ** np.round(tf.keras.backend.get_value(layer.exponent))
+            prelu.alpha.assign(np.reshape(slopes, prelu.alpha.shape))
+        else:
+            clone = type(layer).from_config(layer.get_config())
+            y = clone(x)
+            clone.set_weights(layer.get_weights())
+            if plan.correction.get(layer.name) is not None:
+                correction = plan.correction[layer.name]
+                fix = layers.SpatialBias(correction.shape, name=f"{layer.name}.padding_correction")
+                y = fix(y)
+                fix.bias.assign(correction)
+            tensors[layer.name] = y
+    outputs = [tensors[layer.name] for layer in _output_layers(model)]
+    return tf.keras.Model(
+        new_inputs, outputs[0] if len(outputs) == 1 else outputs, name=f"{model.name}_folded"
+    )
+
+
+def _output_layers(model):
+    return [tensor._keras_history.layer for tensor in model.outputs]
