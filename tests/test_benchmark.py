@@ -174,6 +174,12 @@ def test_comparison_candidates_follow_the_backbone_class():
     ]
     labels = [label for label, _, _ in candidates("ab_reactnet18")]
     assert "BiRealNet (larq-zoo)" in labels and "bnfree_reactnet18 (BN-Free)" in labels
+    # larq-zoo's networks have ImageNet stems at every size, and so do ours here: at 64 px
+    # the zoo's default would be the CIFAR stem (no max-pool, 16x the binary MACs)
+    from larq_abbnn.analysis.tflite_file import op_counts
+
+    (_, convert_ours, _), *_ = candidates("ab_reactnet18", (64, 64, 3))
+    assert op_counts(convert_ours())["MAX_POOL_2D"] == 1
 
 
 def test_full_precision_counterpart_has_the_same_weights_and_no_binary_op():

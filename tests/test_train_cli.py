@@ -143,7 +143,11 @@ def _history_rows(path):
 
 
 @pytest.mark.parametrize(
-    "rows, delay", [(2, 0.0), (1, float(np.random.default_rng(15).uniform(0, 3)))]
+    "rows, delay",
+    [  # the kill after the first epoch's row is slow (the default suite's time budget)
+        pytest.param(2, 0.0, marks=pytest.mark.slow),
+        (1, float(np.random.default_rng(15).uniform(0, 3))),
+    ],
 )
 def test_sigkill_and_rerun_resumes_losing_at_most_one_epoch(folder, tmp_path, rows, delay):
     """Killed once `rows` epochs are logged (+ a seeded delay: mid-epoch or mid-save), rerun:
@@ -411,7 +415,18 @@ def test_train_errors_are_one_line(tmp_path):
     assert result.returncode == 1 and "TF_CONFIG, which is not set" in result.stderr
 
 
-def test_report_reads_finished_runs_beside_the_papers_numbers(two_step_run, folder, tmp_path):
+def _report(capsys, *args):
+    """`abbnn report` in this process (it needs no start-up of its own): (code, out, err)."""
+    from abbnn import cli
+
+    code = cli.main(["report", *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_report_reads_finished_runs_beside_the_papers_numbers(
+    two_step_run, folder, tmp_path, capsys
+):
     """`abbnn report` on run folders of short real runs: an A&B two-step run, converted
     and evaluated, and a one-step BN run."""
     out, _ = two_step_run
@@ -430,29 +445,31 @@ def test_report_reads_finished_runs_beside_the_papers_numbers(two_step_run, fold
     deployed = json.loads((out / "step2" / "best.tflite.accuracy.json").read_text())
 
     png = tmp_path / "report.png"
-    result = run_abbnn("report", str(out), str(bn), "--paper", "cifar10", "--plot", str(png))
-    assert result.returncode == 0, result.stderr
+    code, stdout, stderr = _report(
+        capsys, str(out), str(bn), "--paper", "cifar10", "--plot", str(png)
+    )
+    assert code == 0, stderr
     best = [
         json.loads((d / "done.json").read_text())["best_val_accuracy"]
         for d in (out / "step2", bn / "step1")
     ]
-    (row,) = [line for line in result.stdout.splitlines() if line.startswith("| ReActNet-18 |")]
+    (row,) = [line for line in stdout.splitlines() if line.startswith("| ReActNet-18 |")]
     assert (
         row
         == f"| ReActNet-18 | {100 * best[1]:.2f} / 92.31 | - / 92.08 | {100 * best[0]:.2f} / 92.30 |"
     )
-    (ab,) = [line for line in result.stdout.splitlines() if "ab_reactnet18 (x" in line]
+    (ab,) = [line for line in stdout.splitlines() if "ab_reactnet18 (x" in line]
     cells = [c.strip() for c in ab.strip("|").split("|")]
     assert cells[6] == f"{100 * deployed['top1']:.2f}"  # the deployed file's, as evaluated
     assert cells[7] == f"{tflite.stat().st_size / 1e6:.2f}" and cells[8] == "0"  # MO of the file
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
-    as_csv = run_abbnn("report", str(out), "--paper", "cifar10", "--format", "csv")
-    rows = list(csv.reader(as_csv.stdout.strip().split("\n\n")[-1].splitlines()))
+    _, as_csv, _ = _report(capsys, str(out), "--paper", "cifar10", "--format", "csv")
+    rows = list(csv.reader(as_csv.strip().split("\n\n")[-1].splitlines()))
     assert rows[0][:3] == ["run", "model", "dataset"] and len(rows) == 2
     assert rows[1][5] == f"{100 * best[0]:.2f}"
 
-    unnamed = run_abbnn("report", str(out))  # an image folder: which paper column?
-    assert unnamed.returncode == 1 and "--paper cifar10" in unnamed.stderr
-    empty = run_abbnn("report", str(tmp_path))
-    assert empty.returncode == 1 and "no run.json" in empty.stderr
+    code, _, stderr = _report(capsys, str(out))  # an image folder: which paper column?
+    assert code == 1 and "--paper cifar10" in stderr
+    code, _, stderr = _report(capsys, str(tmp_path))
+    assert code == 1 and "no run.json" in stderr

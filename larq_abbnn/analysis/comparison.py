@@ -13,6 +13,7 @@ a fresh model's zero biases would vanish in conversion and flatter their op coun
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import statistics
@@ -82,12 +83,14 @@ def candidates(name: str, input_shape=(224, 224, 3)) -> list[tuple[str, Callable
     """(label, converter, interpreter) of every model in the comparison, A&B model first."""
     from larq_compute_engine import convert_keras_model
 
-    build = zoo.get(name)
+    # larq-zoo's networks have ImageNet stems at every input size: so do ours here (the
+    # zoo's default would give inputs up to 64 px the full-resolution CIFAR stem)
+    build = functools.partial(zoo.get(name), stem="imagenet")
     rows = [
         (f"{name} (A&B)", lambda: convert(trained_looking(build(input_shape=input_shape))), "lce")
     ]
     if name in COUNTERPARTS:
-        other = zoo.get(COUNTERPARTS[name])
+        other = functools.partial(zoo.get(COUNTERPARTS[name]), stem="imagenet")
         rows.append(
             (
                 f"{COUNTERPARTS[name]} (BN-Free)",
