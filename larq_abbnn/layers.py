@@ -715,7 +715,7 @@ class SpatialBias(tf.keras.layers.Layer):
     """A constant bias per position and channel, `y = x + B` with `B` of shape (H, W, C).
 
     Inference only: `larq_abbnn.conversion.fold` uses it to turn a one-padded binary
-    conv back into the zero-padded one it replaces (see `converters.fold`).
+    conv back into the zero-padded one it replaces.
     """
 
     def __init__(self, shape, **kwargs):
