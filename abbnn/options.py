@@ -92,23 +92,30 @@ def add_model(parser: argparse.ArgumentParser, *, saved_models: bool, many: bool
         )
     else:
         parser.add_argument("model", choices=recipe.MODEL_NAMES, help="zoo model name")
+    add_zoo_build(
+        parser,
+        input_shape="224,224,3, or 32,32,3 with --stem cifar",
+        num_classes="1000",
+    )
+
+
+def add_zoo_build(parser: argparse.ArgumentParser, *, input_shape: str, num_classes: str) -> None:
+    """How the zoo builds a model: input, head, stem, step, padding, width, ablations;
+    `input_shape` and `num_classes` say what the command uses when they are not given."""
     parser.add_argument(
-        "--input-shape",
-        type=shape,
-        default=None,
-        help="H,W,C of a zoo model (default 224,224,3, or 32,32,3 with --stem cifar)",
+        "--input-shape", type=shape, default=None, help=f"H,W,C (default {input_shape})"
     )
     parser.add_argument(
         "--num-classes",
         type=positive(int),
         default=None,
-        help="classes of a zoo model's head (default 1000; demo: 10, or the image folder's)",
+        help=f"classes of the head (default {num_classes})",
     )
     parser.add_argument(
         "--stem",
         choices=recipe.STEMS,
         default=None,
-        help=f"a zoo model's first layers (default: cifar up to {recipe.SMALL_IMAGE} px)",
+        help=f"first layers (default: cifar up to {recipe.SMALL_IMAGE} px)",
     )
     parser.add_argument(
         "--step",

@@ -19,32 +19,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model", default="ab_reactnet18", choices=recipe.MODEL_NAMES, help="zoo model"
     )
-    parser.add_argument(
-        "--input-shape",
-        type=options.shape,
-        default=None,
-        help="H,W,C (default 32,32,3, or the image folder's size)",
+    options.add_zoo_build(
+        parser,
+        input_shape="32,32,3, or the image folder's size",
+        num_classes="10, or the image folder's",
     )
-    parser.add_argument(
-        "--num-classes",
-        type=options.positive(int),
-        default=None,
-        help="classes of the head (default 10, or the image folder's)",
-    )
-    parser.add_argument(
-        "--stem",
-        choices=recipe.STEMS,
-        default=None,
-        help=f"first layers (default: cifar up to {recipe.SMALL_IMAGE} px)",
-    )
-    parser.add_argument(
-        "--step",
-        type=int,
-        choices=[1, 2],
-        default=2,
-        help="1: binary activations, real weights; 2: the binary network",
-    )
-    options.add_network(parser)
     parser.add_argument("--steps", type=options.positive(int), default=4, help="training steps")
     parser.add_argument(
         "--batch-size", type=options.positive(int), default=16, help="images per step"
