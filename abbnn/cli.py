@@ -19,10 +19,11 @@ from abbnn.commands import COMMANDS
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
     """Shows each option's default, except where there is none to show (None, a flag's
-    False): those options say in their help what happens by default."""
+    False) or where the help already says it in words (e.g. "default: every core", where
+    the number would depend on the machine): those options say what happens by default."""
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
-        if action.default is None or action.default is False:
+        if action.default is None or action.default is False or "(default:" in (action.help or ""):
             return action.help
         return super()._get_help_string(action)
 

@@ -52,6 +52,10 @@ def test_every_option_has_help_and_help_shows_the_defaults():
     assert f"(default: {recipe.LEARNING_RATE})" in train_help
     assert "(default: cifar10)" in train_help
     assert "(default: None)" not in train_help  # options without one say what happens
+    for name, command in _subcommands(parser).items():
+        for action in command._actions:
+            shown = command._get_formatter()._get_help_string(action) or ""
+            assert shown.count("(default:") <= 1, f"abbnn {name} {action.option_strings}: {shown}"
 
 
 def test_global_options_are_accepted_after_the_subcommand():

@@ -405,6 +405,18 @@ def test_binary_convs_on_maps_smaller_than_the_kernel_are_deployed_correctly(nam
     assert result.tflite_exact >= 0.75 and result.float64_relative_difference < 1e-12
 
 
+def test_strided_binary_convs_on_maps_smaller_than_the_kernel_are_refused_by_name():
+    model = zoo.BNReActNet18(
+        input_shape=(32, 32, 3), num_classes=10, stem="imagenet", width_multiplier=0.25
+    )
+    with pytest.raises(
+        FoldError,
+        match=r"'layer4\.0\.binary_conv' pads zeros at stride \(2, 2\) "
+        r"on a map \(2, 2\).*CIFAR stem",
+    ):
+        fold(model)
+
+
 def test_padding_correction_is_exact_in_float64(float64):
     model = zoo.ABReActNetA(input_shape=(32, 32, 3), num_classes=10)
     trained_looking(model)

@@ -162,7 +162,9 @@ class _Plan:
         if tuple(conv.strides) != (1, 1):
             raise FoldError(
                 f"binary conv '{conv.name}' pads zeros at stride {conv.strides} on a map "
-                "smaller than its kernel, which LCE 0.16 miscomputes"
+                f"{tuple(conv.input_shape[1:3])} smaller than its kernel, which LCE 0.16 "
+                "miscomputes; build the model for larger inputs (64 px and more with the "
+                "ImageNet stem) or with the CIFAR stem"
             )
         node = conv
         while True:
