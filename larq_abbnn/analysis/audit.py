@@ -327,10 +327,7 @@ def _tflite_family(g: Graph) -> str:
     but most of their in-block PReLU slopes are not powers of two, where an A&B graph's
     Q-PReLU slopes all are (one stray real PReLU inside an A&B block stays "ab", and is
     counted as full precision)."""
-    first = next(
-        (outs[0] for name, _, ins, outs in g.ops if name == "CONV_2D" and g.from_input(ins[0])),
-        None,
-    )
+    first = g.first_conv_output()
     real_slopes = shift_slopes = 0
     for k, (name, _, ins, _) in enumerate(g.ops):
         constants = g.constants(ins) if name in ("MUL", "PRELU") else []
@@ -352,7 +349,7 @@ def _count_tflite(flatbuffer: bytes, family: str | None) -> MultiplicationReport
     if family is None:
         family = _tflite_family(g)
     out = _Collector(family)
-    first_conv_output = None
+    first_conv_output = g.first_conv_output()
     for k, (name, op, ins, outs) in enumerate(g.ops):
         n = _elements(g.shape(outs[0])) if outs else 0
         label = _tflite_label(g, name, outs[0]) if outs else name
@@ -366,8 +363,7 @@ def _count_tflite(flatbuffer: bytes, family: str | None) -> MultiplicationReport
                 else int(np.prod(kernel_shape[1:3]))
             )
             weights = g.constant(ins[1])
-            if first_conv_output is None and g.from_input(ins[0]):
-                first_conv_output = outs[0]
+            if outs[0] == first_conv_output:
                 out.add(label, "excluded", n * fan_in, "first conv")
             elif weights is not None and _binary_up_to_scale(weights, kernel_shape[0]):
                 out.add(label, "excluded", n * fan_in, "binary-weight accumulation")

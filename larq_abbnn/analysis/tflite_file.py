@@ -340,6 +340,17 @@ class Graph:
                         return True
         return False
 
+    def first_conv_output(self) -> int | None:
+        """The output of the first conv, the one reading the graph input (the stem)."""
+        return next(
+            (
+                outs[0]
+                for name, _, ins, outs in self.ops
+                if name in ("CONV_2D", "DEPTHWISE_CONV_2D") and self.from_input(ins[0])
+            ),
+            None,
+        )
+
     def outside_blocks(self, k: int, first_conv_output: int | None) -> bool:
         """A PReLU right after the first conv or right before the global pool (MEAN)."""
         _, _, ins, outs = self.ops[k]
