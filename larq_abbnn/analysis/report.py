@@ -204,8 +204,17 @@ def plot(runs: list[Run], dataset: str, path: str) -> None:
     from larq_abbnn.training.plots import _pyplot
 
     plt = _pyplot()
+    fig = figure(runs, dataset, plt)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+
+
+def figure(runs: list[Run], dataset: str, plt):
+    """The plot's figure; labels of nearby points are moved apart so none overlaps."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
     markers = {"BN": "s", "BN-Free": "^", "A&B": "o"}
+    labels = []
     for (network, d), published in PUBLISHED.items():
         if d != dataset:
             continue
@@ -214,16 +223,52 @@ def plot(runs: list[Run], dataset: str, path: str) -> None:
             if mo is not None:
                 ax.scatter(mo / 1e6, value, marker=markers[column], facecolors="none",
                            edgecolors="gray")  # fmt: skip
-                ax.annotate(f"{network} {column} (paper)", (mo / 1e6, value), fontsize=7)
+                labels.append((f"{network} {column} (paper)", mo / 1e6, value))
     for r in runs:
         if r.best is not None and r.mo_224 is not None:
             _, column = r.network
             ax.scatter(r.mo_224 / 1e6, 100 * r.best, marker=markers.get(column, "x"))
-            ax.annotate(r.label, (r.mo_224 / 1e6, 100 * r.best), fontsize=7)
+            labels.append((r.label, r.mo_224 / 1e6, 100 * r.best))
     ax.set_xlabel("full-precision multiplications per 224x224 inference (millions)")
     ax.set_ylabel(f"top-1 (%), {dataset}")
     ax.set_title("ours (filled) and the paper's (hollow; MO where the paper gives it)")
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=120)
-    plt.close(fig)
+    _place_labels(fig, ax, labels)
+    return fig
+
+
+def _place_labels(fig, ax, labels: list[tuple[str, float, float]]) -> None:
+    """Annotates each point beside it (left of it near the right edge), top to bottom,
+    moving a label down below any label it would overlap, with a line to its point (the
+    paper's A&B points share MO 0 and lie within a point of each other). matplotlib has
+    no automatic label placement."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    right = ax.get_window_extent(renderer).x1
+    placed = []
+    for text, x, y in sorted(labels, key=lambda label: -label[2]):
+        dy, side = 0.0, 1
+        while True:
+            note = _annotate(ax, text, (x, y), side, dy)
+            box = note.get_window_extent(renderer)
+            if side > 0 and box.x1 > right:
+                side = -1
+            elif not any(box.overlaps(other) for other in placed):
+                break
+            else:
+                dy -= box.height * 72 / fig.dpi + 1  # points
+            note.remove()
+        placed.append(box)
+        if dy:  # a moved label gets a line to its point
+            note.remove()
+            _annotate(ax, text, (x, y), side, dy, line=True)
+
+
+def _annotate(ax, text: str, xy: tuple[float, float], side: int, dy: float, line=False):
+    """A label 4 points right (side 1) or left (side -1) of `xy`, `dy` points up."""
+    arrow = dict(arrowstyle="-", color="gray", lw=0.5, patchA=None, shrinkB=3,
+                 relpos=(0.0 if side > 0 else 1.0, 0.5))  # fmt: skip
+    return ax.annotate(
+        text, xy, xytext=(4 * side, dy), textcoords="offset points", fontsize=7,
+        va="center", ha="left" if side > 0 else "right", arrowprops=arrow if line else None,
+    )  # fmt: skip
