@@ -31,7 +31,7 @@ def test_plot_labels_do_not_overlap_and_stay_inside_the_figure(dataset):
     try:
         fig.canvas.draw()
         renderer = fig.canvas.get_renderer()
-        texts = [t for t in fig.axes[0].texts]
+        texts = list(fig.axes[0].texts)
         boxes = [Text.get_window_extent(t, renderer) for t in texts]  # without lines
         assert {t.get_text() for t in texts} >= {"ab_reactnet18 (x0.5)", "bn_reactnet18 (x0.5)"}
         for i, a in enumerate(boxes):

@@ -321,13 +321,12 @@ _NO_MULTIPLICATION = {
 }
 
 
-def _tflite_family(g: Graph) -> str:
+def _tflite_family(g: Graph, first_conv_output: int | None) -> str:
     """ "bnfree" (every product counts) or "ab", read from the constants: BN-Free graphs
     multiply block inputs by betas that are not powers of two; BN graphs have no MUL left,
     but most of their in-block PReLU slopes are not powers of two, where an A&B graph's
     Q-PReLU slopes all are (one stray real PReLU inside an A&B block stays "ab", and is
     counted as full precision)."""
-    first = g.first_conv_output()
     real_slopes = shift_slopes = 0
     for k, (name, _, ins, _) in enumerate(g.ops):
         constants = g.constants(ins) if name in ("MUL", "PRELU") else []
@@ -335,7 +334,8 @@ def _tflite_family(g: Graph) -> str:
             continue
         if name == "MUL" and not _power_of_two(constants[0]):
             return "bnfree"
-        if name == "PRELU" and not g.outside_blocks(k, first):  # Bi-ResNet's outer: real
+        # Bi-ResNet's outer PReLUs are real: only in-block slopes tell the family
+        if name == "PRELU" and not g.outside_blocks(k, first_conv_output):
             if _power_of_two(constants[0]):
                 shift_slopes += 1
             else:
@@ -346,10 +346,10 @@ def _tflite_family(g: Graph) -> str:
 @reads_flatbuffer
 def _count_tflite(flatbuffer: bytes, family: str | None) -> MultiplicationReport:
     g = Graph(flatbuffer)
-    if family is None:
-        family = _tflite_family(g)
-    out = _Collector(family)
     first_conv_output = g.first_conv_output()
+    if family is None:
+        family = _tflite_family(g, first_conv_output)
+    out = _Collector(family)
     for k, (name, op, ins, outs) in enumerate(g.ops):
         n = _elements(g.shape(outs[0])) if outs else 0
         label = _tflite_label(g, name, outs[0]) if outs else name
