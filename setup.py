@@ -7,9 +7,22 @@ with open("abbnn/__init__.py", encoding="utf-8") as f:
     VERSION = re.search(r'^__version__ = "([^"]+)"', f.read(), re.M).group(1)
 
 # TensorFlow comes through an extra, as with larq and larq-zoo, so that an installed
-# TensorFlow 2.15 is kept (pip would write tensorflow-cpu over it in the same folder).
-# Larq needs Keras 2: TF 2.16+ ships Keras 3 as tf.keras.
-TENSORFLOW = "2.15.1"
+# TensorFlow is kept (pip would write tensorflow-cpu over it in the same folder).
+# Larq needs Keras 2. TF 2.15 ships it as tf.keras; 2.16+ ship Keras 3, and Keras 2 comes as
+# the tf_keras package, which `import larq_abbnn` selects (TF_USE_LEGACY_KERAS=1).
+# Supported: 2.15, and 2.19-2.21 (tf_keras 2.16-2.18 break on Python 3.12: `randint(1, 1e9)`
+# in tf_keras/src/backend.py). The ranges let pip take the newest that resolves with the rest:
+# 2.21 alone, 2.19 beside [bench] (larq-zoo caps protobuf < 3.21; TF 2.20+ needs >= 5.28).
+# Keep in step with abbnn.stack.TENSORFLOW_VERSIONS (checked by tests/test_stack.py).
+NEW_TF = ">=2.19,<2.22"
+# tf_keras pins its TensorFlow minor; it depends on `tensorflow`, so the full wheel is the
+# one to ask for (tensorflow-cpu beside it would install both into one folder). TF 2.21
+# no longer brings TensorBoard, which the training runs' callback needs.
+NEW_STACK = [f"tf_keras{NEW_TF}", f"tensorboard{NEW_TF}"]
+OLD_TF = "2.15.1"
+# TF 2.15 needs protobuf < 5: newer tfds/tensorflow-metadata need 5 (measured: tfds 4.9.10 +
+# metadata 1.21 fail to import tfds.testing on it).
+OLD_STACK = ["tensorflow-datasets==4.9.3", "tensorflow-metadata==1.14.0"]
 X86 = "platform_machine=='x86_64' or platform_machine=='AMD64'"
 NOT_X86 = "platform_machine!='x86_64' and platform_machine!='AMD64'"
 
@@ -26,29 +39,32 @@ setup(
     long_description_content_type="text/markdown",
     packages=find_packages(include=["abbnn", "abbnn.*", "larq_abbnn", "larq_abbnn.*"]),
     package_data={"abbnn": ["py.typed"], "larq_abbnn": ["py.typed"]},
-    python_requires=">=3.10,<3.12",
+    # 3.13: larq-compute-engine 0.16.0 has no cp313 wheel and no sdist
+    python_requires=">=3.10,<3.13",
     install_requires=[
-        "keras>=2.15,<2.16",  # keras-tuner asks for any keras: never Keras 3
         "larq==0.14.0",
         "larq-compute-engine==0.16.0",
-        # Newer tfds/tensorflow-metadata need protobuf 5, which TF 2.15 cannot use
-        # (measured: tfds 4.9.10 + metadata 1.21 fail to import tfds.testing).
-        "tensorflow-datasets==4.9.3",
-        "tensorflow-metadata==1.14.0",
+        "tensorflow-datasets>=4.9.3,<4.10",
+        "tensorflow-metadata>=1.14.0",
         "keras-tuner==1.4.8",
         "numpy<2",
         "h5py",
-        "matplotlib",  # training-curve and slope-histogram plots
+        "matplotlib<3.11",  # training-curve and slope-histogram plots; 3.11 needs numpy 2
     ],
     extras_require={
         # CPU machines: the CPU build on x86-64 (no CUDA libraries to download), the
         # regular build where there is no -cpu wheel (ARM, macOS).
-        "tensorflow": [
-            f"tensorflow-cpu=={TENSORFLOW}; {X86}",
-            f"tensorflow=={TENSORFLOW}; {NOT_X86}",
-        ],
+        "tensorflow": [f"tensorflow{NEW_TF}", *NEW_STACK],
         # GPU machines (Linux): TensorFlow with its CUDA and cuDNN wheels.
-        "tensorflow_gpu": [f"tensorflow[and-cuda]=={TENSORFLOW}"],
+        "tensorflow_gpu": [f"tensorflow[and-cuda]{NEW_TF}", *NEW_STACK],
+        # TensorFlow 2.15 with its own Keras 2 (Python 3.10-3.11), as an explicit choice:
+        # the CPU build on x86-64, the regular build where there is no -cpu wheel.
+        "tensorflow215": [
+            f"tensorflow-cpu=={OLD_TF}; {X86}",
+            f"tensorflow=={OLD_TF}; {NOT_X86}",
+            *OLD_STACK,
+        ],
+        "tensorflow215_gpu": [f"tensorflow[and-cuda]=={OLD_TF}", *OLD_STACK],
         # dill: tfds.testing.mock_data; ruff: lint and format; pdoc: the API reference
         "dev": ["pytest>=7", "hypothesis>=6", "dill", "ruff==0.17.6", "pdoc==16.0.0"],
         # zookeeper (larq-zoo's) fails with typeguard >= 3 (`Sequence[int]` fields)
@@ -58,6 +74,7 @@ setup(
     classifiers=[
         "Programming Language :: Python :: 3.10",
         "Programming Language :: Python :: 3.11",
+        "Programming Language :: Python :: 3.12",
         "Topic :: Scientific/Engineering :: Artificial Intelligence",
     ],
 )

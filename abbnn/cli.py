@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from abbnn import __version__
+from abbnn import __version__, native_logs, stack
 from abbnn.commands import COMMANDS
 
 
@@ -64,9 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _silence_tensorflow(debug: bool) -> None:
-    """TensorFlow's C++ logs (oneDNN, CPU features) unless --debug; before it loads."""
+def _prepare_tensorflow(debug: bool) -> None:
+    """Before TensorFlow loads: Keras 2 as tf.keras (abbnn.stack), and its C++ logs (oneDNN,
+    CPU features, CUDA probes, XLA) silenced unless --debug (abbnn.native_logs)."""
+    stack.select_keras_2()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if debug else "2")
+    if not debug:
+        native_logs.hide()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -75,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    _silence_tensorflow(args.debug)
+    _prepare_tensorflow(args.debug)
     try:
         return args.run(args)
     except KeyboardInterrupt:

@@ -28,6 +28,8 @@ import time
 
 import numpy as np
 
+from abbnn import stack
+
 
 def write_jpegs(root: str, count: int) -> None:
     """`count` 500x375 JPEGs in 4 classes, half under train/ and half under test/.
@@ -161,4 +163,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    stack.select_keras_2()  # before TensorFlow loads (abbnn/stack.py)
     main()

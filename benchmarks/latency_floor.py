@@ -23,10 +23,13 @@ fold could reach against each reference (floor of ours / whole reference file).
 import argparse
 import statistics
 
-import larq as lq
-import tensorflow as tf
+from abbnn import stack
 
-from larq_abbnn.layers import is_binary_conv
+stack.select_keras_2()  # before TensorFlow loads (abbnn/stack.py)
+import larq as lq  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from larq_abbnn.layers import is_binary_conv  # noqa: E402
 
 
 def binary_convs(model: tf.keras.Model) -> list[tf.keras.layers.Layer]:

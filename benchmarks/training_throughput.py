@@ -31,6 +31,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from abbnn import stack
+
 BATCHES = 4  # distinct batches, cycled
 
 
@@ -174,4 +176,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    stack.select_keras_2()  # before TensorFlow loads (abbnn/stack.py)
     main()

@@ -5,19 +5,28 @@ Importing the package registers its layers and quantizers with Keras, so that
 """
 
 from abbnn import __version__  # one source, readable without TensorFlow
+from abbnn import stack as _stack
 
+_stack.select_keras_2()  # before TensorFlow's first import (abbnn/stack.py says why)
 try:
     import tensorflow as _tf
 except ImportError as _error:  # TensorFlow comes through an extra, as with larq
     raise ImportError(
-        'larq-abbnn needs TensorFlow 2.15 (Keras 2): pip install "larq-abbnn[tensorflow]" '
-        'on a CPU machine or "larq-abbnn[tensorflow_gpu]" on a GPU machine'
+        'larq-abbnn needs TensorFlow: pip install "larq-abbnn[tensorflow]" on a CPU machine '
+        'or "larq-abbnn[tensorflow_gpu]" on a GPU machine'
     ) from _error
-if not _tf.__version__.startswith("2.15."):
-    raise ImportError(
-        f"larq-abbnn needs TensorFlow 2.15 (Keras 2; Larq does not run on Keras 3), found "
-        f'{_tf.__version__}: pip install "larq-abbnn[tensorflow]" (or [tensorflow_gpu])'
-    )
+
+
+def _keras_module() -> str | None:
+    try:
+        return _tf.keras.__name__
+    except (ImportError, AttributeError):  # TF 2.16+ asked for tf_keras without it
+        return None
+
+
+_problem = _stack.problem(_tf.__version__, _keras_module())
+if _problem:
+    raise ImportError(_problem)
 
 from larq_abbnn import layers, quantizers  # noqa: E402  (after the check above)
 

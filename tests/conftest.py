@@ -6,7 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import tensorflow as tf
+
+from abbnn import stack
+
+stack.select_keras_2()  # before TensorFlow's first import; subprocesses inherit it
+import tensorflow as tf  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 from conftest import run_abbnn
 
-from abbnn import cli, recipe
+from abbnn import cli, native_logs, recipe
 from larq_abbnn import zoo
 from larq_abbnn.analysis.tflite_file import KERNELS
 
@@ -65,6 +65,10 @@ def test_global_options_are_accepted_after_the_subcommand():
     assert parser.parse_args(["summary", "ab_reactnet18"]).debug is False
 
 
+def _native_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if native_logs.is_native(line.encode())]
+
+
 def test_tensorflow_start_up_logs_are_silenced_unless_debug():
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     code = "from abbnn import cli; import sys; sys.exit(cli.main(sys.argv[1:]))"
@@ -73,19 +77,73 @@ def test_tensorflow_start_up_logs_are_silenced_unless_debug():
         [sys.executable, "-c", code, *args], capture_output=True, text=True, env=env
     )
     assert quiet.returncode == 0, quiet.stderr
-    assert "tensorflow/core" not in quiet.stderr, quiet.stderr
+    assert not _native_lines(quiet.stderr), quiet.stderr
+    for noise in ("tensorflow/core", "oneDNN", "absl::InitializeLog", "cuda"):
+        assert noise not in quiet.stderr, quiet.stderr
     if _tensorflow_logs_at_start_up(env):  # TensorFlow builds without a start-up log exist
         loud = subprocess.run(
             [sys.executable, "-c", code, *args, "--debug"], capture_output=True, text=True, env=env
         )
-        assert loud.returncode == 0 and "tensorflow/core" in loud.stderr
+        assert loud.returncode == 0 and _native_lines(loud.stderr), loud.stderr
 
 
 def _tensorflow_logs_at_start_up(env) -> bool:
     result = subprocess.run(
         [sys.executable, "-c", "import tensorflow"], capture_output=True, text=True, env=env
     )
-    return "tensorflow/core" in result.stderr
+    return bool(_native_lines(result.stderr))
+
+
+@pytest.mark.parametrize(
+    "line,native",
+    [
+        ("I0000 00:00:1796123704.819170    3888 port.cc:153] oneDNN custom operations", True),
+        ("E0000 00:00:1796123707.001146    3888 cuda_platform.cc:52] failed call to cuInit", True),
+        ("W1201 10:02:03.123456  1234 loader.cc:12] something", True),
+        ("2026-12-01 11:14:50.005163: I tensorflow/core/util/port.cc:113] oneDNN custom", True),
+        ("WARNING: All log messages before absl::InitializeLog() is called are written", True),
+        ("To enable the following instructions: AVX2 FMA, in other operations, rebuild "
+         "TensorFlow with the appropriate compiler flags.", True),
+        ("F0000 00:00:1796123707.001146    3888 check.cc:52] Check failed: x", False),
+        ("abbnn train: error: image folder not found: nope", False),
+        ("Epoch 1/2", False),
+        ("I really mean it", False),
+    ],
+)  # fmt: skip
+def test_native_log_lines_are_told_from_everything_else(line, native):
+    assert native_logs.is_native(line.encode()) is native
+
+
+FILTERED = r"""
+import os, sys, time
+from abbnn import native_logs
+native_logs.hide()
+os.write(2, b"I0000 00:00:1796123704.819170    3888 port.cc:153] oneDNN custom operations\n")
+print("python says", file=sys.stderr, flush=True)
+os.write(2, b"\r 10%|#   |")
+time.sleep(0.5)
+print(open(sys.argv[1], "rb").read().decode(), end="", flush=True)  # the bar, not held
+os.write(2, b"\r100%|####|\n")
+os.write(2, b"2026-12-01 11:14:50.005163: I tensorflow/core/util/port.cc:113] oneDNN\n")
+os.write(2, b"F0000 00:00:1796123707.001146    3888 check.cc:52] Check failed\n")
+"""
+
+
+def test_the_filter_drops_native_lines_and_passes_the_rest_in_order(tmp_path):
+    err = tmp_path / "stderr"
+    with open(err, "wb") as stderr:
+        result = subprocess.run(
+            [sys.executable, "-c", FILTERED, str(err)],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            timeout=60,
+        )
+    assert result.returncode == 0
+    assert result.stdout == b"python says\n\r 10%|#   |"  # passed on before its newline
+    assert err.read_bytes() == (
+        b"python says\n\r 10%|#   |\r100%|####|\n"
+        b"F0000 00:00:1796123707.001146    3888 check.cc:52] Check failed\n"
+    )
 
 
 def test_help_lists_the_commands():
@@ -114,8 +172,8 @@ def test_version_has_one_source():
         ("__version__ = '2.16.1'", "found 2.16.1"),
     ],
 )
-def test_import_without_tensorflow_215_says_what_to_install(tmp_path, fake, message):
-    """TensorFlow comes through an extra: a missing or Keras-3 TensorFlow is named."""
+def test_import_without_a_supported_tensorflow_says_what_to_install(tmp_path, fake, message):
+    """TensorFlow comes through an extra: a missing or unsupported TensorFlow is named."""
     (tmp_path / "tensorflow").mkdir()
     (tmp_path / "tensorflow" / "__init__.py").write_text(fake + "\n")
     result = subprocess.run(

@@ -303,6 +303,50 @@ def test_tune_runs_two_trials_and_resumes(folder, tmp_path):
     )
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_tune_in_keras_tuners_distributed_mode_a_chief_and_a_worker(folder, tmp_path):
+    """keras-tuner's chief serves the oracle on 127.0.0.1 and a worker runs both trials
+    (the KERASTUNER_* variables, as on a cluster); the chief then reports the best."""
+    port = _free_port()
+    args = [
+        sys.executable, "-m", "abbnn.cli", "tune", "--dataset", folder, "--trials", "2",
+        "--epochs", "1", "--steps-per-epoch", "2", *TINY,
+    ]  # fmt: skip
+    base = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "KERASTUNER_ORACLE_IP": "127.0.0.1"}
+    base["KERASTUNER_ORACLE_PORT"] = str(port)
+    processes = {}
+    for tuner_id in ("chief", "tuner0"):
+        processes[tuner_id] = subprocess.Popen(
+            [*args, "--directory", str(tmp_path / tuner_id)],
+            env={**base, "KERASTUNER_TUNER_ID": tuner_id},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    try:
+        outputs = {name: p.communicate(timeout=600) for name, p in processes.items()}
+    finally:
+        for p in processes.values():
+            p.kill()
+    for name, p in processes.items():
+        assert p.returncode == 0, f"{name}: {outputs[name][1][-3000:]}"
+    assert "worker tuner0: 2 trials run; the chief reports the best" in outputs["tuner0"][0]
+    worker = tmp_path / "tuner0" / "ab_reactnet18-step1"
+    weights = sorted(p.name for p in worker.glob("trial_*/best.weights.h5"))
+    assert len(weights) == 2, list(worker.iterdir())
+    chief = tmp_path / "chief" / "ab_reactnet18-step1"
+    trials = [json.loads(p.read_text()) for p in chief.glob("trial_*/trial.json")]
+    assert [t["status"] for t in trials] == ["COMPLETED", "COMPLETED"]
+    best = json.loads((chief / "best_hyperparameters.json").read_text())
+    assert best["val_accuracy"] == max(t["score"] for t in trials)
+    assert "best trial" in outputs["chief"][0]
+
+
 MIRRORED = """
 import sys, tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]

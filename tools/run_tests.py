@@ -10,6 +10,11 @@ keep both cores busy. The longest files start first. pytest-xdist would split fi
 across workers too, but then one worker process would still hold a whole share of the
 suite's models. Arguments go to every pytest run. Prints each file's output when it ends,
 then one "N passed, N failed" line.
+
+`--compat` runs only the files of COMPAT: what must hold on every supported stack
+(layers, the zoo's builds, the authors' fixture replays, the optimizer replay, fold,
+convert, verify, the audit, checkpoint import, `import larq_abbnn` and the CLI). `.ci/run`
+runs the whole suite on the newest stack and this subset on TensorFlow 2.15.
 """
 
 import concurrent.futures
@@ -23,12 +28,25 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: Measured longest first (seconds on this machine kind), so the tail of the run is short.
 LONGEST = ["test_train_cli.py", "test_converters.py", "test_zoo.py", "test_training.py"]
+COMPAT = [
+    "test_architecture.py",
+    "test_checkpoint_import.py",
+    "test_cli.py",
+    "test_converters.py",
+    "test_layers.py",
+    "test_lce_conversion.py",
+    "test_quantizers.py",
+    "test_reference_blocks.py",
+    "test_reference_training.py",
+    "test_stack.py",
+    "test_zoo.py",
+]
 
 
-def _run(path: str) -> tuple[str, str, int, float]:
+def _run(path: str, pytest_args: list[str]) -> tuple[str, str, int, float]:
     start = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", os.path.relpath(path, ROOT), *sys.argv[1:]],
+        [sys.executable, "-m", "pytest", os.path.relpath(path, ROOT), *pytest_args],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -37,8 +55,15 @@ def _run(path: str) -> tuple[str, str, int, float]:
     return path, result.stdout, result.returncode, time.perf_counter() - start
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
+    compat = "--compat" in argv
+    pytest_args = [a for a in argv if a != "--compat"]
     paths = sorted(glob.glob(os.path.join(ROOT, "tests", "test_*.py")))
+    if compat:
+        paths = [p for p in paths if os.path.basename(p) in COMPAT]
+        missing = set(COMPAT) - {os.path.basename(p) for p in paths}
+        if missing:
+            raise SystemExit(f"COMPAT names files that are not in tests/: {sorted(missing)}")
     order = {name: i for i, name in enumerate(LONGEST)}
     paths.sort(key=lambda p: order.get(os.path.basename(p), len(order)))
     jobs = int(os.environ.get("ABBNN_TEST_JOBS", "2"))
@@ -46,7 +71,9 @@ def main() -> int:
     failed_files, timings = [], []
     start = time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
-        for future in concurrent.futures.as_completed([pool.submit(_run, p) for p in paths]):
+        for future in concurrent.futures.as_completed(
+            [pool.submit(_run, p, pytest_args) for p in paths]
+        ):
             path, output, returncode, seconds = future.result()
             sys.stdout.write(output)
             sys.stdout.flush()
@@ -67,4 +94,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

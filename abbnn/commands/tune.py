@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
 
     from abbnn.loaders import load_data
     from larq_abbnn.files import write_json
-    from larq_abbnn.training.tune import RecipeHyperModel, search
+    from larq_abbnn.training.tune import RecipeHyperModel, is_worker, search
 
     tf.keras.utils.set_random_seed(args.seed)
     d = load_data(args)
@@ -58,6 +58,10 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         verbose=args.verbose,
     )
+    if is_worker():  # the chief holds the oracle: it reports the search's best
+        ran = [t for t in os.listdir(tuner.project_dir) if t.startswith("trial_")]
+        print(f"worker {tuner.tuner_id}: {len(ran)} trials run; the chief reports the best")
+        return 0
     best = tuner.oracle.get_best_trials(1)[0]
     path = os.path.join(args.directory, project, "best_hyperparameters.json")
     write_json(path, {"val_accuracy": best.score, **best.hyperparameters.values})

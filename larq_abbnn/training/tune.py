@@ -6,9 +6,18 @@ keras-tuner keeps every trial in `directory/project`, so the same call resumes a
 its distributed mode (a chief oracle and workers, configured by the
 `KERASTUNER_TUNER_ID`, `KERASTUNER_ORACLE_IP` and `KERASTUNER_ORACLE_PORT` environment
 variables) runs the same code on several machines.
+
+The search is keras-tuner's model-agnostic `BaseTuner` with its random-search oracle, not
+its `Tuner`: on TensorFlow 2.16+ the models are Keras 2 (`tf_keras`, which Larq needs),
+while keras-tuner 1.4.8's `Tuner` accepts only models of the `keras` package it imports,
+Keras 3 there (`isinstance(model, keras.models.Model)` in `Tuner._try_build`, and its
+History checks likewise). `RecipeTuner` trains a trial itself and reports plain numbers,
+so the oracle, the trial folders, resuming and the distributed mode stay keras-tuner's.
 """
 
 from __future__ import annotations
+
+import os
 
 import keras_tuner as kt
 import numpy as np
@@ -79,6 +88,51 @@ class RecipeHyperModel(kt.HyperModel):
         )
 
 
+class RecipeTuner(kt.engine.base_tuner.BaseTuner):
+    """Trains each trial's model with `fit` and reports its best epoch to the oracle.
+
+    A trial keeps the weights of its best epoch (by the objective) in its folder,
+    `best.weights.h5`, which `load_model` (and so `get_best_models`) reads back.
+    """
+
+    WEIGHTS = "best.weights.h5"
+
+    def run_trial(self, trial, train, *, callbacks=(), **fit_kwargs) -> dict[str, float]:
+        """`fit(train, **fit_kwargs)` on a fresh model; the best epoch's metrics."""
+        tf.keras.backend.clear_session()  # each trial's model alone in the graph
+        objective = self.oracle.objective
+        model = self.hypermodel.build(trial.hyperparameters)
+        best = tf.keras.callbacks.ModelCheckpoint(
+            os.path.join(self.get_trial_dir(trial.trial_id), self.WEIGHTS),
+            monitor=objective.name,
+            mode=objective.direction,
+            save_best_only=True,
+            save_weights_only=True,
+        )
+        history = model.fit(train, callbacks=[*callbacks, best], **fit_kwargs).history
+        if objective.name not in history:
+            raise kt.errors.FailedTrialError(
+                f"the trial's fit logged no {objective.name!r} (logged: {sorted(history)})"
+            )
+        scores = history[objective.name]
+        pick = max if objective.direction == "max" else min
+        epoch = scores.index(pick(scores))
+        return {name: float(values[epoch]) for name, values in history.items()}
+
+    def load_model(self, trial) -> tf.keras.Model:
+        model = self.hypermodel.build(trial.hyperparameters)
+        model.load_weights(os.path.join(self.get_trial_dir(trial.trial_id), self.WEIGHTS))
+        return model
+
+
+def is_worker() -> bool:
+    """Whether this process is a worker of keras-tuner's distributed mode (the chief holds
+    the oracle, and so the results: keras-tuner's rule, `KERASTUNER_TUNER_ID` with "chief")."""
+    return "KERASTUNER_ORACLE_IP" in os.environ and "chief" not in os.environ.get(
+        "KERASTUNER_TUNER_ID", ""
+    )
+
+
 def search(
     hypermodel: RecipeHyperModel,
     *,
@@ -88,13 +142,15 @@ def search(
     validation_steps: int | None = None,
     seed: int = 2023,
     verbose: int | str = "auto",
-) -> kt.Tuner:
-    """Run (or resume) a random search; returns the tuner (`get_best_hyperparameters`)."""
-    tuner = kt.RandomSearch(
+) -> RecipeTuner:
+    """Run (or resume) a random search; returns the tuner (`get_best_hyperparameters`).
+
+    In keras-tuner's distributed mode the chief serves the oracle until the workers have
+    run every trial, and each worker trains trials."""
+    objective = kt.Objective("val_accuracy", direction="max")
+    tuner = RecipeTuner(
+        kt.oracles.RandomSearchOracle(objective=objective, max_trials=trials, seed=seed),
         hypermodel,
-        objective=kt.Objective("val_accuracy", direction="max"),
-        max_trials=trials,
-        seed=seed,
         directory=directory,
         project_name=project_name,
         overwrite=False,

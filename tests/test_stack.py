@@ -1,0 +1,107 @@
+"""The supported TensorFlow stacks: Keras 2 selected with no user step, clear refusals of
+the others, and setup.py's extras in step with `abbnn.stack` (docs: README, "Installing")."""
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+import tensorflow as tf
+from conftest import REPO
+
+from abbnn import stack
+
+OWN_KERAS_2 = stack.minor(tf.__version__) == stack.OWN_KERAS_2
+
+
+def _python(code: str, **env) -> subprocess.CompletedProcess:
+    """`code` in a fresh interpreter whose environment has no TF_USE_LEGACY_KERAS (as a
+    user's shell), plus `env`."""
+    clean = {k: v for k, v in os.environ.items() if k != stack.VARIABLE}
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**clean, "TF_CPP_MIN_LOG_LEVEL": "3", **env},
+        timeout=300,
+    )
+
+
+def test_import_larq_abbnn_selects_keras_2_with_no_user_step():
+    result = _python(
+        "import larq_abbnn, larq, tensorflow as tf\n"
+        "from larq_abbnn import zoo\n"
+        "m = zoo.ABXnorNet18(input_shape=(32, 32, 3), num_classes=10, width_multiplier=0.125)\n"
+        "print(tf.keras.__name__, type(m).__module__, larq.layers.QuantConv2D.__mro__[1])\n"
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    keras_module = result.stdout.split()[0]
+    assert stack.problem(tf.__version__, keras_module) is None, result.stdout
+    if not OWN_KERAS_2:
+        assert keras_module.startswith("tf_keras"), result.stdout
+
+
+def test_the_cli_selects_keras_2_with_no_user_step():
+    result = _python(
+        "import sys; from abbnn import cli\n"
+        "sys.exit(cli.main(['summary', 'ab_xnornet18', '--input-shape', '32,32,3']))"
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "layer4.3.conv1" in result.stdout
+
+
+@pytest.mark.skipif(OWN_KERAS_2, reason="TensorFlow 2.15's tf.keras is Keras 2 in any order")
+def test_tensorflow_imported_first_with_keras_3_is_refused_with_what_to_do():
+    result = _python("import tensorflow\nimport larq_abbnn")
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert f"TensorFlow {tf.__version__} was imported with Keras 3 as tf.keras" in last, last
+    assert "import larq_abbnn before tensorflow, or set TF_USE_LEGACY_KERAS=1" in last, last
+
+
+def test_tensorflow_imported_first_with_the_variable_set_works():
+    result = _python("import tensorflow\nimport larq_abbnn\nprint('ok')", TF_USE_LEGACY_KERAS="1")
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-3000:]
+
+
+@pytest.mark.parametrize(
+    "version,keras_module,message",
+    [
+        ("2.15.1", "keras.api._v2.keras", None),
+        ("2.21.0", "tf_keras.api._v2.keras", None),
+        ("2.19.1", "tf_keras.api._v2.keras", None),
+        ("2.16.2", "tf_keras.api._v2.keras", "TensorFlow 2.15 or 2.19, 2.20, 2.21"),
+        ("2.14.0", "keras.api._v2.keras", "found 2.14.0"),
+        ("2.22.0", "tf_keras.api._v2.keras", "found 2.22.0"),
+        ("2.21.0", "keras._tf_keras.keras", "imported with Keras 3 as tf.keras"),
+        ("2.20.0", None, 'pip install "tf_keras~=2.20.0"'),
+    ],
+)
+def test_which_stacks_are_refused_and_how(version, keras_module, message):
+    problem = stack.problem(version, keras_module)
+    if message is None:
+        assert problem is None
+    else:
+        assert problem is not None and message in problem, problem
+
+
+def test_setup_installs_the_supported_versions():
+    """setup.py's ranges, python_requires and classifiers say what abbnn.stack supports."""
+    setup = (REPO / "setup.py").read_text()
+    low, high = re.search(r'NEW_TF = ">=(\d+\.\d+),<(\d+\.\d+)"', setup).groups()
+    lo, hi = int(low.split(".")[1]), int(high.split(".")[1])
+    new = tuple(f"2.{m}" for m in range(lo, hi))
+    assert (stack.OWN_KERAS_2, *new) == stack.TENSORFLOW_VERSIONS
+    assert f'OLD_TF = "{stack.OWN_KERAS_2}.' in setup
+    assert 'python_requires=">=3.10,<3.13"' in setup
+    for minor in ("3.10", "3.11", "3.12"):
+        assert f'"Programming Language :: Python :: {minor}"' in setup
+
+
+def test_this_interpreter_runs_a_supported_stack():
+    import importlib.metadata
+
+    assert stack.minor(tf.__version__) in stack.TENSORFLOW_VERSIONS
+    if not OWN_KERAS_2:  # tf_keras pins its TensorFlow minor
+        assert stack.minor(importlib.metadata.version("tf_keras")) == stack.minor(tf.__version__)
