@@ -6,16 +6,19 @@ ship Keras 3 there, and serve the `tf_keras` package (Keras 2) as `tf.keras` onl
 variable once, at its first import (measured on 2.21: set after `import tensorflow`, larq
 fails with `LegacyOptimizerWarning has no attribute 'iterations'`). So the CLI, `import
 larq_abbnn` and the tests call `select_keras_2()` before they import TensorFlow, and
-`problem()` words what to do when TensorFlow came first.
+`problem()` words what to do when TensorFlow came first. TensorFlow 2.15 honours the
+variable too (measured: it then asks for tf_keras, and without it `tf.keras` recurses
+without end), so it is set only where the tf_keras package is installed.
 
 Supported (measured in `.ci/run` and the README): TensorFlow 2.15, and 2.19 to 2.21 with
 `tf_keras`. tf_keras 2.16-2.18 break on Python 3.12 (`randint(1, 1e9)` in
 `tf_keras/src/backend.py` raises `TypeError` once a seed is set), so they are left out.
-This module imports nothing, so the CLI's `--help` stays fast (floor 0, as `abbnn.recipe`).
+This module imports nothing heavy, so the CLI stays fast (floor 0, as `abbnn.recipe`).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 
@@ -27,10 +30,15 @@ VARIABLE = "TF_USE_LEGACY_KERAS"
 _INSTALL = 'pip install "larq-abbnn[tensorflow]" (or [tensorflow_gpu]; [tensorflow215] for 2.15)'
 
 
+def has_tf_keras() -> bool:
+    """Whether the tf_keras package is installed (found, not imported)."""
+    return importlib.util.find_spec("tf_keras") is not None
+
+
 def select_keras_2() -> None:
-    """Ask TensorFlow 2.16+ for Keras 2 (`tf_keras`) as `tf.keras`, unless the variable is set
-    already; before TensorFlow's first import. TensorFlow 2.15 ignores the variable."""
-    if "tensorflow" not in sys.modules:
+    """Ask TensorFlow for Keras 2 from the tf_keras package as `tf.keras`, where it is
+    installed and the variable is not set already; before TensorFlow's first import."""
+    if "tensorflow" not in sys.modules and has_tf_keras():
         os.environ.setdefault(VARIABLE, "1")
 
 
@@ -39,12 +47,16 @@ def minor(version: str) -> str:
     return ".".join(version.split(".")[:2])
 
 
-def problem(tensorflow_version: str, keras_module: str | None) -> str | None:
+def problem(
+    tensorflow_version: str, layer_module: str | None, tf_keras_installed: bool
+) -> str | None:
     """Why this TensorFlow cannot run larq-abbnn, or None if it can.
 
-    `keras_module` is `tf.keras.__name__` (None where tf.keras cannot be imported): Keras 2
-    is `tf_keras...` (the legacy package) or `keras.api._v2...` (TensorFlow 2.15's own);
-    Keras 3 is `keras._tf_keras...` or `keras...`.
+    `layer_module` is `tf.keras.layers.Layer.__module__` (None where tf.keras cannot be
+    imported): `tf_keras.src.engine...` for the tf_keras package, `keras.src.engine...` for
+    TensorFlow 2.15's own Keras 2, `keras.src.layers...` for Keras 3. (`tf.keras.__name__`
+    would not do: it reads `tensorflow.keras` once larq has imported Keras, measured.)
+    `tf_keras_installed` is `has_tf_keras()`.
     """
     supported = ", ".join(TENSORFLOW_VERSIONS[1:])
     found = minor(tensorflow_version)
@@ -53,18 +65,23 @@ def problem(tensorflow_version: str, keras_module: str | None) -> str | None:
             f"larq-abbnn runs on TensorFlow {OWN_KERAS_2} or {supported} (Larq needs Keras 2), "
             f"found {tensorflow_version}: {_INSTALL}"
         )
-    if found == OWN_KERAS_2:
+    if layer_module is None:  # the variable asks for tf_keras, which is not there
+        return (
+            f"TensorFlow {tensorflow_version} cannot import tf.keras with {VARIABLE}="
+            f"{os.environ.get(VARIABLE)}: that asks for the tf_keras package, which is not "
+            f'installed: pip install "tf_keras~={found}.0"'
+            + (f", or unset {VARIABLE}" if found == OWN_KERAS_2 else f" (or {_INSTALL})")
+        )
+    if found == OWN_KERAS_2 or layer_module.startswith("tf_keras."):
         return None
-    if keras_module is None:
+    if not tf_keras_installed:
         return (
-            f"TensorFlow {tensorflow_version} serves Keras 2 from the tf_keras package, which "
-            f'is not installed: pip install "tf_keras~={found}.0" (or {_INSTALL})'
+            f"TensorFlow {tensorflow_version} serves Keras 2, which Larq needs, from the "
+            f'tf_keras package, which is not installed: pip install "tf_keras~={found}.0" '
+            f"(or {_INSTALL})"
         )
-    if not keras_module.startswith("tf_keras"):
-        return (
-            f"TensorFlow {tensorflow_version} was imported with Keras 3 as tf.keras "
-            f"({VARIABLE}={os.environ.get(VARIABLE, '<unset>')} at its first import), and Larq "
-            f"needs Keras 2: import larq_abbnn before tensorflow, or set {VARIABLE}=1 in the "
-            "environment before Python starts"
-        )
-    return None
+    return (
+        f"TensorFlow {tensorflow_version} was imported with Keras 3 as tf.keras (before "
+        f"larq_abbnn, without {VARIABLE}=1), and Larq needs Keras 2: import larq_abbnn "
+        f"before tensorflow, or set {VARIABLE}=1 in the environment before Python starts"
+    )

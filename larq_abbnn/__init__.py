@@ -17,14 +17,14 @@ except ImportError as _error:  # TensorFlow comes through an extra, as with larq
     ) from _error
 
 
-def _keras_module() -> str | None:
+def _layer_module() -> str | None:
     try:
-        return _tf.keras.__name__
+        return _tf.keras.layers.Layer.__module__
     except (ImportError, AttributeError):  # TF 2.16+ asked for tf_keras without it
         return None
 
 
-_problem = _stack.problem(_tf.__version__, _keras_module())
+_problem = _stack.problem(_tf.__version__, _layer_module(), _stack.has_tf_keras())
 if _problem:
     raise ImportError(_problem)
 

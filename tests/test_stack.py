@@ -13,6 +13,8 @@ from conftest import REPO
 from abbnn import stack
 
 OWN_KERAS_2 = stack.minor(tf.__version__) == stack.OWN_KERAS_2
+#: What a user exports to get Keras 2 here (nothing on 2.15 without tf_keras).
+KERAS_2 = {stack.VARIABLE: "1"} if stack.has_tf_keras() else {}
 
 
 def _python(code: str, **env) -> subprocess.CompletedProcess:
@@ -33,13 +35,20 @@ def test_import_larq_abbnn_selects_keras_2_with_no_user_step():
         "import larq_abbnn, larq, tensorflow as tf\n"
         "from larq_abbnn import zoo\n"
         "m = zoo.ABXnorNet18(input_shape=(32, 32, 3), num_classes=10, width_multiplier=0.125)\n"
-        "print(tf.keras.__name__, type(m).__module__, larq.layers.QuantConv2D.__mro__[1])\n"
+        "print(tf.keras.layers.Layer.__module__, type(m).__module__)\n"
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    keras_module = result.stdout.split()[0]
-    assert stack.problem(tf.__version__, keras_module) is None, result.stdout
+    layer_module, model_module = result.stdout.split()
+    assert stack.problem(tf.__version__, layer_module, stack.has_tf_keras()) is None
     if not OWN_KERAS_2:
-        assert keras_module.startswith("tf_keras"), result.stdout
+        assert layer_module.startswith("tf_keras.") and model_module.startswith("tf_keras.")
+
+
+def test_larq_imported_before_larq_abbnn_works():
+    """larq first (as `import larq as lq` above `from larq_abbnn import ...` in a script): tf.keras
+    is then named `tensorflow.keras`, which must not read as Keras 3."""
+    result = _python("import larq\nimport larq_abbnn\nprint('ok')", **KERAS_2)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-3000:]
 
 
 def test_the_cli_selects_keras_2_with_no_user_step():
@@ -60,30 +69,58 @@ def test_tensorflow_imported_first_with_keras_3_is_refused_with_what_to_do():
     assert "import larq_abbnn before tensorflow, or set TF_USE_LEGACY_KERAS=1" in last, last
 
 
+@pytest.mark.skipif(OWN_KERAS_2, reason="2.15 with the variable asks for tf_keras (next test)")
 def test_tensorflow_imported_first_with_the_variable_set_works():
     result = _python("import tensorflow\nimport larq_abbnn\nprint('ok')", TF_USE_LEGACY_KERAS="1")
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-3000:]
 
 
+@pytest.mark.skipif(stack.has_tf_keras(), reason="the case of a stack without tf_keras")
+def test_the_variable_without_tf_keras_is_named_instead_of_a_recursion():
+    """TensorFlow 2.15 honours TF_USE_LEGACY_KERAS=1 too: without tf_keras its tf.keras
+    recursed without end (measured); larq-abbnn says what to do instead."""
+    result = _python("import larq_abbnn", TF_USE_LEGACY_KERAS="1")
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert "that asks for the tf_keras package, which is not installed" in last, last
+
+
+def test_select_keras_2_sets_the_variable_only_where_tf_keras_is_installed():
+    result = _python(
+        "import os; from abbnn import stack; stack.select_keras_2(); "
+        "print(os.environ.get('TF_USE_LEGACY_KERAS'))"
+    )
+    assert result.stdout.strip() == ("1" if stack.has_tf_keras() else "None"), result.stderr
+
+
 @pytest.mark.parametrize(
-    "version,keras_module,message",
-    [
-        ("2.15.1", "keras.api._v2.keras", None),
-        ("2.21.0", "tf_keras.api._v2.keras", None),
-        ("2.19.1", "tf_keras.api._v2.keras", None),
-        ("2.16.2", "tf_keras.api._v2.keras", "TensorFlow 2.15 or 2.19, 2.20, 2.21"),
-        ("2.14.0", "keras.api._v2.keras", "found 2.14.0"),
-        ("2.22.0", "tf_keras.api._v2.keras", "found 2.22.0"),
-        ("2.21.0", "keras._tf_keras.keras", "imported with Keras 3 as tf.keras"),
+    "version,layer_module,message",
+    [  # Layer.__module__ as measured on 2.15 (own Keras 2), 2.21 with tf_keras, and Keras 3
+        ("2.15.1", "keras.src.engine.base_layer", None),
+        ("2.21.0", "tf_keras.src.engine.base_layer", None),
+        ("2.19.1", "tf_keras.src.engine.base_layer", None),
+        ("2.16.2", "tf_keras.src.engine.base_layer", "TensorFlow 2.15 or 2.19, 2.20, 2.21"),
+        ("2.14.0", "keras.src.engine.base_layer", "found 2.14.0"),
+        ("2.22.0", "tf_keras.src.engine.base_layer", "found 2.22.0"),
+        ("2.21.0", "keras.src.layers.layer", "imported with Keras 3 as tf.keras"),
         ("2.20.0", None, 'pip install "tf_keras~=2.20.0"'),
+        ("2.15.1", None, "or unset TF_USE_LEGACY_KERAS"),
     ],
 )
-def test_which_stacks_are_refused_and_how(version, keras_module, message):
-    problem = stack.problem(version, keras_module)
+def test_which_stacks_are_refused_and_how(version, layer_module, message):
+    problem = stack.problem(version, layer_module, tf_keras_installed=True)
     if message is None:
         assert problem is None
     else:
         assert problem is not None and message in problem, problem
+
+
+def test_keras_3_without_tf_keras_says_to_install_it():
+    problem = stack.problem("2.21.0", "keras.src.layers.layer", tf_keras_installed=False)
+    assert (
+        'serves Keras 2, which Larq needs, from the tf_keras package, which is not installed: pip install "tf_keras~=2.21.0"'
+        in problem
+    )
 
 
 def test_setup_installs_the_supported_versions():
