@@ -28,23 +28,26 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: Measured longest first (seconds on this machine kind), so the tail of the run is short.
 LONGEST = ["test_train_cli.py", "test_converters.py", "test_zoo.py", "test_training.py"]
-#: file -> pytest -k expression (None: the whole file). About 7 minutes on 2 cores: the
-#: conversion file's command-line and save/load cases (50-70 s each) run on the newest stack.
+#: file -> pytest -k expression (None: the whole file). About 8 minutes on 2 cores
+#: (measured on TensorFlow 2.15: 7.5 minutes for test_converters' selection + test_zoo's).
 COMPAT = {
     "test_architecture.py": None,
     "test_checkpoint_import.py": None,
     "test_cli.py": None,
+    # fold in float64 (every family), the audits, and fold + convert + verify at 32 px; the
+    # 96 px verifies (145 s) and the command-line and save/load cases run on the newest stack
     "test_converters.py": (
-        "fold_computes or sign_kernels or fold_refuses or keras_audit or bn_baselines_audit"
+        "(fold_computes or sign_kernels or fold_refuses or keras_audit or bn_baselines_audit"
         " or tflite_audit or converted_folded_model_verifies or fails_loudly"
-        " or padding_correction"
+        " or padding_correction) and not 96-imagenet"
     ),
     "test_layers.py": None,
     "test_quantizers.py": None,
     "test_reference_blocks.py": None,
     "test_reference_training.py": None,
     "test_stack.py": None,
-    "test_zoo.py": None,
+    # the training-step cases (110 s) are the optimizer replay's on this stack
+    "test_zoo.py": "not training_step_changes",
 }
 
 
