@@ -58,7 +58,7 @@ def problem(
     would not do: it reads `tensorflow.keras` once larq has imported Keras, measured.)
     `tf_keras_installed` is `has_tf_keras()`.
     """
-    supported = ", ".join(TENSORFLOW_VERSIONS[1:])
+    supported = ", ".join(v for v in TENSORFLOW_VERSIONS if v != OWN_KERAS_2)
     found = minor(tensorflow_version)
     if found not in TENSORFLOW_VERSIONS:
         return (
