@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -60,17 +61,24 @@ def build_parser() -> argparse.ArgumentParser:
             formatter_class=_HelpFormatter,
         )
         module.add_arguments(command)
-        command.set_defaults(run=module.run)
+        # what `abbnn: interrupted` adds, for commands whose rerun resumes
+        command.set_defaults(run=module.run, interrupted=getattr(module, "INTERRUPTED", None))
     return parser
 
 
 def _prepare_tensorflow(debug: bool) -> None:
     """Before TensorFlow loads: Keras 2 as tf.keras (abbnn.stack), and its C++ logs (oneDNN,
-    CPU features, CUDA probes, XLA) silenced unless --debug (abbnn.native_logs)."""
+    CPU features, CUDA probes, XLA) silenced unless --debug (abbnn.native_logs), as are
+    its Python warnings (the `tensorflow` and `absl` loggers): Keras's "Callback method
+    on_train_batch_end is slow", which breaks the progress bar's line, and "Compiled the
+    loaded model, but the compiled metrics have yet to be built" are about Keras's
+    internals, not the user's run; errors still show."""
     stack.select_keras_2()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if debug else "2")
     if not debug:
         native_logs.hide()
+        for name in ("tensorflow", "absl"):
+            logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -83,7 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.run(args)
     except KeyboardInterrupt:
-        print("abbnn: interrupted", file=sys.stderr)
+        hint = f"; {args.interrupted}" if args.interrupted else ""
+        print(f"abbnn: interrupted{hint}", file=sys.stderr)
         return 130
     except Exception as error:  # one line for users; --debug for the traceback
         if args.debug:

@@ -8,29 +8,48 @@ import os
 
 import tensorflow as tf
 
-from abbnn.options import network_options
+from abbnn.options import network_options, refuse_zoo_options
 from abbnn.recipe import SEED
 from larq_abbnn import data, zoo
 from larq_abbnn.data import Data
+from larq_abbnn.saved_models import load_keras_file
 
 
 def build_zoo_model(name: str, args: argparse.Namespace) -> tf.keras.Model:
     """A zoo model from the shared `--input-shape/--num-classes/--stem/--step/--padding`."""
-    options = {"stem": args.stem, "step": args.step, **network_options(args)}
-    if args.num_classes is not None:
-        options["num_classes"] = args.num_classes
+    options = {"stem": args.stem, **network_options(args)}
+    for option in ("num_classes", "step"):
+        if getattr(args, option, None) is not None:
+            options[option] = getattr(args, option)
     return zoo.get(name)(input_shape=args.input_shape, **options)
 
 
 def load_model(spec: str, args: argparse.Namespace) -> tf.keras.Model:
-    """`zoo:NAME` builds a zoo model; anything else is a `.keras`, `.h5` or SavedModel path."""
+    """`zoo:NAME` builds a zoo model; anything else is a `.keras`, `.h5` or SavedModel path
+    (for which the zoo's options are refused: the file fixes the network)."""
     if spec.startswith("zoo:"):
         return build_zoo_model(spec[len("zoo:") :], args)
+    refuse_zoo_options(spec, args)
     if not os.path.exists(spec):
         raise FileNotFoundError(f"model not found: {spec} (or use zoo:NAME)")
-    if not (spec.endswith((".keras", ".h5")) or os.path.isdir(spec)):
-        raise ValueError(f"{spec}: expected a .keras or .h5 file or a SavedModel folder")
-    return tf.keras.models.load_model(spec, compile=False)
+    return load_keras_file(spec)
+
+
+def check_model_size(name: str, width_multiplier: float) -> None:
+    """Refuse a width whose model would not fit in this machine's memory for training,
+    before anything is built or written (TensorFlow would end in a raw out-of-memory)."""
+    if width_multiplier <= 1:
+        return
+    parameters = zoo.estimated_parameters(name, width_multiplier)
+    # float32 weights, their gradients and Adam's two moments: 16 bytes per parameter
+    needed = 16 * parameters
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    if needed > memory:
+        raise ValueError(
+            f"--width-multiplier {width_multiplier:g} makes {name} about {parameters:.2g} "
+            f"parameters: training needs at least {needed / 1e9:.3g} GB (weights, gradients "
+            f"and Adam's moments), more than this machine's {memory / 1e9:.0f} GB"
+        )
 
 
 def load_data(args: argparse.Namespace) -> Data:

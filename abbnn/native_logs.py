@@ -22,15 +22,20 @@ import threading
 
 #: Lines TensorFlow's C++ runtime writes: absl's `I1201 10:00:00.123 ...` and
 #: `I0000 00:00:1796...` (info, warning, error), TSL's `2026-12-01 10:00:00.1: I tensorflow/`,
-#: absl's note before its initialisation, and the second line of the CPU-feature note.
+#: absl's note before its initialisation, the second line of the CPU-feature note, and
+#: libjpeg's own messages (`Improper call to JPEG library in state 201` before the data
+#: pipeline's clear error for a truncated JPEG; `Corrupt JPEG data: ...` warnings).
 NATIVE = re.compile(
     rb"^(?:[IWE]\d{4} \d\d:\d\d:\d\d[.\d]*\s+\d+ \S+:\d+\]"
     rb"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWE] \S+:\d+\]"
     rb"|WARNING: All log messages before absl::InitializeLog\(\) is called"
-    rb"|To enable the following instructions: .* rebuild TensorFlow with the appropriate)"
+    rb"|To enable the following instructions: .* rebuild TensorFlow with the appropriate"
+    rb"|Improper call to JPEG library in state \d+|Corrupt JPEG data: |Premature end of JPEG)"
 )
 #: A line start that may still turn into one of those (held until its newline comes).
-_MAYBE_NATIVE = re.compile(rb"^(?:[IWE]\d|\d{4}-|WARNING: All|To enable the)")
+_MAYBE_NATIVE = re.compile(
+    rb"^(?:[IWE]\d|\d{4}-|WARNING: All|To enable the|Improper call|Corrupt JPEG|Premature end)"
+)
 
 
 def is_native(line: bytes) -> bool:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Callable
 
 from abbnn import recipe
@@ -21,67 +22,121 @@ def shape(text: str) -> tuple[int, int, int]:
 
 
 def positive(kind: type) -> Callable[[str], int | float]:
-    """An argparse type: a positive `kind` (int or float)."""
+    """An argparse type: a positive, finite `kind` (int or float; `nan` and `inf` refused)."""
 
     def parse(text: str):
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}") from None
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {text!r}")
+        if not 0 < value < math.inf:
+            raise argparse.ArgumentTypeError(
+                f"expected a positive finite {kind.__name__}, got {text!r}"
+            )
         return value
 
     parse.__name__ = f"positive {kind.__name__}"
     return parse
 
 
-def add_network(parser: argparse.ArgumentParser) -> None:
-    """How the zoo builds a network: padding and width (train, tune, and zoo:NAME models)."""
+def non_negative(text: str) -> float:
+    """An argparse type: a finite float >= 0 (0 turns a term off)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a float, got {text!r}") from None
+    if not 0 <= value < math.inf:
+        raise argparse.ArgumentTypeError(f"expected a finite float >= 0, got {text!r}")
+    return value
+
+
+def fraction(text: str) -> float:
+    """An argparse type: a float strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a float, got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1, got {text!r}")
+    return value
+
+
+def add_network(parser: argparse.ArgumentParser, *, unset: bool = False) -> None:
+    """How the zoo builds a network: padding and width (train, tune, and zoo:NAME models).
+
+    With `unset` the options default to None (the zoo's defaults apply), so a command that
+    also takes saved models can tell the options given from those left alone
+    (`refuse_zoo_options`)."""
+    zoo_only = "; zoo:NAME models only" if unset else ""
     parser.add_argument(
         "--padding",
         choices=recipe.PADDINGS,
-        default="reference",
+        default=None if unset else "reference",
         help="reference: PyTorch's symmetric zeros (the paper's checkpoints); same: TF's; "
-        "one: binary inputs padded with +1 (LCE's fastest binary conv)",
+        "one: binary inputs padded with +1 (LCE's fastest binary conv)"
+        + (f" (default: reference{zoo_only})" if unset else ""),
     )
     parser.add_argument(
         "--width-multiplier",
         type=positive(float),
-        default=1.0,
-        help="scale every layer's channels (1.0: the paper's network)",
+        default=None if unset else 1.0,
+        help="scale every layer's channels (1.0: the paper's network)"
+        + (f" (default: 1.0{zoo_only})" if unset else ""),
     )
     parser.add_argument(
         "--alpha",
         type=positive(float),
         default=None,
         help="residual-branch scale of A&B and BN-Free models (default: the paper's, "
-        "0.25 in A&B, 0.2 in BN-Free; the paper's ablation: 0.125)",
+        f"0.25 in A&B, 0.2 in BN-Free; the paper's ablation: 0.125{zoo_only})",
     )
     parser.add_argument(
         "--activation",
         choices=recipe.ACTIVATIONS,
         default=None,
         help="A&B ReActNets' RPReLU activation (default qprelu; leaky: the paper's "
-        "fixed-slope 2^-3 ablation)",
+        f"fixed-slope 2^-3 ablation{zoo_only})",
     )
 
 
 def network_options(args: argparse.Namespace) -> dict:
-    """The zoo keyword arguments of `add_network`'s options; the ablations only when
-    given (the models without them do not take them)."""
-    options = {"padding": args.padding, "width_multiplier": args.width_multiplier}
-    for name in ("alpha", "activation"):
-        if getattr(args, name, None) is not None:
-            options[name] = getattr(args, name)
-    return options
+    """The zoo keyword arguments of `add_network`'s options that are set (the zoo's
+    defaults apply to the others; the ablations only when given, as the models without
+    them do not take them)."""
+    names = ("padding", "width_multiplier", "alpha", "activation")
+    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+
+
+#: The options that say how the zoo builds a `zoo:NAME` model: a saved model fixes them.
+ZOO_OPTIONS = (
+    "input_shape", "num_classes", "stem", "step", "padding", "width_multiplier", "alpha",
+    "activation",
+)  # fmt: skip
+
+
+def refuse_zoo_options(spec: str, args: argparse.Namespace) -> None:
+    """Raise `ValueError` if zoo-building options were given for a saved model `spec`
+    (they would silently do nothing)."""
+    given = [name for name in ZOO_OPTIONS if getattr(args, name, None) is not None]
+    if given:
+        named = ", ".join("--" + name.replace("_", "-") for name in given)
+        raise ValueError(
+            f"{named} {'applies' if len(given) == 1 else 'apply'} to zoo:NAME models only: "
+            f"{spec} is a saved model, whose file fixes {'it' if len(given) == 1 else 'them'}"
+        )
+
+
+def zoo_name(text: str) -> str:
+    """An argparse type: a zoo model as `zoo:NAME` (the spelling every command takes) or
+    `NAME`."""
+    return text[len("zoo:") :] if text.startswith("zoo:") else text
 
 
 def add_model(parser: argparse.ArgumentParser, *, saved_models: bool, many: bool = False) -> None:
     """The model a command works on and how the zoo builds it.
 
-    With `saved_models`, MODEL is `zoo:NAME` or a saved Keras model; otherwise a zoo name.
-    With `many`, one or more of them (`args.models`).
+    With `saved_models`, MODEL is `zoo:NAME` or a saved Keras model; otherwise a zoo model,
+    `zoo:NAME` or `NAME`. With `many`, one or more of them (`args.models`).
     """
     if saved_models:
         parser.add_argument(
@@ -91,49 +146,67 @@ def add_model(parser: argparse.ArgumentParser, *, saved_models: bool, many: bool
             + (", or a .tflite file; several side by side" if many else ""),
         )
     else:
-        parser.add_argument("model", choices=recipe.MODEL_NAMES, help="zoo model name")
+        parser.add_argument(
+            "model",
+            type=zoo_name,
+            choices=recipe.MODEL_NAMES,
+            metavar="zoo:NAME",
+            help="zoo model: " + ", ".join(recipe.MODEL_NAMES) + " (zoo: optional)",
+        )
     add_zoo_build(
         parser,
         input_shape="224,224,3, or 32,32,3 with --stem cifar",
         num_classes="1000",
+        unset=saved_models,
     )
 
 
-def add_zoo_build(parser: argparse.ArgumentParser, *, input_shape: str, num_classes: str) -> None:
+def add_zoo_build(
+    parser: argparse.ArgumentParser, *, input_shape: str, num_classes: str, unset: bool = False
+) -> None:
     """How the zoo builds a model: input, head, stem, step, padding, width, ablations;
-    `input_shape` and `num_classes` say what the command uses when they are not given."""
+    `input_shape` and `num_classes` say what the command uses when they are not given,
+    `unset` as in `add_network`."""
+    zoo_only = "; zoo:NAME models only" if unset else ""
     parser.add_argument(
-        "--input-shape", type=shape, default=None, help=f"H,W,C (default {input_shape})"
+        "--input-shape",
+        type=shape,
+        default=None,
+        help=f"H,W,C (default {input_shape}{zoo_only})",
     )
     parser.add_argument(
         "--num-classes",
         type=positive(int),
         default=None,
-        help=f"classes of the head (default {num_classes})",
+        help=f"classes of the head (default {num_classes}{zoo_only})",
     )
     parser.add_argument(
         "--stem",
         choices=recipe.STEMS,
         default=None,
-        help=f"first layers (default: cifar up to {recipe.SMALL_IMAGE} px)",
+        help=f"first layers (default: cifar up to {recipe.SMALL_IMAGE} px{zoo_only})",
     )
     parser.add_argument(
         "--step",
         type=int,
         choices=[1, 2],
-        default=2,
-        help="1: binary activations, real weights; 2: the binary network",
+        default=None if unset else 2,
+        help="1: binary activations, real weights; 2: the binary network"
+        + (f" (default: 2{zoo_only})" if unset else ""),
     )
-    add_network(parser)
+    add_network(parser, unset=unset)
 
 
-def add_data(parser: argparse.ArgumentParser) -> None:
-    """The dataset and how it is read (train, tune, evaluate)."""
+def add_data(parser: argparse.ArgumentParser, *, from_run: bool = False) -> None:
+    """The dataset and how it is read (train, tune, evaluate). With `from_run`, --dataset
+    and --val-fraction default to those of the run folder the model lies in."""
+    run = "the run's when MODEL lies in a run folder, else " if from_run else ""
     parser.add_argument(
         "--dataset",
-        default="cifar10",
+        default=None if from_run else "cifar10",
         help="cifar10, cifar100 or imagenet (tfds; CIFAR downloads, ImageNet needs "
-        "--manual-dir), or folder:PATH (PATH/<class>/*.jpg, or PATH/train and PATH/test)",
+        "--manual-dir), or folder:PATH (PATH/<class>/*.jpg, or PATH/train and PATH/test)"
+        + (f" (default: {run}cifar10)" if from_run else ""),
     )
     parser.add_argument(
         "--data-dir",
@@ -145,9 +218,10 @@ def add_data(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--val-fraction",
-        type=float,
-        default=0.1,
-        help="image folders without train/ and test/: validate on the last fraction of each class",
+        type=fraction,
+        default=None if from_run else 0.1,
+        help="image folders without train/ and test/: validate on the last fraction of each class"
+        + (f" (default: {run}0.1)" if from_run else ""),
     )
     parser.add_argument(
         "--skip-corrupt", action="store_true", help="skip unreadable images instead of failing"
@@ -171,6 +245,13 @@ def add_run(parser: argparse.ArgumentParser) -> None:
         type=positive(int),
         default=None,
         help="validation batches per epoch (default: the whole validation split)",
+    )
+    parser.add_argument(
+        "--prelu-exponent",
+        type=int,
+        default=None,
+        help="initial Q-PReLU slope exponent L of A&B ReActNets, slope 2^L (default: the "
+        "paper's -3 in train; tune searches -5 to -1 unless given)",
     )
     parser.add_argument("--seed", type=int, default=recipe.SEED, help="random seed")
     parser.add_argument(

@@ -28,6 +28,14 @@ def _temporary(path: str, suffix: str) -> tuple[int, str]:
     return tempfile.mkstemp(dir=folder, prefix=prefix, suffix=suffix)
 
 
+def _permissions() -> int:
+    """The mode a plain `open()` would give a new file: 0o666 less the umask (mkstemp's
+    temporaries are 0o600, which would leave other users unable to read the outputs)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write `data` to a temporary file beside `path`, then rename it over `path`.
 
@@ -40,6 +48,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, _permissions())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -59,10 +68,27 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     os.close(fd)
     try:
         yield tmp
+        os.chmod(tmp, _permissions())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def check_writable(path: str | os.PathLike) -> None:
+    """Raise `PermissionError` naming `path` if it cannot be written, before a long job
+    makes it: its folder (or the nearest existing parent, where the folder would be
+    created) must be writable, and an existing `path` must not be a folder."""
+    path = os.path.abspath(os.fspath(path))
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"cannot write {path}: it is a folder")
+    folder = os.path.dirname(path)
+    while not os.path.exists(folder):
+        folder = os.path.dirname(folder)
+    if not os.path.isdir(folder):
+        raise NotADirectoryError(f"cannot write {path}: {folder} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise PermissionError(f"cannot write {path}: {folder} is not writable")
 
 
 def write_json(path: str | os.PathLike, data) -> None:

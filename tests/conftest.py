@@ -63,9 +63,15 @@ def np_sign(x):
     return np.where(x >= 0, 1.0, -1.0)
 
 
-def run_abbnn(*args, timeout=900):
-    """The `abbnn` command in a subprocess, as a user runs it."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+def run_abbnn(*args, timeout=900, as_user=False):
+    """The `abbnn` command in a subprocess. With `as_user`, in the environment a user has
+    (no TF_CPP_MIN_LOG_LEVEL: what abbnn itself silences is tested), otherwise with
+    TensorFlow's C++ logs off."""
+    env = dict(os.environ)
+    if as_user:
+        env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    else:
+        env["TF_CPP_MIN_LOG_LEVEL"] = "3"
     return subprocess.run(
         [sys.executable, "-m", "abbnn.cli", *args],
         capture_output=True,
@@ -73,3 +79,19 @@ def run_abbnn(*args, timeout=900):
         timeout=timeout,
         env=env,
     )
+
+
+@pytest.fixture
+def abbnn(capsys, monkeypatch):
+    """`abbnn ARGS` in this process (TensorFlow is loaded already): (code, stdout, stderr).
+    Without the CLI's start-up (its stderr filter would take this process's fd 2)."""
+    from abbnn import cli
+
+    monkeypatch.setattr(cli, "_prepare_tensorflow", lambda debug: None)
+
+    def run(*args):
+        code = cli.main([str(a) for a in args])
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run

@@ -23,7 +23,7 @@ from larq_abbnn.training.tune import RecipeHyperModel
     [("ab_reactnet18", 16), pytest.param("ab_reactneta", 26, marks=pytest.mark.slow)],
 )
 def test_leaky_ablation_replaces_every_q_prelu_and_deploys_without_multiplication(
-    name, activations
+    name, activations, capsys
 ):
     model = zoo.get(name)(input_shape=(32, 32, 3), num_classes=10, activation="leaky")
     leaky = [layer for layer in model.layers if isinstance(layer, tf.keras.layers.LeakyReLU)]
@@ -45,7 +45,10 @@ def test_leaky_ablation_replaces_every_q_prelu_and_deploys_without_multiplicatio
     assert keras.full_precision == file.full_precision == 0
     assert any(s.note == "fixed slope" and s.kind == "shift" for s in keras.sources)
     assert any(s.note == "fixed slope" and s.kind == "shift" for s in file.sources)
-    verify(model, flatbuffer, samples=16)
+    verify(model, flatbuffer, samples=16, progress=True)
+    # the bar counts stages, so it does not sit at 99% through the float64 ones
+    bar = capsys.readouterr().err
+    assert "verify: float64 folded (4 inputs)" in bar and "stage 6 of 6" in bar
 
 
 def test_leaky_ablation_trains_and_continues_to_step_two(float64):
@@ -96,10 +99,11 @@ def test_train_and_tune_take_both_ablations(tmp_path):
         alpha=0.125, activation="leaky",
     )  # fmt: skip
     searched.build(hp)
-    assert "alpha_exponent" in hp.values
+    assert "alpha_exponent" in hp.values and "prelu_exponent" in hp.values
     hp = kt.HyperParameters()
     model = fixed.build(hp)
-    assert "alpha_exponent" not in hp.values and "prelu_exponent" in hp.values
+    # the leaky ablation has no Q-PReLU slope: searching its exponent would change nothing
+    assert "alpha_exponent" not in hp.values and "prelu_exponent" not in hp.values
     assert isinstance(model.get_layer("layer1.0.prelu"), tf.keras.layers.LeakyReLU)
 
 

@@ -13,6 +13,7 @@ FLOORS = [
     ("larq_abbnn.quantizers", 1),
     ("larq_abbnn.layers", 1),
     ("larq_abbnn.files", 1),
+    ("larq_abbnn.saved_models", 1),
     ("larq_abbnn.checkpoints", 2),
     ("larq_abbnn.zoo", 3),
     ("larq_abbnn.data", 4),

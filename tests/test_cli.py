@@ -87,6 +87,24 @@ def test_tensorflow_start_up_logs_are_silenced_unless_debug():
         assert loud.returncode == 0 and _native_lines(loud.stderr), loud.stderr
 
 
+def test_keras_warnings_about_its_internals_are_silenced_unless_debug():
+    """Keras's slow-callback warning broke the progress bar's line; the loaded-model
+    warning is about metrics nobody asked for. Both go through the `tensorflow` logger."""
+    code = (
+        "import sys; from abbnn import cli; cli._prepare_tensorflow('--debug' in sys.argv)\n"
+        "import tensorflow as tf\n"
+        "tf.get_logger().warning('Callback method `on_train_batch_end` is slow')\n"
+        "tf.get_logger().error('an error shows')\n"
+    )
+    for debug, shown in ((False, ["an error shows"]), (True, ["is slow", "an error shows"])):
+        args = [sys.executable, "-c", code] + (["--debug"] if debug else [])
+        result = subprocess.run(args, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        lines = [line for line in result.stderr.splitlines() if not _native_lines(line)]
+        assert [any(s in line for line in lines) for s in shown] == [True] * len(shown)
+        assert debug or "is slow" not in result.stderr, result.stderr
+
+
 def _tensorflow_logs_at_start_up(env) -> bool:
     result = subprocess.run(
         [sys.executable, "-c", "import tensorflow"], capture_output=True, text=True, env=env
@@ -108,6 +126,9 @@ def _tensorflow_logs_at_start_up(env) -> bool:
         ("abbnn train: error: image folder not found: nope", False),
         ("Epoch 1/2", False),
         ("I really mean it", False),
+        ("Improper call to JPEG library in state 201", True),  # libjpeg, before our error
+        ("Corrupt JPEG data: 12 extraneous bytes before marker 0xd9", True),
+        ("Premature end of JPEG file", True),
     ],
 )  # fmt: skip
 def test_native_log_lines_are_told_from_everything_else(line, native):

@@ -1,6 +1,7 @@
 """Data: the paper's transforms, image folders and their errors, tfds through mock data."""
 
 import os
+import re
 
 import numpy as np
 import pytest
@@ -115,6 +116,7 @@ def test_folder_with_held_out_validation(tmp_path):
     d = data.load(f"folder:{tmp_path}", batch_size=4)
     assert (d.num_classes, d.stem, d.image_size) == (3, "cifar", 32)
     assert (d.train_examples, d.validation_examples) == (27, 3)
+    assert (d.name, d.validation_split) == (f"folder:{tmp_path}", "last 0.1 of each class")
     labels = np.concatenate([y.numpy() for _, y in d.validation])
     assert sorted(labels) == [0, 1, 2]
     x, y = next(iter(d.train))
@@ -131,6 +133,8 @@ def test_folder_with_train_and_test_splits(tmp_path):
         "imagenet",
         224,
     )
+    # what a run records of its data (run.json, accuracy records)
+    assert (d.name, d.validation_split) == (f"folder:{tmp_path}", "test")
     x, _ = next(iter(d.validation))
     assert x.shape == (2, 224, 224, 3)
 
@@ -141,14 +145,19 @@ def test_folder_with_train_and_test_splits(tmp_path):
         (lambda root: None, "image folder not found: {root}/missing"),
         (lambda root: os.makedirs(f"{root}/missing"), "has no class sub-folders"),
         (
-            lambda root: os.makedirs(f"{root}/missing/cat"),
+            lambda root: [os.makedirs(f"{root}/missing/{c}") for c in ("cat", "dog")],
             "class folder {root}/missing/cat holds no images",
+        ),
+        (  # one class would train to a meaningless 100%
+            lambda root: _write_folder(f"{root}/missing", classes=1, per_class=4),
+            "image folder {root}/missing has one class folder (class0): a classifier needs at "
+            "least 2",
         ),
     ],
 )
 def test_folder_errors_name_the_path(tmp_path, setup, message):
     setup(tmp_path)
-    with pytest.raises(data.DataError, match=message.format(root=tmp_path)):
+    with pytest.raises(data.DataError, match=re.escape(message.format(root=tmp_path))):
         data.load(f"folder:{tmp_path}/missing")
 
 
@@ -187,10 +196,30 @@ def test_tfds_cifar_pipeline_on_mock_data(name, classes):
     with tfds.testing.mock_data(num_examples=12):
         d = data.load(name, batch_size=4)
         assert (d.num_classes, d.stem, d.image_size) == (classes, "cifar", 32)
+        assert (d.name, d.validation_split) == (name, "test")
         x, y = next(iter(d.train))
         assert x.shape == (4, 32, 32, 3) and x.dtype == tf.float32
         assert (x.numpy() >= LOW.min() - 1e-5).all() and (x.numpy() <= HIGH.max() + 1e-5).all()
         assert next(iter(d.validation))[0].shape == (4, 32, 32, 3)
+
+
+def test_a_dataset_that_cannot_be_downloaded_is_named(monkeypatch, tmp_path):
+    """Offline, tfds retries and ends in requests' ConnectionError (the trial: 3.5 minutes,
+    then a raw `requests` message)."""
+    import requests
+    import tensorflow_datasets as tfds
+
+    def offline(*args, **kwargs):
+        raise requests.exceptions.ConnectionError("Max retries exceeded with url: /cifar-10")
+
+    monkeypatch.setattr(tfds, "load", offline)
+    with pytest.raises(data.DataError) as error:
+        data.load("cifar10", data_dir=str(tmp_path))
+    assert str(error.value).startswith(
+        f"cifar10 is not prepared in {tmp_path} and could not be downloaded (ConnectionError: "
+        "Max retries exceeded"
+    )
+    assert "folder:PATH" in str(error.value)
 
 
 def test_tfds_imagenet_pipeline_on_mock_data():

@@ -318,6 +318,22 @@ def test_killed_convert_leaves_no_partial_output(tmp_path, delay):
     assert all(n.startswith(".model.tflite.") and n.endswith(".tmp") for n in left), left
 
 
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_written_files_honour_the_umask(tmp_path, umask, mode):
+    """As `open()` would (mkstemp's temporaries are 0600; history.csv was 0644 beside them)."""
+    from larq_abbnn.files import atomic_path, atomic_write_bytes
+
+    previous = os.umask(umask)
+    try:
+        atomic_write_bytes(tmp_path / "a.json", b"{}")
+        with atomic_path(tmp_path / "b.keras") as tmp:
+            open(tmp, "wb").write(b"model")
+    finally:
+        os.umask(previous)
+    for name in ("a.json", "b.keras"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == mode
+
+
 @pytest.mark.parametrize("writer", ["bytes", "path"])
 def test_the_next_write_removes_temporaries_a_killed_write_left(tmp_path, writer):
     from larq_abbnn import files
@@ -396,9 +412,121 @@ def test_every_subcommand_fails_in_one_line(args, message, tmp_path):
         ["convert"],
         ["summary", "resnet50"],
         ["nonsense"],
+        # non-finite values, refused as nan always was (inf trained a NaN epoch)
+        ["train", "--lr", "inf"],
+        ["train", "--lr", "nan"],
+        ["train", "--weight-decay", "inf"],
+        ["train", "--clip-factor", "-1"],
+        ["tune", "--val-fraction", "1.5"],
     ],
 )
 def test_bad_arguments_exit_2_with_usage(args):
     result = run_abbnn(*args)
     assert result.returncode == 2
     assert "usage: abbnn" in result.stderr and "Traceback" not in result.stderr
+
+
+# -- refusals that name the problem (in this process: TensorFlow is loaded once) ----------
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["convert", "m.keras", "--width-multiplier", "0.5", "-o", "x.tflite"],
+         "--width-multiplier applies to zoo:NAME models only: m.keras is a saved model"),
+        (["audit", "m.tflite", "--num-classes", "3", "--input-shape", "32,32,3"],
+         "--input-shape, --num-classes apply to zoo:NAME models only: m.tflite"),
+        (["benchmark", "m.tflite", "--input-shape", "32,32,3"],
+         "--input-shape applies to zoo:NAME models only"),
+    ],
+)  # fmt: skip
+def test_options_that_would_do_nothing_are_refused(abbnn, args, message):
+    code, _, stderr = abbnn(*args)
+    assert code == 1 and message in stderr, stderr
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+@pytest.mark.parametrize("command", ["convert", "audit", "evaluate"])
+def test_a_damaged_model_file_is_named(abbnn, tmp_path, suffix, command):
+    damaged = tmp_path / f"model{suffix}"
+    damaged.write_bytes(b"\x00not a model" * 10)
+    extra = ["-o", tmp_path / "x.tflite"] if command == "convert" else []
+    code, _, stderr = abbnn(command, damaged, *extra)
+    assert code == 1
+    assert f"{damaged} is not a Keras model file (.keras, .h5)" in stderr, stderr
+
+
+def test_a_bad_energy_table_is_named(abbnn, tmp_path):
+    table = tmp_path / "costs.json"
+    table.write_text("pJ per op: 3.7")
+    code, _, stderr = abbnn("audit", "zoo:ab_xnornet18", "--input-shape", "32,32,3",
+                            "--width-multiplier", "0.125", "--energy-table", table)  # fmt: skip
+    assert code == 1 and f"energy table {table} is not valid JSON" in stderr, stderr
+
+
+def test_an_output_that_cannot_be_written_is_named_before_converting(abbnn, tmp_path, monkeypatch):
+    from abbnn import loaders
+
+    monkeypatch.setattr(loaders, "load_model", lambda *a: pytest.fail("converted anyway"))
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    code, _, stderr = abbnn("convert", "zoo:ab_reactnet18", "-o", blocker / "m.tflite")
+    assert code == 1 and f"cannot write {blocker / 'm.tflite'}: {blocker} is not a folder" in stderr
+    code, _, stderr = abbnn("convert", "zoo:ab_reactnet18", "-o", tmp_path)
+    assert code == 1 and "must end in .tflite" in stderr
+
+
+def test_an_absurd_width_is_refused_with_its_size_before_anything_is_written(abbnn, tmp_path):
+    out = tmp_path / "run"
+    code, _, stderr = abbnn("train", "--width-multiplier", "1e9", "--output", out)
+    assert code == 1
+    assert "--width-multiplier 1e+09 makes ab_reactnet18 about" in stderr and " GB" in stderr
+    assert not out.exists()
+
+
+def test_summary_takes_the_zoo_spelling_of_every_other_command(abbnn):
+    for spelling in ("zoo:ab_xnornet18", "ab_xnornet18"):
+        code, stdout, stderr = abbnn("summary", spelling, "--input-shape", "32,32,3",
+                                     "--width-multiplier", "0.125")  # fmt: skip
+        assert code == 0 and "Total params" in stdout, stderr
+
+
+def test_interrupting_a_resumable_command_says_how_to_resume(abbnn, monkeypatch):
+    from abbnn.commands import train
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train, "run", interrupted)
+    code, _, stderr = abbnn("train")
+    assert code == 130
+    assert stderr.strip() == (
+        "abbnn: interrupted; rerun the same command to resume from the last finished epoch"
+    )
+
+
+def test_sequential_models_fold_exactly_and_convert(float64, tmp_path):
+    model = tf.keras.Sequential(
+        [tf.keras.Input((8, 8, 3)), layers.ScaledStdConv2D(4, 3, padding="same"),
+         tf.keras.layers.Flatten(), tf.keras.layers.Dense(5)]
+    )  # fmt: skip
+    x = np.random.default_rng(0).normal(size=(4, 8, 8, 3))
+    np.testing.assert_allclose(fold(model)(x), model(x), rtol=1e-12, atol=1e-12)
+    tf.keras.backend.set_floatx("float32")
+    model = tf.keras.Sequential([tf.keras.Input((8, 8, 3)), tf.keras.layers.Flatten(),
+                                 tf.keras.layers.Dense(5)])  # fmt: skip
+    assert op_counts(convert(model)) == {"FULLY_CONNECTED": 1, "RESHAPE": 1}
+
+
+def test_a_model_fold_cannot_read_is_named():
+    from larq_abbnn.conversion import FoldError
+
+    class Subclassed(tf.keras.Model):
+        def call(self, x):
+            return x
+
+    with pytest.raises(FoldError, match="subclassed Keras model.*functional or Sequential"):
+        fold(Subclassed())
+    unbuilt = tf.keras.Sequential([tf.keras.layers.Dense(3)], name="mlp")
+    with pytest.raises(FoldError, match="Sequential model mlp has no input shape"):
+        fold(unbuilt)

@@ -47,14 +47,21 @@ def two_step_run(folder, tmp_path_factory):
         "--output",
         str(out),
         *TINY,
+        as_user=True,
     )
     assert result.returncode == 0, result.stderr
-    return out, result.stdout
+    return out, result.stdout, result.stderr
 
 
 def test_train_two_step_writes_models_history_and_plots(two_step_run):
-    out, stdout = two_step_run
+    out, stdout, stderr = two_step_run
     assert "33 train / 3 validation images, 3 classes, 32px" in stdout
+    # which step runs, what comes after the last epoch, and no library noise on stderr
+    assert "step 1 of 2: binary activations, real weights; 2 epochs\n" in stdout
+    assert "step 2 of 2: binary activations and weights; 2 epochs\n" in stdout
+    assert "step 2 of 2 done: best val accuracy" in stdout
+    assert "plots      writing the training curves" in stdout
+    assert stderr == "", stderr
     for step in (1, 2):
         folder = out / f"step{step}"
         for name in ("best.keras", "last.keras", "history.csv", "done.json"):
@@ -90,14 +97,18 @@ def test_train_in_float64_with_ten_classes(tmp_path):
 
 
 def test_evaluate_keras_and_tflite(two_step_run, folder, tmp_path):
-    out, _ = two_step_run
+    out, _, _ = two_step_run
     model = out / "step2" / "best.keras"
-    keras = run_abbnn("evaluate", str(model), "--dataset", folder)
+    keras = run_abbnn("evaluate", str(model))  # the run's dataset, as the README writes it
     assert keras.returncode == 0, keras.stderr
+    assert f"dataset    {folder}, the run's ({out / 'run.json'})" in keras.stdout
     assert "[Keras]" in keras.stdout and "on 3 images" in keras.stdout
+    assert "validation (last 0.1 of each class)" in keras.stdout
     tflite = tmp_path / "m.tflite"
-    converted = run_abbnn("convert", str(model), "-o", str(tflite))
+    converted = run_abbnn("convert", str(model), "-o", str(tflite), as_user=True)
     assert converted.returncode == 0, converted.stderr
+    assert converted.stderr == ""  # no library noise
+    assert "convert    converting with Larq Compute Engine (MLIR) ...\n" in converted.stdout
     result = run_abbnn("evaluate", str(tflite), "--dataset", folder)
     assert result.returncode == 0, result.stderr
     from larq_abbnn.analysis.tflite_file import default_kernel  # indirect_bgemm on x86-64
@@ -112,12 +123,12 @@ def test_evaluate_keras_and_tflite(two_step_run, folder, tmp_path):
     )  # fmt: skip
     assert other.returncode == 0, other.stderr
     assert "reference, 1 thread)" in other.stdout
-    accuracy = [r.stdout.split("validation: ")[1].split(" (")[0] for r in (result, other)]
+    accuracy = [r.stdout.split("top-1 ")[1].split(" (")[0] for r in (result, other)]
     assert accuracy[0] == accuracy[1]
 
 
 def test_evaluate_refuses_a_model_of_another_input_size(two_step_run, tmp_path):
-    out, _ = two_step_run
+    out, _, _ = two_step_run
     images = tmp_path / "big" / "a"
     images.mkdir(parents=True)
     pixels = np.zeros((96, 96, 3), np.uint8)
@@ -131,6 +142,18 @@ def test_evaluate_refuses_a_model_of_another_input_size(two_step_run, tmp_path):
     )
     assert result.returncode == 1
     assert "takes (32, 32, 3) inputs but" in result.stderr and "(224, 224, 3)" in result.stderr
+    # the trial's defect: a 3-class model on a 2-class folder recorded 0.00
+    small = tmp_path / "small"
+    for c in "ab":
+        (small / c).mkdir(parents=True)
+        for i in range(10):
+            (small / c / f"{i}.png").write_bytes(tf.io.encode_png(pixels[:32, :32]).numpy())
+    model = out / "step2" / "best.keras"
+    result = run_abbnn("evaluate", str(model), "--dataset", f"folder:{small}")
+    assert result.returncode == 1
+    assert f"{model} has 3 classes but folder:{small} has 2" in result.stderr
+    record = out / "step2" / "best.keras.accuracy.json"
+    assert not record.exists() or str(small) not in record.read_text()  # nothing recorded
 
 
 EPOCHS = 20  # long enough that a kill after a random delay lands mid-run
@@ -187,6 +210,7 @@ def test_sigkill_and_rerun_resumes_losing_at_most_one_epoch(folder, tmp_path, ro
     assert rerun.returncode == 0, rerun.stderr
     first_epoch = int(rerun.stdout.split("Epoch ")[1].split("/")[0])  # 1-based, as printed
     assert first_epoch in (logged, logged + 1), (first_epoch, logged)
+    assert f"resuming step 1 at epoch {first_epoch} of {EPOCHS}\n" in rerun.stdout
     epochs = [int(line.split(",")[0]) for line in history.read_text().splitlines()[1:]]
     assert sorted(set(epochs)) == list(range(EPOCHS))  # 0-based in the CSV
     assert len(epochs) == EPOCHS + (logged + 1 - first_epoch)  # a repeated epoch logs twice
@@ -286,7 +310,18 @@ def test_tune_runs_two_trials_and_resumes(folder, tmp_path):
     ]
     result = run_abbnn(*args)
     assert result.returncode == 0, result.stderr
+    # numbered as keras-tuner shows trials ("Trial #1"), with the train options they are
+    number = int(result.stdout.split("best trial #")[1].split(" ")[0])
+    assert number in (1, 2)
+    options = result.stdout.split("as abbnn train options: ")[1].splitlines()[0].split()
+    from abbnn.cli import build_parser
+
+    parsed = build_parser().parse_args(["train", *options])
     best = json.loads((tmp_path / "ab_reactnet18-step1" / "best_hyperparameters.json").read_text())
+    assert parsed.prelu_exponent == best["prelu_exponent"]
+    assert parsed.alpha == 2.0 ** best["alpha_exponent"] and parsed.lr == pytest.approx(
+        best["learning_rate"], rel=1e-5
+    )
     assert {"learning_rate", "weight_decay", "alpha_exponent", "prelu_exponent"} <= set(best)
     assert best["alpha_exponent"] in (-2, -3) and -5 <= best["prelu_exponent"] <= -1
     trials = [
@@ -473,7 +508,7 @@ def test_report_reads_finished_runs_beside_the_papers_numbers(
 ):
     """`abbnn report` on run folders of short real runs: an A&B two-step run, converted
     and evaluated, and a one-step BN run."""
-    out, _ = two_step_run
+    out, _, _ = two_step_run
     bn = tmp_path / "bn"
     trained = run_abbnn(
         "train", "--dataset", folder, "--model", "bn_reactnet18", "--step", "1",
@@ -486,7 +521,14 @@ def test_report_reads_finished_runs_beside_the_papers_numbers(
     )
     evaluated = run_abbnn("evaluate", str(tflite), "--dataset", folder)
     assert evaluated.returncode == 0, evaluated.stderr
-    deployed = json.loads((out / "step2" / "best.tflite.accuracy.json").read_text())
+    (deployed,) = json.loads((out / "step2" / "best.tflite.accuracy.json").read_text())[
+        "evaluations"
+    ]
+    assert (deployed["examples"], deployed["full"], deployed["limit"]) == (3, True, None)
+    # a quick check afterwards is recorded beside it, and the report keeps the full one
+    partial = run_abbnn("evaluate", str(tflite), "--limit", "1")
+    assert partial.returncode == 0, partial.stderr
+    assert "(last 0.1 of each class, first 1)" in partial.stdout
 
     png = tmp_path / "report.png"
     code, stdout, stderr = _report(
@@ -504,16 +546,18 @@ def test_report_reads_finished_runs_beside_the_papers_numbers(
     )
     (ab,) = [line for line in stdout.splitlines() if "ab_reactnet18 (x" in line]
     cells = [c.strip() for c in ab.strip("|").split("|")]
-    assert cells[6] == f"{100 * deployed['top1']:.2f}"  # the deployed file's, as evaluated
-    assert cells[7] == f"{tflite.stat().st_size / 1e6:.2f}" and cells[8] == "0"  # MO of the file
+    assert cells[6] == "92.30"  # the paper's, for ReActNet-18 A&B on CIFAR-10
+    assert cells[7] == f"{100 * deployed['top1']:.2f}"  # the deployed file's, as evaluated
+    assert cells[8] == "last 0.1 of each class, 3 images"
+    assert cells[9] == f"{tflite.stat().st_size / 1e6:.2f}" and cells[10] == "0"  # MO of the file
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     _, as_csv, _ = _report(capsys, str(out), "--paper", "cifar10", "--format", "csv")
-    rows = list(csv.reader(as_csv.strip().split("\n\n")[-1].splitlines()))
+    rows = list(csv.reader(as_csv.strip().splitlines()))  # one table
     assert rows[0][:3] == ["run", "model", "dataset"] and len(rows) == 2
     assert rows[1][5] == f"{100 * best[0]:.2f}"
 
-    code, _, stderr = _report(capsys, str(out))  # an image folder: which paper column?
-    assert code == 1 and "--paper cifar10" in stderr
+    code, stdout, stderr = _report(capsys, str(out))  # an image folder: which paper column?
+    assert code == 0 and "--paper cifar10" in stderr and "| ab_reactnet18 (x0.125) |" in stdout
     code, _, stderr = _report(capsys, str(tmp_path))
     assert code == 1 and "no run.json" in stderr

@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 
 from larq_abbnn import data, training, zoo
+from larq_abbnn.analysis import report
 from larq_abbnn.analysis.synthetic import trained_looking
 from larq_abbnn.checkpoints.reference_layout import reference_entries
 from larq_abbnn.training import AGCAdam, adaptive_clip, parameter_groups, unitwise_norm
@@ -258,7 +259,7 @@ class _Interrupt(tf.keras.callbacks.Callback):
             raise KeyboardInterrupt  # what a killed run looks like to Keras: no cleanup
 
 
-def test_an_interrupted_step_resumes_with_the_same_optimizer_state(tmp_path):
+def test_an_interrupted_step_resumes_with_the_same_optimizer_state(tmp_path, capsys):
     """Interrupted after 2 of 4 epochs and resumed == 4 epochs straight, to the last bit."""
     tf.config.experimental.enable_op_determinism()
     try:
@@ -284,14 +285,16 @@ def test_an_interrupted_step_resumes_with_the_same_optimizer_state(tmp_path):
             )
         assert os.path.exists(tmp_path / "b" / "backup")
         assert not os.path.exists(tmp_path / "b" / "done.json")
+        capsys.readouterr()
         resumed = training.train_recipe_step(
             _build,
             _tiny_data(shuffle=False),
             step=1,
             epochs=4,
             folder=str(tmp_path / "b"),
-            verbose=0,
+            verbose=2,
         )
+        assert "resuming step 1 at epoch 3 of 4\n" in capsys.readouterr().out
     finally:
         from tensorflow.python.framework import config
 
@@ -305,10 +308,26 @@ def test_an_interrupted_step_resumes_with_the_same_optimizer_state(tmp_path):
 
 
 class _Poison(tf.keras.callbacks.Callback):
+    def __init__(self, at_epoch=2):
+        super().__init__()
+        self.at_epoch = at_epoch
+
     def on_epoch_begin(self, epoch, logs=None):
-        if epoch == 2:
+        if epoch == self.at_epoch:
             fc = self.model.get_layer("fc")
             fc.bias.assign(np.full(fc.bias.shape, np.nan, np.float32))
+
+
+def test_a_nan_first_epoch_names_no_file_that_does_not_exist(tmp_path):
+    """(`--lr inf` did this: the error named a last.keras that was never written.)"""
+    with pytest.raises(training.TrainingError) as error:
+        training.train_recipe_step(
+            _build, _tiny_data(), step=1, epochs=1, folder=str(tmp_path), verbose=0,
+            callbacks=[_Poison(at_epoch=0)],
+        )  # fmt: skip
+    assert "stopped at epoch 1 of 1" in str(error.value)
+    assert "No epoch finished with a finite loss, so no model was saved" in str(error.value)
+    assert "last.keras" not in str(error.value) and not (tmp_path / "last.keras").exists()
 
 
 def test_nan_loss_stops_and_keeps_the_last_good_model(tmp_path):
@@ -351,7 +370,7 @@ class _InitialWeights(tf.keras.callbacks.Callback):
         self.snapshots.append([w.copy() for w in self.model.get_weights()])
 
 
-def test_two_step_continues_from_step_one_best(tmp_path):
+def test_two_step_continues_from_step_one_best(tmp_path, capsys):
     tf.keras.utils.set_random_seed(0)
     initial = _InitialWeights()
     first, second = training.two_step(
@@ -369,9 +388,21 @@ def test_two_step_continues_from_step_one_best(tmp_path):
         done = json.loads((tmp_path / f"step{step.step}" / "done.json").read_text())
         assert done["best_epoch"] == step.best_epoch
         assert not (tmp_path / f"step{step.step}" / "backup").exists()
-    # both steps done: running again returns at once from done.json
+    # both steps done: running again returns at once from done.json, and says so
+    capsys.readouterr()
     again, _ = training.two_step(_build, _tiny_data(), epochs=(2, 1), folder=str(tmp_path))
     assert again.best_val_accuracy == first.best_val_accuracy
+    out = capsys.readouterr().out
+    assert "step 1 of 2 finished earlier: skipped" in out
+    assert "step 2 of 2 finished earlier: skipped" in out
+    # a folder two_step writes from Python is one `abbnn report` reads
+    run = report.read_run(str(tmp_path), audit=False)
+    assert (run.model, run.label, sorted(run.steps)) == ("ab_reactnet18", "ab_reactnet18", [1, 2])
+    assert run.steps[2]["best_val_accuracy"] == second.best_val_accuracy
+    assert run.config["epochs"] == [2, 1] and run.config["num_classes"] == 4
+    # and a rerun that would train something else is refused before it trains
+    with pytest.raises(training.RunMismatch, match=r"epochs \[2, 1\] there, \[3, 1\] now"):
+        training.two_step(_build, _tiny_data(), epochs=(3, 1), folder=str(tmp_path))
 
 
 def test_two_step_on_tfds_mock_cifar10(tmp_path):

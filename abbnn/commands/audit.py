@@ -42,6 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from abbnn.loaders import load_model
+    from abbnn.options import refuse_zoo_options
     from larq_abbnn.analysis import count_multiplications, energy, read_tflite
 
     costs = energy.HOROWITZ_45NM
@@ -50,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
     estimates = []
     for spec in args.models:
         if spec.endswith(".tflite"):
+            refuse_zoo_options(spec, args)
             model = read_tflite(spec, probe=False)
         else:
             model = load_model(spec, args)

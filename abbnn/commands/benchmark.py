@@ -26,10 +26,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--kernel",
         choices=recipe.KERNEL_NAMES,
-        default="bgemm",
+        default=None,
         help="LCE's binary conv kernel (lce_benchmark_model --use_indirect_bgemm / "
-        "--use_reference_bconv); bgemm is LCE's default, indirect_bgemm is 5-6x faster on "
-        "x86-64",
+        "--use_reference_bconv) (default: as abbnn evaluate, indirect_bgemm on x86-64, "
+        "where it is 5-6x faster, bgemm, which has ARM64 assembly, elsewhere)",
     )
     parser.add_argument(
         "--compare",
@@ -82,9 +82,15 @@ def _flatbuffer(spec: str, args: argparse.Namespace) -> bytes:
 
 def run(args: argparse.Namespace) -> int:
     from larq_abbnn.analysis.benchmark import measure, op_mix, parse_benchmark_log, table
+    from larq_abbnn.analysis.tflite_file import default_kernel
 
     if not args.models and not args.parse_log:
         raise ValueError("give at least one .tflite file, zoo:NAME or --parse-log FILE")
+    if args.input_shape and not any(spec.startswith("zoo:") for spec in args.models):
+        raise ValueError(
+            "--input-shape applies to zoo:NAME models only: a .tflite file fixes its input"
+        )
+    args.kernel = args.kernel or default_kernel()
     rows = []
     if args.compare:
         if len(args.models) != 1 or not args.models[0].startswith("zoo:"):

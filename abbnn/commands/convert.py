@@ -37,13 +37,14 @@ def run(args: argparse.Namespace) -> int:
     from abbnn.loaders import load_model
     from larq_abbnn.analysis import count_multiplications, op_counts
     from larq_abbnn.conversion import convert, verify
-    from larq_abbnn.files import atomic_write_bytes
+    from larq_abbnn.files import atomic_write_bytes, check_writable
 
     if not args.output.endswith(".tflite"):
         raise ValueError(f"output must end in .tflite, got {args.output}")
+    check_writable(args.output)  # before the conversion's half minute, not after
     model = load_model(args.model, args)
     start = time.perf_counter()
-    flatbuffer = convert(model)
+    flatbuffer = convert(model, on_stage=lambda stage: print(f"convert    {stage} ...", flush=True))
     seconds = time.perf_counter() - start
     atomic_write_bytes(args.output, flatbuffer)
     ops = op_counts(flatbuffer)

@@ -1,7 +1,9 @@
 """Evaluates a .keras/.h5 model in Keras or a .tflite file in LCE's interpreter on the
 validation split (with the recipe's test transform), so the deployed file's accuracy is
 measured, not assumed. Prints top-1/top-5 and images per second, and records them beside
-the model (MODEL.accuracy.json, which abbnn report reads)."""
+the model (MODEL.accuracy.json: dataset, split, images, --limit; abbnn report shows only
+an evaluation of the whole split). A model inside a run folder is evaluated on the run's
+dataset unless --dataset says otherwise."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ HELP = "top-1/top-5 accuracy of a Keras model or a .tflite file"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help=".keras/.h5 model or .tflite file")
-    options.add_data(parser)
+    options.add_data(parser, from_run=True)
     parser.add_argument(
         "--limit", type=options.positive(int), default=None, help="at most N images (default: all)"
     )
@@ -36,12 +38,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _input_shape(model) -> tuple:
+def _shapes(model) -> tuple[tuple, int]:
+    """The input shape (without the batch) and the number of classes of `model`."""
     if isinstance(model, bytes):
         from larq_compute_engine.tflite.python.interpreter import Interpreter
 
-        return tuple(Interpreter(model).input_shapes[0][1:])
-    return tuple(model.input_shape[1:])
+        interpreter = Interpreter(model)
+        return tuple(interpreter.input_shapes[0][1:]), int(interpreter.output_shapes[0][-1])
+    return tuple(model.input_shape[1:]), int(model.output_shape[-1])
+
+
+def _dataset_options(args: argparse.Namespace) -> None:
+    """--dataset and --val-fraction from the run folder the model lies in, unless given
+    (README: `abbnn evaluate RUN/step2/best.tflite`); cifar10 and 0.1 elsewhere."""
+    from larq_abbnn.training.run_folder import RunFolder
+
+    run = RunFolder.containing(args.model)
+    config = (run.config() if run else None) or {}
+    if args.dataset is None:
+        args.dataset = config.get("dataset") or "cifar10"
+        if run is not None and config.get("dataset"):
+            print(f"dataset    {args.dataset}, the run's ({run.config_path})")
+    if args.val_fraction is None:
+        same = args.dataset == config.get("dataset")
+        args.val_fraction = (config.get("val_fraction") if same else None) or 0.1
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,16 +70,23 @@ def run(args: argparse.Namespace) -> int:
     from abbnn.loaders import load_data
     from larq_abbnn.analysis.accuracy import evaluate, load_for_evaluation
     from larq_abbnn.analysis.tflite_file import default_kernel
-    from larq_abbnn.files import write_json
+    from larq_abbnn.training.run_folder import record_accuracy
 
     model = load_for_evaluation(args.model)
+    _dataset_options(args)
     d = load_data(args)
-    shape = _input_shape(model)
+    shape, classes = _shapes(model)
     if shape != d.input_shape:
         raise ValueError(
             f"{args.model} takes {shape} inputs but {args.dataset} gives {d.input_shape} "
             "images after its test transform"
         )
+    if classes != d.num_classes:
+        raise ValueError(
+            f"{args.model} has {classes} classes but {args.dataset} has {d.num_classes}: "
+            "its accuracy there would mean nothing (wrong --dataset?)"
+        )
+    examples = min(args.limit or d.validation_examples, d.validation_examples)
     start = time.perf_counter()
     result = evaluate(
         model,
@@ -68,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads,
         kernel=args.kernel,
         progress=sys.stderr.isatty(),
+        total=examples,
     )
     rate = result.examples / (time.perf_counter() - start)
     if isinstance(model, bytes):
@@ -75,17 +103,23 @@ def run(args: argparse.Namespace) -> int:
         kind = f"TFLite (LCE interpreter, {args.kernel or default_kernel()}, {threads})"
     else:
         kind = "Keras"
-    print(f"{args.model} [{kind}] on {args.dataset} validation: {result} ({rate:,.0f} images/s)")
-    record = {
+    full = result.examples == d.validation_examples
+    split = d.validation_split + ("" if full else f", first {result.examples:,}")
+    print(f"{args.model} [{kind}] on {args.dataset} validation ({split}): {result} "
+          f"({rate:,.0f} images/s)")  # fmt: skip
+    evaluation = {
         "top1": result.top1,
         "top5": result.top5,
-        "examples": result.examples,
         "dataset": args.dataset,
+        "split": d.validation_split,
+        "examples": result.examples,
+        "limit": args.limit,
+        "full": full,
         "how": kind,
         "images_per_second": rate,
     }
     try:  # beside the model, for `abbnn report`
-        write_json(args.model + ".accuracy.json", record)
+        record_accuracy(args.model, evaluation)
     except OSError as error:
         print(f"abbnn evaluate: could not record the result: {error}", file=sys.stderr)
     return 0 if np.isfinite(result.top1) else 1

@@ -42,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--weight-decay",
-        type=float,
+        type=options.non_negative,
         default=None,
         help=f"L2 added to the gradient (default {recipe.STEP1_WEIGHT_DECAY:g} in step 1, "
         "0 in step 2)",
@@ -50,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     clip = ", ".join(f"{factor:g} {stem}" for stem, factor in recipe.CLIP_FACTOR.items())
     parser.add_argument(
         "--clip-factor",
-        type=float,
+        type=options.non_negative,
         default=None,
         help=f"adaptive gradient clipping factor (default by stem: {clip}; 0 turns it off)",
     )
@@ -72,57 +72,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     options.add_run(parser)
 
 
+#: What `abbnn: interrupted` adds (abbnn.cli).
+INTERRUPTED = "rerun the same command to resume from the last finished epoch"
+
+
 def run(args: argparse.Namespace) -> int:
     import tensorflow as tf
 
-    from abbnn.loaders import load_data, make_strategy
+    from abbnn.loaders import check_model_size, load_data, make_strategy
     from larq_abbnn import training, zoo
-    from larq_abbnn.files import write_json
     from larq_abbnn.training import plots
     from larq_abbnn.zoo.weights import load_weights
 
+    check_model_size(args.model, args.width_multiplier)
     strategy = make_strategy(args.strategy)
-
     tf.keras.utils.set_random_seed(args.seed)
     tf.keras.backend.set_floatx(args.floatx)  # before the data and models are built
     d = load_data(args)
     dataset_name = args.dataset.replace("folder:", "").rstrip("/").split("/")[-1]
     folder = args.output or os.path.join("runs", f"{args.model}-{dataset_name}")
-    print(
-        f"train      {args.model} (width x{args.width_multiplier}) on {args.dataset}: "
-        f"{d.train_examples:,} train / {d.validation_examples:,} validation images, "
-        f"{d.num_classes} classes, {d.image_size}px, {strategy.num_replicas_in_sync} "
-        f"replica(s); run folder {folder}"
-    )
-
-    write_json(  # what `abbnn report` reads beside the steps' results
-        os.path.join(folder, "run.json"),
-        {
-            "model": args.model,
-            "dataset": args.dataset,
-            "num_classes": d.num_classes,
-            "image_size": d.image_size,
-            "width_multiplier": args.width_multiplier,
-            "padding": args.padding,
-            "alpha": args.alpha,
-            "activation": args.activation,
-            "steps": [1, 2] if args.step is None else [args.step],
-            "epochs": args.epochs,
-            "batch_size": args.batch_size,
-            "learning_rate": args.lr,
-            "seed": args.seed,
-        },
-    )
-
-    def build(step: int) -> tf.keras.Model:
-        return zoo.get(args.model)(
-            input_shape=d.input_shape,
-            num_classes=d.num_classes,
-            stem=d.stem,
-            step=step,
-            **options.network_options(args),
-        )
-
+    steps = [1, 2] if args.step is None else [args.step]
     fit_options = dict(
         learning_rate=args.lr,
         weight_decay=args.weight_decay,
@@ -133,35 +102,63 @@ def run(args: argparse.Namespace) -> int:
         validation_steps=args.validation_steps,
         verbose=args.verbose,
     )
-    if args.step is None and not args.two_step:
-        args.two_step = True  # the paper's recipe unless one step is asked for
-    if args.two_step:
-        results = training.two_step(
-            build, d, epochs=args.epochs, folder=folder, init_from=args.init_from, **fit_options
+    config = {  # what run.json records beside the data and recipe (training.run_config)
+        "model": args.model,
+        "padding": args.padding,
+        "width_multiplier": args.width_multiplier,
+        "alpha": args.alpha,
+        "activation": args.activation,
+        "prelu_exponent": args.prelu_exponent,
+        "floatx": args.floatx,
+        "seed": args.seed,
+        "val_fraction": args.val_fraction if args.dataset.startswith("folder:") else None,
+    }
+    run_folder = training.RunFolder(folder)
+    config.update(
+        training.run_config(d, args.epochs, steps=steps, init_from=args.init_from, **fit_options)
+    )
+    # refuses other options before anything is touched, naming them as options
+    names = {key: "--" + key.replace("_", "-") for key in config}
+    names.update(learning_rate="--lr", num_classes="the dataset's classes",
+                 image_size="the dataset's image size", validation_examples="validation images",
+                 validation_split="the validation split")  # fmt: skip
+    run_folder.start(config, names)
+    print(
+        f"train      {args.model} (width x{args.width_multiplier:g}) on {args.dataset}: "
+        f"{d.train_examples:,} train / {d.validation_examples:,} validation images, "
+        f"{d.num_classes} classes, {d.image_size}px, {strategy.num_replicas_in_sync} "
+        f"replica(s); run folder {folder}"
+    )
+
+    def build(step: int, init_from: str | None = None) -> tf.keras.Model:
+        model = zoo.get(args.model)(
+            input_shape=d.input_shape,
+            num_classes=d.num_classes,
+            stem=d.stem,
+            step=step,
+            **options.network_options(args),
         )
+        if args.prelu_exponent is not None:
+            training.set_prelu_exponent(model, args.prelu_exponent)
+        if init_from:
+            load_weights(model, init_from)
+        return model
+
+    if args.step is None:  # the paper's recipe unless one step is asked for
+        training.two_step(
+            build, d, epochs=args.epochs, folder=folder, init_from=args.init_from,
+            config=config, **fit_options,
+        )  # fmt: skip
     else:
-
-        def build_one():
-            model = build(args.step)
-            if args.init_from:
-                load_weights(model, args.init_from)
-            return model
-
-        results = (
-            training.train_recipe_step(
-                build_one,
-                d,
-                step=args.step,
-                epochs=args.epochs,
-                folder=os.path.join(folder, f"step{args.step}"),
-                **fit_options,
-            ),
+        training.train_recipe_step(
+            lambda: build(args.step, args.init_from),
+            d,
+            step=args.step,
+            epochs=args.epochs,
+            folder=run_folder.step_folder(args.step),
+            **fit_options,
         )
-    for result in results:
-        print(
-            f"step {result.step}     best val accuracy {result.best_val_accuracy:.4f} at epoch "
-            f"{result.best_epoch}/{result.epochs}; {result.best_path}"
-        )
+    print("plots      writing the training curves and the last step's Q-PReLU slopes ...")
     written = plots.write_plots(folder)
     print("plots      " + ", ".join(written))
     return 0

@@ -11,6 +11,8 @@ import os
 
 from abbnn import options, recipe
 
+#: What `abbnn: interrupted` adds (abbnn.cli).
+INTERRUPTED = "rerun the same command to resume the search"
 HELP = "keras-tuner search over lr, alpha, initial Q-PReLU exponent, weight decay"
 
 
@@ -30,13 +32,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     options.add_run(parser)
 
 
+def train_options(values: dict) -> list[str]:
+    """A trial's hyperparameters as the `abbnn train` options that set them."""
+    spelled = {
+        "learning_rate": lambda v: ["--lr", f"{v:g}"],
+        "alpha_exponent": lambda v: ["--alpha", f"{2.0**v:g}"],
+        "prelu_exponent": lambda v: ["--prelu-exponent", str(v)],
+        "weight_decay": lambda v: ["--weight-decay", f"{v:g}"],
+    }
+    return [word for name, value in values.items() for word in spelled[name](value)]
+
+
 def run(args: argparse.Namespace) -> int:
     import tensorflow as tf
 
-    from abbnn.loaders import load_data
+    from abbnn.loaders import check_model_size, load_data
     from larq_abbnn.files import write_json
     from larq_abbnn.training.tune import RecipeHyperModel, is_worker, search
 
+    check_model_size(args.model, args.width_multiplier)
     tf.keras.utils.set_random_seed(args.seed)
     d = load_data(args)
     steps = args.steps_per_epoch or max(1, math.ceil(d.train_examples / d.batch_size))
@@ -46,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
         step=args.step,
         epochs=args.epochs,
         steps_per_epoch=steps,
+        prelu_exponent=args.prelu_exponent,
         **options.network_options(args),
     )
     project = f"{args.model}-step{args.step}"
@@ -65,8 +80,14 @@ def run(args: argparse.Namespace) -> int:
     best = tuner.oracle.get_best_trials(1)[0]
     path = os.path.join(args.directory, project, "best_hyperparameters.json")
     write_json(path, {"val_accuracy": best.score, **best.hyperparameters.values})
-    print(f"best trial {best.trial_id}: val_accuracy {best.score:.4f}")
+    # keras-tuner numbers trials from 1 on screen ("Trial #1") and from 0 in folders
+    number = int(best.trial_id) + 1
+    print(
+        f"best trial #{number} ({tuner.get_trial_dir(best.trial_id)}): "
+        f"val_accuracy {best.score:.4f}"
+    )
     for name, value in best.hyperparameters.values.items():
         print(f"  {name} = {value}")
+    print("as abbnn train options: " + " ".join(train_options(best.hyperparameters.values)))
     print(f"written {path}")
     return 0

@@ -15,6 +15,7 @@ from larq_compute_engine.tflite.python.interpreter import Interpreter
 from tqdm import tqdm  # installed with larq-compute-engine
 
 from larq_abbnn.analysis.tflite_file import KERNELS, default_kernel, read_tflite
+from larq_abbnn.saved_models import load_keras_file
 
 
 @dataclass(frozen=True)
@@ -41,9 +42,7 @@ def load_for_evaluation(path: str):
         raise FileNotFoundError(f"model not found: {path}")
     if path.endswith(".tflite"):
         return read_tflite(path)
-    import larq_abbnn.layers  # noqa: F401  (registers the custom layers for loading)
-
-    return tf.keras.models.load_model(path, compile=False)
+    return load_keras_file(path)
 
 
 def evaluate(
@@ -53,15 +52,17 @@ def evaluate(
     threads: int | None = None,
     kernel: str | None = None,
     progress: bool = False,
+    total: int | None = None,
 ) -> Accuracy:
     """Accuracy of `model` (Keras, or TFLite flatbuffer bytes) on batches of (image, label).
 
     A file runs in LCE's interpreter on `threads` (default: every core) with `kernel`
-    (default: `default_kernel()`); `progress` shows a tqdm bar with images/s.
+    (default: `default_kernel()`); `progress` shows a tqdm bar with images/s, out of
+    `total` images (default: `limit`; a tf.data pipeline does not know its length).
     """
     predict = _predictor(model, threads or os.cpu_count() or 1, kernel)
     top1 = top5 = seen = 0
-    bar = tqdm(total=limit, unit="img", disable=not progress, leave=False)
+    bar = tqdm(total=total or limit, unit="img", disable=not progress, leave=False)
     for x, y in dataset:
         x, y = x.numpy(), y.numpy()
         if limit is not None:

@@ -43,8 +43,17 @@ class OperationCosts:
     @classmethod
     def from_json(cls, path: str | os.PathLike) -> OperationCosts:
         """A table written as `{"source": ..., "energy_pj": {...}, "area_um2": {...}}`."""
-        with open(path, encoding="utf-8") as f:
-            table = json.load(f)
+        try:
+            with open(path, encoding="utf-8") as f:
+                table = json.load(f)
+        except OSError as error:
+            raise ValueError(f"cannot read the energy table {path}: {error.strerror}") from None
+        except ValueError as error:
+            raise ValueError(f"energy table {path} is not valid JSON: {error}") from None
+        if not isinstance(table, dict):
+            raise ValueError(
+                f"energy table {path}: expected a JSON object, got {type(table).__name__}"
+            )
         missing = [key for key in ("source", "energy_pj") if key not in table]
         if missing:
             raise ValueError(f"{path}: an operation cost table needs {', '.join(missing)}")

@@ -1,20 +1,21 @@
 """Finished run folders as the paper's results table, with the published numbers beside
 ours, and a plot of accuracy against multiplications.
 
-A run folder is what `abbnn train` writes: `run.json` (model, dataset, width, ...),
-`step1/` and `step2/` with `done.json` once finished, and any `.tflite` file converted
-from it (`abbnn convert RUN/step2/best.keras -o RUN/step2/best.tflite`), with the record
-`abbnn evaluate` leaves beside an evaluated file (`best.tflite.accuracy.json`).
+A run folder is what `abbnn train` or `training.two_step` writes (its layout is
+`larq_abbnn.training.run_folder`'s), with any `.tflite` file converted from it
+(`abbnn convert RUN/step2/best.keras -o RUN/step2/best.tflite`) and the record `abbnn
+evaluate` leaves beside an evaluated file. The deployed column shows only an evaluation
+of the whole split the run validated on, and says which.
 """
 
 from __future__ import annotations
 
 import csv
-import glob
 import io
-import json
 import os
 from dataclasses import dataclass, field
+
+from larq_abbnn.training.run_folder import RunFolder, full_evaluation
 
 #: The paper's results (top-1 %, spec section 5): (network, dataset) -> {column: value}
 PUBLISHED = {
@@ -66,6 +67,7 @@ class Run:
     tflite: str | None = None
     tflite_bytes: int | None = None
     tflite_accuracy: float | None = None
+    tflite_evaluated_on: str | None = None  # the split and image count of that accuracy
     file_mo: int | None = None
     mo_224: int | None = None
 
@@ -84,14 +86,33 @@ class Run:
             return None
         return self.steps[max(self.steps)]["best_val_accuracy"]
 
+    def published(self, dataset: str | None = None) -> float | None:
+        """The paper's top-1 (%) for this run's network and column on `dataset` (default:
+        the run's), if it gives one."""
+        network, column = self.network
+        dataset = dataset or paper_dataset(self.config.get("dataset"))
+        return PUBLISHED.get((network, dataset), {}).get(column)
+
     @property
     def label(self) -> str:
-        extras = [f"x{self.config.get('width_multiplier', 1.0):g}"]
+        extras = []
+        if self.config.get("width_multiplier") is not None:  # two_step from Python: unknown
+            extras.append(f"x{self.config['width_multiplier']:g}")
         if self.config.get("activation"):
             extras.append(self.config["activation"])
         if self.config.get("alpha"):
             extras.append(f"alpha {self.config['alpha']:g}")
-        return f"{self.model} ({', '.join(extras)})"
+        return f"{self.model} ({', '.join(extras)})" if extras else self.model
+
+
+def paper_dataset(dataset: str | None) -> str | None:
+    """The published results' name for a run's `--dataset` (`cifar10`, `imagenet2012`,
+    `cifar10:3.0.2`), or None for image folders and other datasets."""
+    if not dataset or dataset.startswith("folder:"):
+        return None
+    name = dataset.split(":")[0]
+    name = {"imagenet2012": "imagenet"}.get(name, name)
+    return name if name in PUBLISHED_DATASETS else None
 
 
 def read_run(folder: str, *, audit: bool = True) -> Run:
@@ -99,26 +120,26 @@ def read_run(folder: str, *, audit: bool = True) -> Run:
 
     Raises `ValueError` naming the folder if it holds no `run.json` or no finished step.
     """
-    path = os.path.join(folder, "run.json")
-    if not os.path.isfile(path):
-        raise ValueError(f"{folder}: no run.json (not a folder written by abbnn train)")
-    with open(path, encoding="utf-8") as f:
-        run = Run(folder, json.load(f))
-    for step in (1, 2):
-        done = os.path.join(folder, f"step{step}", "done.json")
-        if os.path.isfile(done):
-            with open(done, encoding="utf-8") as f:
-                run.steps[step] = json.load(f)
+    run_folder = RunFolder(folder)
+    config = run_folder.config()
+    if config is None:
+        raise ValueError(
+            f"{folder}: no run.json (not a folder written by abbnn train or training.two_step)"
+        )
+    run = Run(folder, config, steps=run_folder.finished_steps())
     if not run.steps:
         raise ValueError(f"{folder}: no finished step (no step1/done.json or step2/done.json)")
-    files = sorted(glob.glob(os.path.join(glob.escape(folder), "**", "*.tflite"), recursive=True))
+    files = run_folder.tflite_files()
     if files:  # the last step's file, if several
         run.tflite = max(files, key=lambda p: ("step2" in p, os.path.getmtime(p)))
         run.tflite_bytes = os.path.getsize(run.tflite)
-        record = run.tflite + ".accuracy.json"
-        if os.path.isfile(record):
-            with open(record, encoding="utf-8") as f:
-                run.tflite_accuracy = json.load(f)["top1"]
+        evaluation = full_evaluation(
+            run.tflite, config.get("dataset"), config.get("validation_examples")
+        )
+        if evaluation is not None:
+            run.tflite_accuracy = evaluation["top1"]
+            split = evaluation.get("split") or config.get("validation_split") or "validation"
+            run.tflite_evaluated_on = f"{split}, {evaluation['examples']:,} images"
     if audit:
         _audit(run)
     return run
@@ -131,8 +152,8 @@ def _audit(run: Run) -> None:
 
     if run.tflite:
         run.file_mo = count_multiplications(read_tflite(run.tflite, probe=False)).full_precision
-    options = {"width_multiplier": run.config.get("width_multiplier", 1.0)}
-    for key in ("alpha", "activation"):
+    options = {}
+    for key in ("width_multiplier", "alpha", "activation"):
         if run.config.get(key) is not None:
             options[key] = run.config[key]
     model = zoo.get(run.model)(input_shape=(224, 224, 3), **options)
@@ -161,11 +182,13 @@ def paper_table(runs: list[Run], dataset: str, fmt: str = "markdown") -> str:
     return _format(header, rows, fmt)
 
 
-def runs_table(runs: list[Run], fmt: str = "markdown") -> str:
-    """One row per run: what it was and what it reached."""
+def runs_table(runs: list[Run], fmt: str = "markdown", paper: str | None = None) -> str:
+    """One row per run: what it was and what it reached, with the paper's number for its
+    network on `paper` (default: the run's dataset). The CSV layout: one header row, one
+    row per run."""
     header = [
-        "run", "model", "dataset", "epochs", "step 1 best", "step 2 best",
-        "deployed .tflite", "file MB", "MO (file)", "MO (224 px)",
+        "run", "model", "dataset", "epochs", "step 1 best", "step 2 best", "paper",
+        "deployed .tflite", "deployed evaluated on", "file MB", "MO (file)", "MO (224 px)",
     ]  # fmt: skip
     rows = []
     for r in runs:
@@ -177,7 +200,9 @@ def runs_table(runs: list[Run], fmt: str = "markdown") -> str:
                 str(r.config.get("epochs", "?")),
                 _percent(r.steps.get(1, {}).get("best_val_accuracy")),
                 _percent(r.steps.get(2, {}).get("best_val_accuracy")),
+                "-" if r.published(paper) is None else f"{r.published(paper):.2f}",
                 _percent(r.tflite_accuracy),
+                r.tflite_evaluated_on or "-",
                 "-" if r.tflite_bytes is None else f"{r.tflite_bytes / 1e6:.2f}",
                 "-" if r.file_mo is None else f"{r.file_mo:,}",
                 "-" if r.mo_224 is None else f"{r.mo_224:,}",
@@ -198,7 +223,7 @@ def _format(header: list[str], rows: list[list[str]], fmt: str) -> str:
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
 
 
-def plot(runs: list[Run], dataset: str, path: str) -> None:
+def plot(runs: list[Run], dataset: str | None, path: str) -> None:
     """Top-1 against multiplications per 224x224 inference: our runs and the paper's."""
     from larq_abbnn.files import atomic_path
     from larq_abbnn.training.plots import _pyplot
@@ -210,7 +235,7 @@ def plot(runs: list[Run], dataset: str, path: str) -> None:
     plt.close(fig)
 
 
-def figure(runs: list[Run], dataset: str, plt):
+def figure(runs: list[Run], dataset: str | None, plt):
     """The plot's figure; labels of nearby points are moved apart so none overlaps."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
     markers = {"BN": "s", "BN-Free": "^", "A&B": "o"}
@@ -230,7 +255,8 @@ def figure(runs: list[Run], dataset: str, plt):
             ax.scatter(r.mo_224 / 1e6, 100 * r.best, marker=markers.get(column, "x"))
             labels.append((r.label, r.mo_224 / 1e6, 100 * r.best))
     ax.set_xlabel("full-precision multiplications per 224x224 inference (millions)")
-    ax.set_ylabel(f"top-1 (%), {dataset}")
+    ours = sorted({str(r.config.get("dataset")) for r in runs})
+    ax.set_ylabel(f"top-1 (%), {dataset or ', '.join(ours)}")
     ax.set_title("ours (filled) and the paper's (hollow; MO where the paper gives it)")
     fig.tight_layout()
     _place_labels(fig, ax, labels)

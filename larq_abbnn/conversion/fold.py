@@ -375,6 +375,7 @@ def fold(model: tf.keras.Model) -> tf.keras.Model:
     layer not followed by a sign, a non-power-of-two alpha in an A&B model, a layer it
     does not know, a layer used more than once.
     """
+    model = _functional(model)
     plan = _Plan(model)
     tensors = {}
     new_inputs = []
@@ -416,6 +417,24 @@ def fold(model: tf.keras.Model) -> tf.keras.Model:
     return tf.keras.Model(
         new_inputs, outputs[0] if len(outputs) == 1 else outputs, name=f"{model.name}_folded"
     )
+
+
+def _functional(model: tf.keras.Model) -> tf.keras.Model:
+    """`model` as a graph of layers with its input layers listed (a `Sequential` model's
+    `layers` leave its input out): the same layers and weights."""
+    if not isinstance(model, tf.keras.Sequential):
+        if not getattr(model, "_is_graph_network", True):
+            raise FoldError(
+                f"{model.name} is a subclassed Keras model ({type(model).__name__}): fold "
+                "reads a functional or Sequential model's graph of layers"
+            )
+        return model
+    if not model.built or not model.inputs:
+        raise FoldError(
+            f"Sequential model {model.name} has no input shape: build it with an "
+            "Input (or input_shape=) first"
+        )
+    return tf.keras.Model(model.inputs, model.outputs, name=model.name)
 
 
 def _output_layers(model):

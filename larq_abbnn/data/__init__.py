@@ -11,6 +11,7 @@ model.fit(d.train, validation_data=d.validation, epochs=...)
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 
@@ -43,6 +44,9 @@ class Data:
     validation_examples: int
     batch_size: int
     skipped: int = 0
+    #: what `load` was given (`cifar10`, `folder:PATH`), and what the validation split is
+    name: str = ""
+    validation_split: str = "validation"
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -70,19 +74,21 @@ def load(
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
-    dataset = ALIASES.get(dataset, dataset)
-    if dataset.startswith("folder:"):
-        return _load_folder(
-            dataset[len("folder:") :],
+    name = ALIASES.get(dataset, dataset)
+    if name.startswith("folder:"):
+        data = _load_folder(
+            name[len("folder:") :],
             batch_size,
             image_size,
             validation_fraction,
             skip_corrupt,
             seed,
         )
-    if dataset not in TFDS:
-        raise DataError(f"unknown dataset {dataset!r}: use one of {', '.join(TFDS)} or folder:PATH")
-    return _load_tfds(dataset, batch_size, image_size, data_dir, manual_dir, seed)
+    elif name not in TFDS:
+        raise DataError(f"unknown dataset {name!r}: use one of {', '.join(TFDS)} or folder:PATH")
+    else:
+        data = _load_tfds(name, batch_size, image_size, data_dir, manual_dir, seed)
+    return dataclasses.replace(data, name=dataset)
 
 
 def _pipelines(train, validation, stem, size, batch_size, seed, train_examples):
@@ -111,21 +117,32 @@ def _load_tfds(name, batch_size, image_size, data_dir, manual_dir, seed) -> Data
         kwargs["download_and_prepare_kwargs"] = {
             "download_config": tfds.download.DownloadConfig(manual_dir=manual_dir)
         }
-    (train, validation), info = tfds.load(
-        name,
-        split=["train", eval_split],
-        data_dir=data_dir,
-        as_supervised=True,
-        with_info=True,
-        **kwargs,
-    )
+    try:
+        (train, validation), info = tfds.load(
+            name,
+            split=["train", eval_split],
+            data_dir=data_dir,
+            as_supervised=True,
+            with_info=True,
+            **kwargs,
+        )
+    except OSError as error:  # requests' ConnectionError after tfds's retries, a full disk
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+        raise DataError(
+            f"{name} is not prepared in {data_dir or '~/tensorflow_datasets'} and could not "
+            f"be downloaded ({type(error).__name__}: {first}). Prepare it where --data-dir "
+            "points, or train on an image folder (folder:PATH)"
+        ) from error
     n_train = _num_examples(info, "train", train)
     n_val = _num_examples(info, eval_split, validation)
     if stem == "cifar":  # 32x32 uint8: 150 MB for CIFAR's train split, decoded once
         train, validation = train.cache(), validation.cache()
     size = image_size or (32 if stem == "cifar" else 224)
     train, validation = _pipelines(train, validation, stem, size, batch_size, seed, n_train)
-    return Data(train, validation, num_classes, stem, size, n_train, n_val, batch_size)
+    return Data(
+        train, validation, num_classes, stem, size, n_train, n_val, batch_size,
+        validation_split=eval_split,
+    )  # fmt: skip
 
 
 def _num_examples(info, split: str, dataset: tf.data.Dataset) -> int:
@@ -142,6 +159,7 @@ def _load_folder(root, batch_size, image_size, validation_fraction, skip_corrupt
     if os.path.isdir(train_dir) and os.path.isdir(test_dir):
         train = folders.scan(train_dir, skip_corrupt)
         validation = folders.scan(test_dir, skip_corrupt)
+        split = "test"
         if validation.class_names != train.class_names:
             raise DataError(
                 f"{test_dir} and {train_dir} have different class folders: "
@@ -150,6 +168,7 @@ def _load_folder(root, batch_size, image_size, validation_fraction, skip_corrupt
     else:
         folder = folders.scan(train_dir if os.path.isdir(train_dir) else root, skip_corrupt)
         train, validation = folders.holdout(folder, validation_fraction)
+        split = f"last {validation_fraction:g} of each class"
     train_ds, n_train = folders.decoded_dataset(train, skip_corrupt)
     val_ds, n_val = folders.decoded_dataset(validation, skip_corrupt)
     skipped = len(set(train.skipped) | set(validation.skipped))
@@ -160,5 +179,6 @@ def _load_folder(root, batch_size, image_size, validation_fraction, skip_corrupt
     size = image_size or (int(first.shape[0]) if stem == "cifar" else 224)
     train_ds, val_ds = _pipelines(train_ds, val_ds, stem, size, batch_size, seed, n_train)
     return Data(
-        train_ds, val_ds, len(train.class_names), stem, size, n_train, n_val, batch_size, skipped
-    )
+        train_ds, val_ds, len(train.class_names), stem, size, n_train, n_val, batch_size, skipped,
+        validation_split=split,
+    )  # fmt: skip

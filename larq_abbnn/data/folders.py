@@ -69,6 +69,11 @@ def scan(root: str, skip_corrupt: bool = False) -> ImageFolder:
         raise DataError(
             f"image folder {root} has no class sub-folders: expected {root}/<class>/<image>"
         )
+    if len(class_names) < 2:  # one class trains to a meaningless 100%
+        raise DataError(
+            f"image folder {root} has one class folder ({class_names[0]}): a classifier "
+            "needs at least 2, one folder per class"
+        )
     paths, labels, skipped = [], [], []
     for label, name in enumerate(class_names):
         folder = os.path.join(root, name)

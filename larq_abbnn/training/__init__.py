@@ -23,18 +23,21 @@ from larq_abbnn.training.optimizer import (
     unitwise_norm,
 )
 from larq_abbnn.training.run import (
-    StepResult,
     TrainingError,
     compile_for_step,
-    read_history,
+    run_config,
+    set_prelu_exponent,
     train_recipe_step,
     two_step,
 )
+from larq_abbnn.training.run_folder import RunFolder, RunMismatch, StepResult, read_history
 
 __all__ = [
     "AGCAdam",
     "Distiller",
     "LinearDecay",
+    "RunFolder",
+    "RunMismatch",
     "StepResult",
     "TrainingError",
     "adaptive_clip",
@@ -42,6 +45,8 @@ __all__ = [
     "linear_decay",
     "parameter_groups",
     "read_history",
+    "run_config",
+    "set_prelu_exponent",
     "train_recipe_step",
     "two_step",
     "unitwise_norm",

@@ -78,6 +78,22 @@ class ModelFile(tf.keras.callbacks.Callback):
         write_json(self.record_path, record)
 
 
+class ResumeNote(tf.keras.callbacks.Callback):
+    """Says where a resumed step starts: "resuming step 1 at epoch 13 of 20". Only Keras
+    knows the epoch once BackupAndRestore (earlier in the list) has restored it, which
+    may be one before the last epoch logged (a kill between the two writes)."""
+
+    def __init__(self, label: str, epochs: int, say=print):
+        super().__init__()
+        self.label, self.epochs, self.say = label, epochs, say
+        self.first = True
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.first and epoch > 0:
+            self.say(f"resuming {self.label} at epoch {epoch + 1} of {self.epochs}")
+        self.first = False
+
+
 def _is_chief() -> bool:
     strategy = tf.distribute.get_strategy()
     resolver = getattr(strategy, "cluster_resolver", None)

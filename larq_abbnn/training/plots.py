@@ -7,7 +7,7 @@ import os
 import numpy as np
 
 from larq_abbnn.files import atomic_path
-from larq_abbnn.training.run import read_history
+from larq_abbnn.training.run_folder import RunFolder
 
 
 def _pyplot():
@@ -22,19 +22,31 @@ def _pyplot():
 def training_curves(folder: str, path: str) -> None:
     """Accuracy and loss per epoch, step 1 then step 2 on one epoch axis."""
     plt = _pyplot()
+    fig = curves_figure(folder, plt)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+
+
+def curves_figure(folder: str, plt):
+    """The figure of `training_curves`."""
+    from matplotlib.ticker import MaxNLocator
+
     fig, (acc_ax, loss_ax) = plt.subplots(1, 2, figsize=(11, 4))
+    run = RunFolder(folder)
     offset = 0
     for step in (1, 2):
-        history = read_history(os.path.join(folder, f"step{step}", "history.csv"))
+        history = run.history(step)
         if not history:
             continue
         epochs = offset + np.arange(1, len(history["loss"]) + 1)
-        for key, style in (("accuracy", "-"), ("val_accuracy", "--")):
+        # markers: a step of one epoch is a point, which a line alone would not show
+        for key, style in (("accuracy", "o-"), ("val_accuracy", "s--")):
             if key in history:
-                acc_ax.plot(epochs, history[key], style, label=f"step {step} {key}")
-        for key, style in (("loss", "-"), ("val_loss", "--")):
+                acc_ax.plot(epochs, history[key], style, ms=4, label=f"step {step} {key}")
+        for key, style in (("loss", "o-"), ("val_loss", "s--")):
             if key in history:
-                loss_ax.plot(epochs, history[key], style, label=f"step {step} {key}")
+                loss_ax.plot(epochs, history[key], style, ms=4, label=f"step {step} {key}")
         if offset:
             for ax in (acc_ax, loss_ax):
                 ax.axvline(offset + 0.5, color="grey", linewidth=0.8)
@@ -42,12 +54,11 @@ def training_curves(folder: str, path: str) -> None:
     acc_ax.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
     loss_ax.set(xlabel="epoch", ylabel="loss", title="loss")
     for ax in (acc_ax, loss_ax):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs: no 1.2
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=100)
-    plt.close(fig)
+    return fig
 
 
 def slope_histogram(model, path: str) -> bool:
@@ -80,16 +91,16 @@ def slope_histogram(model, path: str) -> bool:
 
 def write_plots(folder: str) -> list[str]:
     """`curves.png` and, for the last finished step's best model, `slopes.png`."""
-    import tensorflow as tf
+    from larq_abbnn.saved_models import load_keras_file
 
     written = []
     curves = os.path.join(folder, "curves.png")
     training_curves(folder, curves)
     written.append(curves)
     for step in (2, 1):
-        best = os.path.join(folder, f"step{step}", "best.keras")
+        best = os.path.join(RunFolder(folder).step_folder(step), "best.keras")
         if os.path.exists(best):
-            model = tf.keras.models.load_model(best, compile=False)
+            model = load_keras_file(best)
             slopes = os.path.join(folder, "slopes.png")
             if slope_histogram(model, slopes):
                 written.append(slopes)

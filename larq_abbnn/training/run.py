@@ -1,75 +1,40 @@
 """Training runs: one step of the paper's recipe, or both, in a resumable run folder.
 
-A run folder holds `step1/` and `step2/`, each with `best.keras` (best validation
-accuracy), `last.keras`, `history.csv`, TensorBoard `logs/`, `backup/` (Keras's
-BackupAndRestore, deleted when the step finishes) and `done.json` once it has. Running
-the same command again resumes: finished steps are skipped, an interrupted one continues
-from its last completed epoch with the optimizer state it had.
+The folder's layout is `run_folder`'s (`run.json`, `step1/`, `step2/`). Running the same
+command again resumes: finished steps are skipped, an interrupted one continues from its
+last completed epoch with the optimizer state it had (Keras's BackupAndRestore), and a
+rerun with other options is refused before anything is touched.
 """
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 import os
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 
 import tensorflow as tf
 
 from abbnn.recipe import CLIP_FACTOR, LEARNING_RATE, STEP1_WEIGHT_DECAY
 from larq_abbnn.data import Data
-from larq_abbnn.files import write_json
-from larq_abbnn.training.callbacks import ModelFile
+from larq_abbnn.saved_models import load_keras_file
+from larq_abbnn.training.callbacks import ModelFile, ResumeNote
 from larq_abbnn.training.distill import Distiller
 from larq_abbnn.training.metrics import top_k_accuracy
 from larq_abbnn.training.optimizer import AGCAdam, linear_decay, parameter_groups
+from larq_abbnn.training.run_folder import (
+    RunFolder,
+    StepResult,
+    finished_step,
+    read_history,
+    write_finished_step,
+)
 from larq_abbnn.zoo.weights import load_weights
 
 
 class TrainingError(RuntimeError):
     """A run that cannot go on (NaN loss, a missing checkpoint); the message says why."""
-
-
-@dataclass
-class StepResult:
-    """What one finished step left in its folder."""
-
-    step: int
-    folder: str
-    epochs: int
-    best_val_accuracy: float | None
-    best_epoch: int | None
-    wall_seconds: float
-    history: dict = field(default_factory=dict)
-
-    @property
-    def best_path(self) -> str:
-        return os.path.join(self.folder, "best.keras")
-
-    @property
-    def last_path(self) -> str:
-        return os.path.join(self.folder, "last.keras")
-
-
-def read_history(path: str) -> dict[str, list[float]]:
-    """A CSVLogger file as columns; a row repeated by a resumed run counts once."""
-    if not os.path.exists(path):
-        return {}
-    rows: dict[int, dict] = {}
-    with open(path, newline="") as f:
-        for row in csv.DictReader(f):
-            rows[int(row["epoch"])] = row
-    columns: dict[str, list[float]] = {}
-    for epoch in sorted(rows):
-        for key, value in rows[epoch].items():
-            columns.setdefault(key, []).append(
-                float(value) if value not in ("", None) else math.nan
-            )
-    return columns
 
 
 def compile_for_step(
@@ -114,6 +79,10 @@ def compile_for_step(
     return trainable
 
 
+#: What each step of the recipe trains (spec section 4), for the messages of a run.
+STEP_NAMES = {1: "binary activations, real weights", 2: "binary activations and weights"}
+
+
 def train_recipe_step(
     build_model: Callable[[], tf.keras.Model],
     data: Data,
@@ -130,17 +99,27 @@ def train_recipe_step(
     validation_steps: int | None = None,
     verbose: int | str = "auto",
     callbacks: list | None = None,
+    of: int | None = None,
 ) -> StepResult:
     """Train one of the paper's two steps in `folder`, resuming it if it was interrupted.
 
     (A step of the recipe, many epochs long; not Keras's `Model.train_step`, one batch.)
     `build_model()` is called inside the strategy's scope and returns the Keras model at
     this step (with any initial weights loaded). `teacher` is the path of a saved Keras
-    classifier for distillation. Returns at once if `folder/done.json` exists.
+    classifier for distillation. Returns at once if `folder/done.json` exists. Unless
+    `verbose` is 0 it says which step runs (`of`: how many the run has), whether it was
+    skipped or resumed, and what it does after the last epoch.
     """
-    finished = _finished(folder)
+    say = print if verbose != 0 else (lambda *_: None)
+    label = f"step {step}" + (f" of {of}" if of else "")
+    finished = finished_step(folder)
     if finished is not None:
+        say(
+            f"{label} finished earlier: skipped (best val accuracy "
+            f"{finished.best_val_accuracy:.4f} at epoch {finished.best_epoch}; {folder})"
+        )
         return finished
+    say(f"{label}: {STEP_NAMES[step]}; {epochs} epoch{'s' * (epochs != 1)}")
     os.makedirs(folder, exist_ok=True)
     strategy = strategy or tf.distribute.get_strategy()
     train, steps_per_epoch = _training_data(data, steps_per_epoch)
@@ -163,7 +142,7 @@ def train_recipe_step(
         epochs=epochs,
         steps_per_epoch=steps_per_epoch,
         validation_steps=validation_steps,
-        callbacks=_run_callbacks(folder) + list(callbacks or []),
+        callbacks=[*_run_callbacks(folder), ResumeNote(label, epochs, say), *(callbacks or [])],
         verbose=verbose,
     )
     history = read_history(os.path.join(folder, "history.csv"))
@@ -178,19 +157,14 @@ def train_recipe_step(
         wall_seconds=time.perf_counter() - start,
         history=history,
     )
-    write_json(os.path.join(folder, "done.json"), asdict(result))
+    write_finished_step(result)
     # BackupAndRestore empties its folder at the end of training; the folder itself goes too.
     shutil.rmtree(os.path.join(folder, "backup"), ignore_errors=True)
+    say(
+        f"{label} done: best val accuracy {best_accuracy:.4f} at epoch {best_epoch} of "
+        f"{epochs}; {result.best_path}"
+    )
     return result
-
-
-def _finished(folder: str) -> StepResult | None:
-    """The result of a step that already finished in `folder` (its `done.json`)."""
-    done_path = os.path.join(folder, "done.json")
-    if not os.path.exists(done_path):
-        return None
-    with open(done_path) as f:
-        return StepResult(**json.load(f))
 
 
 def _training_data(data: Data, steps_per_epoch: int | None) -> tuple[tf.data.Dataset, int]:
@@ -218,14 +192,20 @@ def _run_callbacks(folder: str) -> list[tf.keras.callbacks.Callback]:
 
 
 def _check_finite(history: dict, *, step: int, epochs: int, folder: str) -> None:
-    """Raise `TrainingError` naming the epoch where the loss stopped being finite."""
+    """Raise `TrainingError` naming the epoch where the loss stopped being finite, and
+    the last good model if one was saved."""
     losses = history.get("loss", [])
     good = next((i for i, v in enumerate(losses) if not math.isfinite(v)), len(losses))
     if good < epochs:
+        last = os.path.join(folder, "last.keras")
+        kept = (
+            f"The last good model (epoch {good}) is {last}"
+            if good and os.path.exists(last)
+            else "No epoch finished with a finite loss, so no model was saved"
+        )
         raise TrainingError(
             f"step {step} stopped at epoch {good + 1} of {epochs}: the loss became NaN or "
-            f"infinite. The last good model (epoch {good}) is "
-            f"{os.path.join(folder, 'last.keras')}; lower --lr or check the data."
+            f"infinite. {kept}; lower --lr or check the data."
         )
 
 
@@ -243,34 +223,83 @@ def two_step(
     epochs: int | tuple[int, int],
     folder: str,
     init_from: str | None = None,
+    config: dict | None = None,
     **options,
 ) -> tuple[StepResult, StepResult]:
-    """The paper's recipe: step 1, then step 2 from step 1's best model.
+    """The paper's recipe: step 1, then step 2 from step 1's best model, in `folder`.
 
     `build_model(step)` returns the zoo model of that step; `init_from` (Keras weights or
-    a paper checkpoint) initialises step 1. `options` go to `train_recipe_step`.
+    a paper checkpoint) initialises step 1. `options` go to `train_recipe_step`. The run
+    is recorded in `folder/run.json` (what `abbnn report` reads): the dataset, epochs and
+    recipe options, the model's name, and `config` (e.g. the zoo options that built it).
+    A rerun resumes, after `RunFolder.start` has checked it trains the same thing.
     """
     epochs1, epochs2 = (epochs, epochs) if isinstance(epochs, int) else epochs
+    run = RunFolder(folder)
+    run.start({**run_config(data, epochs, init_from=init_from, **options), **(config or {})})
+
+    def named(model: tf.keras.Model) -> tf.keras.Model:
+        if "model" not in (config or {}):  # checked before this step trains
+            run.start({"model": model.name})
+        return model
 
     def step1():
-        model = build_model(1)
+        model = named(build_model(1))
         if init_from:
             _load(model, init_from)
         return model
 
     first = train_recipe_step(
-        step1, data, step=1, epochs=epochs1, folder=os.path.join(folder, "step1"), **options
+        step1, data, step=1, epochs=epochs1, folder=run.step_folder(1), of=2, **options
     )
 
     def step2():
-        model = build_model(2)
+        model = named(build_model(2))
         _load(model, first.best_path)
         return model
 
     second = train_recipe_step(
-        step2, data, step=2, epochs=epochs2, folder=os.path.join(folder, "step2"), **options
+        step2, data, step=2, epochs=epochs2, folder=run.step_folder(2), of=2, **options
     )
     return first, second
+
+
+def run_config(
+    data: Data, epochs, *, steps=(1, 2), init_from=None, teacher=None, **options
+) -> dict:
+    """What `run.json` records of a run: the data it trains on and the recipe's options
+    (those that change what is trained; see `RunFolder.start`)."""
+    config = {
+        "dataset": data.name,
+        "num_classes": data.num_classes,
+        "image_size": data.image_size,
+        "validation_split": data.validation_split,
+        "validation_examples": data.validation_examples,
+        "batch_size": data.batch_size,
+        "epochs": epochs,
+        "steps": list(steps),
+        "init_from": init_from,
+        "teacher": teacher,
+    }
+    for key in ("learning_rate", "weight_decay", "clip_factor", "steps_per_epoch"):
+        config[key] = options.get(key, LEARNING_RATE if key == "learning_rate" else None)
+    config["validation_steps"] = options.get("validation_steps")
+    return config
+
+
+def set_prelu_exponent(model: tf.keras.Model, exponent: int) -> int:
+    """Start every Q-PReLU of `model` at slope 2^`exponent` (the paper's L, default -3);
+    returns how many layers were set. Raises `ValueError` if the model has none."""
+    from larq_abbnn.layers import QuantRPReLU
+
+    found = [layer for layer in model.layers if isinstance(layer, QuantRPReLU)]
+    if not found:
+        raise ValueError(f"{model.name} has no Q-PReLU, so no slope exponent to set")
+    for layer in found:
+        layer.exponent.assign(
+            tf.fill(layer.exponent.shape, tf.cast(exponent, layer.exponent.dtype))
+        )
+    return len(found)
 
 
 def _load(model: tf.keras.Model, path: str) -> None:
@@ -282,6 +311,4 @@ def _load(model: tf.keras.Model, path: str) -> None:
 def _load_teacher(path: str) -> tf.keras.Model:
     if not os.path.exists(path):
         raise TrainingError(f"teacher model not found: {path}")
-    import larq_abbnn.layers  # noqa: F401  (registers the custom objects)
-
-    return tf.keras.models.load_model(path, compile=False)
+    return load_keras_file(path)

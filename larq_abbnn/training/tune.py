@@ -20,12 +20,11 @@ from __future__ import annotations
 import os
 
 import keras_tuner as kt
-import numpy as np
 import tensorflow as tf
 
 from larq_abbnn import layers, zoo
 from larq_abbnn.data import Data
-from larq_abbnn.training.run import compile_for_step
+from larq_abbnn.training.run import compile_for_step, set_prelu_exponent
 
 
 class RecipeHyperModel(kt.HyperModel):
@@ -43,14 +42,17 @@ class RecipeHyperModel(kt.HyperModel):
         padding: str = "reference",
         alpha: float | None = None,
         activation: str | None = None,
+        prelu_exponent: int | None = None,
     ):
-        """`alpha` fixes the residual scale (otherwise A&B trials search 2^-2 and 2^-3);
-        `activation="leaky"` runs the search on the slope ablation."""
+        """`alpha` fixes the residual scale (otherwise A&B trials search 2^-2 and 2^-3),
+        `prelu_exponent` the initial Q-PReLU slope exponent (otherwise searched from -5 to
+        -1); `activation="leaky"` runs the search on the slope ablation."""
         super().__init__(name=model_name)
         self.model_name, self.data, self.step = model_name, data, step
         self.epochs, self.steps_per_epoch = epochs, steps_per_epoch
         self.width_multiplier, self.padding = width_multiplier, padding
         self.alpha, self.activation = alpha, activation
+        self.prelu_exponent = prelu_exponent
 
     def build(self, hp: kt.HyperParameters) -> tf.keras.Model:
         learning_rate = hp.Float("learning_rate", 1e-4, 1e-2, sampling="log", default=1e-3)
@@ -72,11 +74,11 @@ class RecipeHyperModel(kt.HyperModel):
             width_multiplier=self.width_multiplier,
             **kwargs,
         )
-        if is_ab:
-            exponent = hp.Int("prelu_exponent", -5, -1, default=-3)
-            for layer in model.layers:
-                if isinstance(layer, layers.QuantRPReLU):
-                    layer.exponent.assign(np.full(layer.exponent.shape, float(exponent)))
+        if self.prelu_exponent is not None:
+            set_prelu_exponent(model, self.prelu_exponent)
+        elif any(isinstance(layer, layers.QuantRPReLU) for layer in model.layers):
+            # the same value `abbnn train --prelu-exponent` takes
+            set_prelu_exponent(model, hp.Int("prelu_exponent", -5, -1, default=-3))
         return compile_for_step(
             model,
             step=self.step,

@@ -11,6 +11,7 @@ Every model function takes the same keyword-only arguments (larq-zoo's `input_sh
 `alpha`, `padding` and `width_multiplier`).
 """
 
+from larq_abbnn.zoo import model
 from larq_abbnn.zoo.reactnet_a import ABReActNetA, BNFreeReActNetA, BNReActNetA
 from larq_abbnn.zoo.resnet import (
     ABBiResNet18,
@@ -50,6 +51,12 @@ def get(name: str):
         ) from None
 
 
+def estimated_parameters(name: str, width_multiplier: float) -> float:
+    """Parameters of zoo model `name` at `width_multiplier`, estimated without building
+    it at that width (e.g. to refuse one that cannot fit in memory)."""
+    return model.estimated_parameters(get(name), width_multiplier)
+
+
 __all__ = [
     "ABReActNet18",
     "ABReActNet34",
@@ -62,6 +69,7 @@ __all__ = [
     "BNReActNetA",
     "BLOCK_PREFIX",
     "MODELS",
+    "estimated_parameters",
     "get",
     "to_step",
     "binary_conv_count",

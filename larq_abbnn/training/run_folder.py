@@ -1,0 +1,242 @@
+"""The run folder: the one module that knows its layout, for the trainer that writes it
+and for `abbnn report`, the plots and `abbnn evaluate` that read it.
+
+```
+RUN/
+  run.json            what was trained: model, dataset, network and recipe options
+  step1/, step2/      one per recipe step:
+    best.keras, best.json     the best validation epoch's model, and that epoch's logs
+    last.keras, last.json     the last finished epoch's
+    history.csv, logs/        one row per epoch (CSVLogger), TensorBoard
+    backup/                   Keras's BackupAndRestore while the step runs
+    done.json                 the step's result (`StepResult`), once it has finished
+  curves.png, slopes.png
+  FILE.accuracy.json  beside any model `abbnn evaluate` measured (e.g. step2/best.tflite)
+```
+
+A rerun into the same folder resumes, so `run.json` is also the guard of that promise:
+`RunFolder.start` refuses options that would change the model or the recipe of the run
+already there (resuming with them would mix two runs in one folder).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, field
+
+from larq_abbnn.files import write_json
+
+CONFIG = "run.json"
+DONE = "done.json"
+HISTORY = "history.csv"
+#: run.json keys that do not change what is trained: a rerun may differ in them.
+#: `steps` grows (`--step 1` now, both steps later), the strategy and verbosity are how.
+NOT_COMPARED = frozenset({"steps", "strategy", "verbose", "data_dir", "manual_dir"})
+
+
+class RunMismatch(ValueError):
+    """A rerun whose options differ from those its run folder was started with;
+    `differences` maps each run.json key to (recorded, given)."""
+
+    def __init__(self, folder: str, differences: dict[str, tuple], names: dict | None = None):
+        names = names or {}
+        listed = "; ".join(
+            f"{names.get(key, key)} {old!r} there, {new!r} now"
+            for key, (old, new) in differences.items()
+        )
+        super().__init__(
+            f"{folder} holds a run with other options ({listed}). Rerun with the options it "
+            "was started with to resume it, or start anew in another folder (--output) or "
+            "after deleting this one."
+        )
+        self.folder, self.differences = folder, differences
+
+
+@dataclass
+class StepResult:
+    """What one finished step left in its folder."""
+
+    step: int
+    folder: str
+    epochs: int
+    best_val_accuracy: float | None
+    best_epoch: int | None
+    wall_seconds: float
+    history: dict = field(default_factory=dict)
+
+    @property
+    def best_path(self) -> str:
+        return os.path.join(self.folder, "best.keras")
+
+    @property
+    def last_path(self) -> str:
+        return os.path.join(self.folder, "last.keras")
+
+
+def read_history(path: str) -> dict[str, list[float]]:
+    """A CSVLogger file as columns; a row repeated by a resumed run counts once."""
+    if not os.path.exists(path):
+        return {}
+    rows: dict[int, dict] = {}
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            rows[int(row["epoch"])] = row
+    columns: dict[str, list[float]] = {}
+    for epoch in sorted(rows):
+        for key, value in rows[epoch].items():
+            columns.setdefault(key, []).append(
+                float(value) if value not in ("", None) else math.nan
+            )
+    return columns
+
+
+def _read_json(path: str) -> dict:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{path} cannot be read as JSON: {error}") from None
+
+
+class RunFolder:
+    """A run folder at `path` (it need not exist yet)."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = os.fspath(path)
+
+    def __repr__(self) -> str:
+        return f"RunFolder({self.path!r})"
+
+    @classmethod
+    def containing(cls, file: str, levels: int = 3) -> RunFolder | None:
+        """The run folder `file` lies in (`RUN/step2/best.keras`), if any: the nearest
+        of its parent folders, up to `levels` up, that holds a `run.json`."""
+        folder = os.path.dirname(os.path.abspath(file))
+        for _ in range(levels):
+            if os.path.isfile(os.path.join(folder, CONFIG)):
+                return cls(folder)
+            folder = os.path.dirname(folder)
+        return None
+
+    # -- run.json ---------------------------------------------------------------------
+    @property
+    def config_path(self) -> str:
+        return os.path.join(self.path, CONFIG)
+
+    def config(self) -> dict | None:
+        """What `run.json` records, or None in a folder without one."""
+        if not os.path.isfile(self.config_path):
+            return None
+        return _read_json(self.config_path)
+
+    def differences(self, config: dict) -> dict[str, tuple]:
+        """key -> (recorded, given) where `config` differs from `run.json` (keys both have)."""
+        recorded = self.config() or {}
+        config = json.loads(json.dumps(config))  # as run.json holds it: tuples are lists
+        return {
+            key: (recorded[key], value)
+            for key, value in config.items()
+            if key in recorded and key not in NOT_COMPARED and recorded[key] != value
+        }
+
+    def check(self, config: dict, names: dict[str, str] | None = None) -> None:
+        """Raise `RunMismatch` naming each option where `config` differs from the run's
+        (`names`: how to call a key in the message, e.g. "--lr" for "learning_rate")."""
+        differences = self.differences(config)
+        if differences:
+            raise RunMismatch(self.path, differences, names)
+
+    def start(self, config: dict, names: dict[str, str] | None = None) -> None:
+        """Check `config` against the run's (`check`) and record it, with the steps asked
+        for so far added to those recorded. Touches nothing when the check fails."""
+        self.check(config, names)
+        recorded = self.config() or {}
+        config = json.loads(json.dumps(config))
+        steps = sorted(set(recorded.get("steps", [])) | set(config.get("steps", [])))
+        write_json(self.config_path, {**recorded, **config, "steps": steps})
+
+    # -- steps ------------------------------------------------------------------------
+    def step_folder(self, step: int) -> str:
+        return os.path.join(self.path, f"step{step}")
+
+    def history(self, step: int) -> dict[str, list[float]]:
+        return read_history(os.path.join(self.step_folder(step), HISTORY))
+
+    def finished(self, step: int) -> StepResult | None:
+        """The result of a step that has finished (its `done.json`), or None."""
+        return finished_step(self.step_folder(step))
+
+    def finished_steps(self) -> dict[int, dict]:
+        """step -> its `done.json`, for the steps that have finished."""
+        return {
+            step: _read_json(os.path.join(self.step_folder(step), DONE))
+            for step in (1, 2)
+            if os.path.isfile(os.path.join(self.step_folder(step), DONE))
+        }
+
+    def tflite_files(self) -> list[str]:
+        """Every `.tflite` file in the run folder, sorted."""
+        import glob
+
+        pattern = os.path.join(glob.escape(self.path), "**", "*.tflite")
+        return sorted(glob.glob(pattern, recursive=True))
+
+
+def finished_step(folder: str) -> StepResult | None:
+    """The result of the step that finished in `folder` (its `done.json`), or None."""
+    path = os.path.join(folder, DONE)
+    if not os.path.exists(path):
+        return None
+    return StepResult(**_read_json(path))
+
+
+def write_finished_step(result: StepResult) -> None:
+    write_json(os.path.join(result.folder, DONE), asdict(result))
+
+
+# -- accuracy records ---------------------------------------------------------------------
+#: What makes two evaluations the same measurement: a new one replaces only its own kind.
+MEASUREMENT = ("dataset", "split", "examples", "how")
+
+
+def accuracy_record_path(model_path: str) -> str:
+    """Where `abbnn evaluate` records a model's accuracy: `MODEL.accuracy.json`."""
+    return os.fspath(model_path) + ".accuracy.json"
+
+
+def accuracy_records(model_path: str) -> list[dict]:
+    """The evaluations recorded beside `model_path` (none if there is no record). Each
+    says what it measured: dataset, split, examples, `limit`, whether it was the whole
+    split (`full`), how the model ran, top-1 and top-5."""
+    path = accuracy_record_path(model_path)
+    if not os.path.isfile(path):
+        return []
+    record = _read_json(path)
+    # a record of an earlier release holds one evaluation, without `split` or `full`
+    return record.get("evaluations", [record] if "top1" in record else [])
+
+
+def record_accuracy(model_path: str, evaluation: dict) -> None:
+    """Add `evaluation` to the record beside `model_path`. It replaces an earlier one
+    only of the same measurement (`MEASUREMENT`): a 3-image check never overwrites the
+    evaluation of the whole split."""
+    key = tuple(evaluation.get(k) for k in MEASUREMENT)
+    kept = [e for e in accuracy_records(model_path) if tuple(e.get(k) for k in MEASUREMENT) != key]
+    write_json(accuracy_record_path(model_path), {"evaluations": [*kept, evaluation]})
+
+
+def full_evaluation(model_path: str, dataset: str, examples: int | None) -> dict | None:
+    """The newest evaluation beside `model_path` of the whole validation split of
+    `dataset` (`examples` images, when the run recorded how many), or None."""
+    matching = [
+        e
+        for e in accuracy_records(model_path)
+        if e.get("dataset") == dataset
+        and e.get("limit") is None
+        and (examples is None or e.get("examples") == examples)
+        and e.get("full", examples is not None)
+    ]
+    return matching[-1] if matching else None
