@@ -21,44 +21,32 @@ def shape(text: str) -> tuple[int, int, int]:
     return dims
 
 
-def positive(kind: type) -> Callable[[str], int | float]:
-    """An argparse type: a positive, finite `kind` (int or float; `nan` and `inf` refused)."""
+def _bounded(kind: type, accepts: Callable[[float], bool], wanted: str) -> Callable[[str], float]:
+    """An argparse type: a `kind` (int or float) for which `accepts(value)`; `wanted` says
+    what is expected in the error (`nan` and `inf` fail every bound below)."""
 
     def parse(text: str):
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}") from None
-        if not 0 < value < math.inf:
-            raise argparse.ArgumentTypeError(
-                f"expected a positive finite {kind.__name__}, got {text!r}"
-            )
+        if not accepts(value):
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}")
         return value
 
-    parse.__name__ = f"positive {kind.__name__}"
+    parse.__name__ = wanted
     return parse
 
 
-def non_negative(text: str) -> float:
-    """An argparse type: a finite float >= 0 (0 turns a term off)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a float, got {text!r}") from None
-    if not 0 <= value < math.inf:
-        raise argparse.ArgumentTypeError(f"expected a finite float >= 0, got {text!r}")
-    return value
+def positive(kind: type) -> Callable[[str], int | float]:
+    """An argparse type: a positive, finite `kind` (int or float; `nan` and `inf` refused)."""
+    return _bounded(kind, lambda v: 0 < v < math.inf, f"a positive finite {kind.__name__}")
 
 
-def fraction(text: str) -> float:
-    """An argparse type: a float strictly between 0 and 1."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a float, got {text!r}") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1, got {text!r}")
-    return value
+#: An argparse type: a finite float >= 0 (0 turns a term off).
+non_negative = _bounded(float, lambda v: 0 <= v < math.inf, "a finite float >= 0")
+#: An argparse type: a float strictly between 0 and 1.
+fraction = _bounded(float, lambda v: 0 < v < 1, "a fraction between 0 and 1")
 
 
 def add_network(parser: argparse.ArgumentParser, *, unset: bool = False) -> None:

@@ -63,6 +63,18 @@ def np_sign(x):
     return np.where(x >= 0, 1.0, -1.0)
 
 
+def image_folder(root, classes=3, per_class=12) -> str:
+    """`classes` x `per_class` 32 px PNGs in root/c<k>/, whose classes differ in brightness
+    (learnable in a few steps), as `folder:ROOT`."""
+    rng = np.random.default_rng(0)
+    for c in range(classes):
+        os.makedirs(root / f"c{c}")
+        for i in range(per_class):
+            pixels = np.clip(rng.normal(60 + 60 * c, 40, (32, 32, 3)), 0, 255).astype(np.uint8)
+            (root / f"c{c}" / f"{i:02d}.png").write_bytes(tf.io.encode_png(pixels).numpy())
+    return f"folder:{root}"
+
+
 def run_abbnn(*args, timeout=900, as_user=False):
     """The `abbnn` command in a subprocess. With `as_user`, in the environment a user has
     (no TF_CPP_MIN_LOG_LEVEL: what abbnn itself silences is tested), otherwise with

@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import run_abbnn
+from conftest import image_folder, run_abbnn
 
 from abbnn import cli, native_logs, recipe
 from larq_abbnn import zoo
@@ -103,6 +103,23 @@ def test_keras_warnings_about_its_internals_are_silenced_unless_debug():
         lines = [line for line in result.stderr.splitlines() if not _native_lines(line)]
         assert [any(s in line for line in lines) for s in shown] == [True] * len(shown)
         assert debug or "is slow" not in result.stderr, result.stderr
+
+
+def test_a_tiny_real_train_and_convert_write_nothing_to_stderr(tmp_path):
+    """What a user sees of `train` and `convert` (here on every supported TensorFlow: this
+    file is in the compatibility subset): their own output on stdout, nothing on stderr."""
+    images = image_folder(tmp_path / "images", per_class=6)
+    out = tmp_path / "run"
+    trained = run_abbnn(
+        "train", "--dataset", images, "--step", "1", "--epochs", "1", "--steps-per-epoch", "1",
+        "--width-multiplier", "0.125", "--batch-size", "8", "--output", out, as_user=True,
+    )  # fmt: skip
+    assert trained.returncode == 0 and trained.stderr == "", trained.stderr
+    assert "step 1: binary activations, real weights; 1 epoch" in trained.stdout
+    converted = run_abbnn(
+        "convert", out / "step1" / "best.keras", "-o", out / "step1" / "best.tflite", as_user=True
+    )
+    assert converted.returncode == 0 and converted.stderr == "", converted.stderr
 
 
 def _tensorflow_logs_at_start_up(env) -> bool:

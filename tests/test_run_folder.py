@@ -7,6 +7,7 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import image_folder
 
 from larq_abbnn.analysis import report
 from larq_abbnn.training import run_folder
@@ -18,14 +19,7 @@ TINY = ["--width-multiplier", "0.125", "--batch-size", "8", "--verbose", "2"]
 @pytest.fixture(scope="module")
 def images(tmp_path_factory):
     """3 classes x 6 PNGs of 32 px."""
-    root = tmp_path_factory.mktemp("images")
-    rng = np.random.default_rng(0)
-    for c in range(3):
-        os.makedirs(root / f"c{c}")
-        for i in range(6):
-            pixels = rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)
-            (root / f"c{c}" / f"{i}.png").write_bytes(tf.io.encode_png(pixels).numpy())
-    return f"folder:{root}"
+    return image_folder(tmp_path_factory.mktemp("images"), per_class=6)
 
 
 def test_a_rerun_resumes_and_says_so_and_other_options_are_refused(abbnn, images, tmp_path):

@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import REPO, run_abbnn
+from conftest import REPO, image_folder, run_abbnn
 
 import larq_abbnn  # noqa: F401  (registers the layers `load_model` reads)
 
@@ -22,14 +22,7 @@ TINY = ["--width-multiplier", "0.125", "--batch-size", "8", "--verbose", "2"]
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
     """3 classes x 12 PNGs whose classes differ in brightness (learnable in a few steps)."""
-    root = tmp_path_factory.mktemp("images")
-    rng = np.random.default_rng(0)
-    for c in range(3):
-        os.makedirs(root / f"c{c}")
-        for i in range(12):
-            pixels = np.clip(rng.normal(60 + 60 * c, 40, (32, 32, 3)), 0, 255).astype(np.uint8)
-            (root / f"c{c}" / f"{i:02d}.png").write_bytes(tf.io.encode_png(pixels).numpy())
-    return f"folder:{root}"
+    return image_folder(tmp_path_factory.mktemp("images"))
 
 
 @pytest.fixture(scope="module")
