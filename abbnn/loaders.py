@@ -35,6 +35,25 @@ def load_model(spec: str, args: argparse.Namespace) -> tf.keras.Model:
     return load_keras_file(spec)
 
 
+def check_zoo_options(args: argparse.Namespace) -> None:
+    """Refuse `--alpha`, `--activation` or `--prelu-exponent` for a model that has no such
+    thing (BN baselines have no alpha; only the A&B ReActNets have Q-PReLU), before the
+    data is loaded or the run folder touched."""
+    import inspect
+
+    parameters = inspect.signature(zoo.get(args.model)).parameters
+    for key in network_options(args):
+        if key not in parameters:
+            raise ValueError(f"--{key.replace('_', '-')} does not apply to {args.model}")
+    exponent = getattr(args, "prelu_exponent", None)
+    if exponent is not None and ("activation" not in parameters or args.activation == "leaky"):
+        raise ValueError(
+            f"--prelu-exponent applies to Q-PReLU slopes, which {args.model}"
+            + (" with --activation leaky" if args.activation == "leaky" else "")
+            + " does not have (the A&B ReActNets do)"
+        )
+
+
 def check_model_size(name: str, width_multiplier: float) -> None:
     """Refuse a width whose model would not fit in this machine's memory for training,
     before anything is built or written (TensorFlow would end in a raw out-of-memory)."""

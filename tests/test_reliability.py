@@ -484,6 +484,26 @@ def test_an_absurd_width_is_refused_with_its_size_before_anything_is_written(abb
     assert not out.exists()
 
 
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--model", "bn_reactnet18", "--alpha", "0.125"], "--alpha does not apply to bn_reactnet18"),
+        (["--model", "ab_xnornet18", "--prelu-exponent", "-2"],
+         "--prelu-exponent applies to Q-PReLU slopes, which ab_xnornet18 does not have"),
+        (["--activation", "leaky", "--prelu-exponent", "-2"],
+         "which ab_reactnet18 with --activation leaky does not have"),
+    ],
+)  # fmt: skip
+def test_options_a_model_does_not_take_are_refused_before_the_run_folder(
+    abbnn, tmp_path, args, message
+):
+    """(Found after the trial: refused at build time, they left a run.json recording them,
+    and the rerun without them was then refused as a changed run.)"""
+    code, _, stderr = abbnn("train", *args, "--output", tmp_path / "run")
+    assert code == 1 and message in stderr, stderr
+    assert not (tmp_path / "run").exists()
+
+
 def test_summary_takes_the_zoo_spelling_of_every_other_command(abbnn):
     for spelling in ("zoo:ab_xnornet18", "ab_xnornet18"):
         code, stdout, stderr = abbnn("summary", spelling, "--input-shape", "32,32,3",

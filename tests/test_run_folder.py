@@ -62,6 +62,20 @@ def test_a_rerun_of_options_that_do_not_change_the_run_is_allowed(tmp_path):
     assert error.value.differences == {"epochs": ([2, 1], [2, 2])}
 
 
+def test_a_run_whose_model_cannot_be_built_records_nothing(tmp_path):
+    from larq_abbnn import data, training
+
+    images = tf.data.Dataset.from_tensor_slices((np.zeros((4, 16, 16, 3)), np.zeros(4)))
+    d = data.Data(images.batch(2), images.batch(2), 2, "cifar", 16, 4, 4, 2)
+
+    def build(step):
+        raise ValueError("the zoo refuses this input")
+
+    with pytest.raises(ValueError, match="the zoo refuses this input"):
+        training.two_step(build, d, epochs=1, folder=str(tmp_path / "run"), verbose=0)
+    assert not (tmp_path / "run" / "run.json").exists()
+
+
 def test_a_folder_without_a_run_is_named(tmp_path):
     assert RunFolder(tmp_path).config() is None
     assert RunFolder.containing(str(tmp_path / "step2" / "best.keras")) is None

@@ -79,11 +79,12 @@ INTERRUPTED = "rerun the same command to resume from the last finished epoch"
 def run(args: argparse.Namespace) -> int:
     import tensorflow as tf
 
-    from abbnn.loaders import check_model_size, load_data, make_strategy
+    from abbnn.loaders import check_model_size, check_zoo_options, load_data, make_strategy
     from larq_abbnn import training, zoo
     from larq_abbnn.training import plots
     from larq_abbnn.zoo.weights import load_weights
 
+    check_zoo_options(args)
     check_model_size(args.model, args.width_multiplier)
     strategy = make_strategy(args.strategy)
     tf.keras.utils.set_random_seed(args.seed)
@@ -122,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     names.update(learning_rate="--lr", num_classes="the dataset's classes",
                  image_size="the dataset's image size", validation_examples="validation images",
                  validation_split="the validation split")  # fmt: skip
-    run_folder.start(config, names)
+    run_folder.check(config, names)
     print(
         f"train      {args.model} (width x{args.width_multiplier:g}) on {args.dataset}: "
         f"{d.train_examples:,} train / {d.validation_examples:,} validation images, "
@@ -150,8 +151,14 @@ def run(args: argparse.Namespace) -> int:
             config=config, **fit_options,
         )  # fmt: skip
     else:
+
+        def build_step() -> tf.keras.Model:
+            model = build(args.step, args.init_from)
+            run_folder.start(config, names)  # once the model is built (as two_step does)
+            return model
+
         training.train_recipe_step(
-            lambda: build(args.step, args.init_from),
+            build_step,
             d,
             step=args.step,
             epochs=args.epochs,

@@ -46,10 +46,11 @@ def train_options(values: dict) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     import tensorflow as tf
 
-    from abbnn.loaders import check_model_size, load_data
+    from abbnn.loaders import check_model_size, check_zoo_options, load_data
     from larq_abbnn.files import write_json
     from larq_abbnn.training.tune import RecipeHyperModel, is_worker, search
 
+    check_zoo_options(args)
     check_model_size(args.model, args.width_multiplier)
     tf.keras.utils.set_random_seed(args.seed)
     d = load_data(args)

@@ -232,15 +232,17 @@ def two_step(
     a paper checkpoint) initialises step 1. `options` go to `train_recipe_step`. The run
     is recorded in `folder/run.json` (what `abbnn report` reads): the dataset, epochs and
     recipe options, the model's name, and `config` (e.g. the zoo options that built it).
-    A rerun resumes, after `RunFolder.start` has checked it trains the same thing.
+    A rerun resumes, after `RunFolder.check` has found it trains the same thing; `run.json`
+    is written once the first model is built.
     """
     epochs1, epochs2 = (epochs, epochs) if isinstance(epochs, int) else epochs
     run = RunFolder(folder)
-    run.start({**run_config(data, epochs, init_from=init_from, **options), **(config or {})})
+    recorded = {**run_config(data, epochs, init_from=init_from, **options), **(config or {})}
+    run.check(recorded)  # before anything is touched
 
     def named(model: tf.keras.Model) -> tf.keras.Model:
-        if "model" not in (config or {}):  # checked before this step trains
-            run.start({"model": model.name})
+        # recorded once a model is built: options the zoo refuses leave no run.json behind
+        run.start({"model": model.name, **recorded})
         return model
 
     def step1():
