@@ -15,6 +15,7 @@ import io
 import os
 from dataclasses import dataclass, field
 
+from larq_abbnn.data import ALIASES
 from larq_abbnn.training.run_folder import RunFolder, full_evaluation
 
 #: The paper's results (top-1 %, spec section 5): (network, dataset) -> {column: value}
@@ -111,7 +112,7 @@ def paper_dataset(dataset: str | None) -> str | None:
     if not dataset or dataset.startswith("folder:"):
         return None
     name = dataset.split(":")[0]
-    name = {"imagenet2012": "imagenet"}.get(name, name)
+    name = {tfds: short for short, tfds in ALIASES.items()}.get(name, name)  # imagenet2012
     return name if name in PUBLISHED_DATASETS else None
 
 
@@ -192,6 +193,7 @@ def runs_table(runs: list[Run], fmt: str = "markdown", paper: str | None = None)
     ]  # fmt: skip
     rows = []
     for r in runs:
+        published = r.published(paper)
         rows.append(
             [
                 os.path.basename(os.path.normpath(r.folder)),
@@ -200,7 +202,7 @@ def runs_table(runs: list[Run], fmt: str = "markdown", paper: str | None = None)
                 str(r.config.get("epochs", "?")),
                 _percent(r.steps.get(1, {}).get("best_val_accuracy")),
                 _percent(r.steps.get(2, {}).get("best_val_accuracy")),
-                "-" if r.published(paper) is None else f"{r.published(paper):.2f}",
+                "-" if published is None else f"{published:.2f}",
                 _percent(r.tflite_accuracy),
                 r.tflite_evaluated_on or "-",
                 "-" if r.tflite_bytes is None else f"{r.tflite_bytes / 1e6:.2f}",

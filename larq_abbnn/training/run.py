@@ -282,16 +282,16 @@ def run_config(
         "steps": list(steps),
         "init_from": init_from,
         "teacher": teacher,
+        "learning_rate": options.get("learning_rate", LEARNING_RATE),
     }
-    for key in ("learning_rate", "weight_decay", "clip_factor", "steps_per_epoch"):
-        config[key] = options.get(key, LEARNING_RATE if key == "learning_rate" else None)
-    config["validation_steps"] = options.get("validation_steps")
+    for key in ("weight_decay", "clip_factor", "steps_per_epoch", "validation_steps"):
+        config[key] = options.get(key)
     return config
 
 
-def set_prelu_exponent(model: tf.keras.Model, exponent: int) -> int:
-    """Start every Q-PReLU of `model` at slope 2^`exponent` (the paper's L, default -3);
-    returns how many layers were set. Raises `ValueError` if the model has none."""
+def set_prelu_exponent(model: tf.keras.Model, exponent: int) -> None:
+    """Start every Q-PReLU of `model` at slope 2^`exponent` (the paper's L, default -3).
+    Raises `ValueError` if the model has none."""
     from larq_abbnn.layers import QuantRPReLU
 
     found = [layer for layer in model.layers if isinstance(layer, QuantRPReLU)]
@@ -301,7 +301,6 @@ def set_prelu_exponent(model: tf.keras.Model, exponent: int) -> int:
         layer.exponent.assign(
             tf.fill(layer.exponent.shape, tf.cast(exponent, layer.exponent.dtype))
         )
-    return len(found)
 
 
 def _load(model: tf.keras.Model, path: str) -> None:

@@ -22,6 +22,7 @@ already there (resuming with them would mix two runs in one folder).
 from __future__ import annotations
 
 import csv
+import glob
 import json
 import math
 import os
@@ -165,32 +166,27 @@ class RunFolder:
     def history(self, step: int) -> dict[str, list[float]]:
         return read_history(os.path.join(self.step_folder(step), HISTORY))
 
-    def finished(self, step: int) -> StepResult | None:
-        """The result of a step that has finished (its `done.json`), or None."""
-        return finished_step(self.step_folder(step))
-
     def finished_steps(self) -> dict[int, dict]:
         """step -> its `done.json`, for the steps that have finished."""
-        return {
-            step: _read_json(os.path.join(self.step_folder(step), DONE))
-            for step in (1, 2)
-            if os.path.isfile(os.path.join(self.step_folder(step), DONE))
-        }
+        done = {step: _done(self.step_folder(step)) for step in (1, 2)}
+        return {step: record for step, record in done.items() if record is not None}
 
     def tflite_files(self) -> list[str]:
         """Every `.tflite` file in the run folder, sorted."""
-        import glob
-
         pattern = os.path.join(glob.escape(self.path), "**", "*.tflite")
         return sorted(glob.glob(pattern, recursive=True))
 
 
+def _done(folder: str) -> dict | None:
+    """The `done.json` of the step in `folder`, or None while it has not finished."""
+    path = os.path.join(folder, DONE)
+    return _read_json(path) if os.path.isfile(path) else None
+
+
 def finished_step(folder: str) -> StepResult | None:
     """The result of the step that finished in `folder` (its `done.json`), or None."""
-    path = os.path.join(folder, DONE)
-    if not os.path.exists(path):
-        return None
-    return StepResult(**_read_json(path))
+    done = _done(folder)
+    return None if done is None else StepResult(**done)
 
 
 def write_finished_step(result: StepResult) -> None:
