@@ -212,3 +212,15 @@ def test_evaluations_progress_bar_has_a_total(capsys):
     ).batch(2)
     assert evaluate(model, images, progress=True, total=7).examples == 7
     assert "0/7 [" in capsys.readouterr().err  # a total, not "7img [00:00, ...]"
+
+
+@pytest.mark.parametrize("values", [[-3] * 960, [-5, -3, -3, -2]])
+def test_the_slope_histogram_ticks_whole_exponents(values):
+    """(The trial's slopes.png of an untrained run, every exponent -3, was ticked at
+    -3.4, -3.2, ..., -2.6.)"""
+    from larq_abbnn.training import plots
+
+    plt = plots._pyplot()
+    fig = plots.slopes_figure(np.asarray(values), "m", plt)
+    assert list(fig.axes[0].get_xticks()) == list(range(min(values), max(values) + 1))
+    plt.close(fig)

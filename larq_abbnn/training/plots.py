@@ -74,19 +74,27 @@ def slope_histogram(model, path: str) -> bool:
         return False
     values = np.concatenate(exponents).astype(int)
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 4))
-    bins = np.arange(values.min() - 0.5, values.max() + 1.5)
-    ax.hist(values, bins=bins, rwidth=0.85)
-    ax.set(
-        xlabel="slope exponent (slope = 2**exponent)",
-        ylabel="channels",
-        title=f"Q-PReLU slopes of {model.name} ({values.size} channels)",
-    )
-    fig.tight_layout()
+    fig = slopes_figure(values, model.name, plt)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=100)
     plt.close(fig)
     return True
+
+
+def slopes_figure(values: np.ndarray, name: str, plt):
+    """The figure of `slope_histogram`: one bar per integer exponent, ticked at each."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    bins = np.arange(values.min() - 0.5, values.max() + 1.5)
+    ax.hist(values, bins=bins, rwidth=0.85)
+    # exponents are integers: a tick per exponent, not matplotlib's -3.4, -3.2, ...
+    ax.set_xticks(np.arange(values.min(), values.max() + 1))
+    ax.set(
+        xlabel="slope exponent (slope = 2**exponent)",
+        ylabel="channels",
+        title=f"Q-PReLU slopes of {name} ({values.size} channels)",
+    )
+    fig.tight_layout()
+    return fig
 
 
 def write_plots(folder: str) -> list[str]:
