@@ -35,6 +35,8 @@ MODEL_NAMES = (
     "bn_reactnet18",
     "bn_reactneta",
 )
+#: The network families (`larq_abbnn.families`): the paper's A&B and its two baselines.
+FAMILY_NAMES = ("ab", "bnfree", "bn")
 #: First layers: ImageNet's downsampling stem or CIFAR's full-resolution one.
 STEMS = ("imagenet", "cifar")
 #: "reference": PyTorch's symmetric zero padding (the paper's checkpoints need it);
@@ -59,15 +61,20 @@ def stem_for(height: int | None, width: int | None) -> str:
     return "cifar" if sides and max(sides) <= SMALL_IMAGE else "imagenet"
 
 
+#: The paper's datasets: name -> (tfds name, classes, stem, image size, evaluation split).
+#: `larq_abbnn.data` loads them by these tfds names; the checkpoints were trained on them.
+DATASETS = {
+    "cifar10": ("cifar10", 10, "cifar", 32, "test"),
+    "cifar100": ("cifar100", 100, "cifar", 32, "test"),
+    "imagenet": ("imagenet2012", 1000, "imagenet", 224, "validation"),
+}
 #: dataset -> (stem, classes, input size) of the paper's released checkpoints
 CHECKPOINT_DATASETS = {
-    "cifar10": ("cifar", 10, 32),
-    "cifar100": ("cifar", 100, 32),
-    "imagenet": ("imagenet", 1000, 224),
+    name: (stem, classes, size) for name, (_, classes, stem, size, _) in DATASETS.items()
 }
 
 # -- deployment ----------------------------------------------------------------------------
-#: LCE interpreter kernels for `LceBconv2d` (`larq_abbnn.analysis.tflite_file.KERNELS`).
+#: LCE interpreter kernels for `LceBconv2d` (`larq_abbnn.analysis.kernels` gives their options).
 KERNEL_NAMES = ("bgemm", "indirect_bgemm", "reference")
 #: tf.distribute strategies `abbnn train` can create.
 STRATEGIES = ("default", "mirrored", "multiworker", "tpu")

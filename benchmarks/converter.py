@@ -23,7 +23,7 @@ def _convert_in_fresh_process(size: int) -> dict:
     code = f"""
 import json, resource, time
 from larq_abbnn import zoo
-from larq_abbnn.conversion import convert
+from larq_abbnn.converters import convert
 model = zoo.ABReActNetA(input_shape=({size}, {size}, 3))
 start = time.perf_counter()
 flatbuffer = convert(model)
@@ -55,7 +55,7 @@ def main() -> None:
     from larq_abbnn import zoo
     from larq_abbnn.analysis.benchmark import measure
     from larq_abbnn.analysis.synthetic import trained_looking
-    from larq_abbnn.conversion import convert
+    from larq_abbnn.converters import convert
 
     shape = (args.size, args.size, 3)
     ab = trained_looking(zoo.ABReActNetA(input_shape=shape))

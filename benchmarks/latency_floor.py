@@ -81,7 +81,7 @@ def main() -> None:
     from larq_abbnn import zoo
     from larq_abbnn.analysis.benchmark import measure
     from larq_abbnn.analysis.synthetic import trained_looking
-    from larq_abbnn.conversion import convert
+    from larq_abbnn.converters import convert
 
     shape = (args.size, args.size, 3)
     keras_models = {

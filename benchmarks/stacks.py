@@ -9,7 +9,7 @@ work; the rounds interleave them (old, new, old, new, ...), so a busy machine sl
 alike. Measured, as the stack issue states them:
 - training images/s of the CIFAR ABReActNet-18 (full width), step 1 and step 2, batch 64,
   2 threads (`benchmarks/training_throughput.py`'s `ours`: the train function `fit` runs);
-- the time to fold and convert ABReActNetA (`conversion.convert`, the model built fresh
+- the time to fold and convert ABReActNetA (`converters.convert`, the model built fresh
   each round, its build not counted);
 - `abbnn evaluate`'s images/s on an image folder's validation split (`--images`, e.g. the
   CIFAR-10 JPEGs: its last 10% of each class, `--limit` images), of one
@@ -46,7 +46,7 @@ def _worker() -> None:
     from training_throughput import _batches, ours
 
     from larq_abbnn import zoo
-    from larq_abbnn.conversion import convert
+    from larq_abbnn.converters import convert
 
     out = sys.stdout
     sys.stdout = sys.stderr  # Keras's and the converter's prints stay off the protocol
@@ -159,7 +159,7 @@ def main() -> None:
             tflite = os.path.join(tmp, "ab_reactnet18.tflite")
             code = (
                 "import larq_abbnn, sys; from larq_abbnn import zoo; "
-                "from larq_abbnn.conversion import convert; "
+                "from larq_abbnn.converters import convert; "
                 "m = zoo.ABReActNet18(input_shape=(32, 32, 3), num_classes=10); "
                 "open(sys.argv[1], 'wb').write(convert(m))"
             )

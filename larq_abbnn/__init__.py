@@ -35,11 +35,12 @@ __all__ = [
     "__version__",
     "quantizers",
     "layers",
+    "families",
     "checkpoints",
     "zoo",
     "data",
     "training",
-    "conversion",
+    "converters",
     "analysis",
     "files",
 ]

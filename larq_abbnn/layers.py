@@ -13,15 +13,19 @@ References:
 
 from __future__ import annotations
 
-import contextlib
-import logging
-
 import numpy as np
 import tensorflow as tf
 from larq import utils as lq_utils
 from larq.layers import QuantConv2D
 
+from larq_abbnn import math as ab_math  # `larq.math` is Larq's
 from larq_abbnn import quantizers
+from larq_abbnn.layers_base import (
+    SymmetricConv2D,
+    channels_of,
+    positive_float,
+    torch_default_conv_initializer,
+)
 
 __all__ = [
     "MaskLayer",
@@ -34,44 +38,9 @@ __all__ = [
     "SymmetricConv2D",
     "BinaryConv2D",
     "BatchNorm",
-    "SpatialBias",
     "is_binary_conv",
+    "torch_default_conv_initializer",
 ]
-
-
-@contextlib.contextmanager
-def _silenced(logger: logging.Logger):
-    previous = logger.disabled
-    logger.disabled = True
-    try:
-        yield
-    finally:
-        logger.disabled = previous
-
-
-def _positive_float(layer: str, name: str, value) -> float:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{layer}: {name} must be a number, got {value!r}.") from None
-    if not (value > 0 and np.isfinite(value)):
-        raise ValueError(f"{layer}: {name} must be a positive finite number, got {value!r}.")
-    return value
-
-
-def _channels(layer: tf.keras.layers.Layer, input_shape, min_rank: int = 2) -> int:
-    shape = tf.TensorShape(input_shape)
-    if shape.rank is None or shape.rank < min_rank:
-        raise ValueError(
-            f"{type(layer).__name__} '{layer.name}': expected an input of rank >= "
-            f"{min_rank} with channels last, got shape {shape}."
-        )
-    if shape[-1] is None:
-        raise ValueError(
-            f"{type(layer).__name__} '{layer.name}': the channel dimension of the input "
-            f"must be known, got shape {shape}."
-        )
-    return int(shape[-1])
 
 
 @lq_utils.register_keras_custom_object
@@ -81,7 +50,7 @@ class MaskLayer(tf.keras.layers.Layer):
     Since \\(\mathrm{sign}(\beta x) = \mathrm{sign}(x)\\) for \\(\beta > 0\\), the mask
     changes nothing in the forward pass of the following sign; it scales the sign's
     pseudo-gradient by beta, which is what the NF-Net style beta of the reference does
-    during training. At inference it is removed (`larq_abbnn.conversion.fold`), so the NF-Net
+    during training. At inference it is removed (`larq_abbnn.converters.fold`), so the NF-Net
     beta costs no multiplication: the preceding `LearnableBias(divisor=beta)` already
     holds the bias as `b / beta`.
 
@@ -90,7 +59,7 @@ class MaskLayer(tf.keras.layers.Layer):
     """
 
     def __init__(self, beta: float, **kwargs):
-        self.beta = _positive_float("MaskLayer", "beta", beta)
+        self.beta = positive_float("MaskLayer", "beta", beta)
         super().__init__(**kwargs)
 
     def call(self, inputs):
@@ -112,7 +81,7 @@ class Scale(tf.keras.layers.Layer):
     """
 
     def __init__(self, scale: float, **kwargs):
-        self.scale = _positive_float("Scale", "scale", scale)
+        self.scale = positive_float("Scale", "scale", scale)
         super().__init__(**kwargs)
 
     @property
@@ -142,12 +111,12 @@ class LearnableBias(tf.keras.layers.Layer):
     """
 
     def __init__(self, divisor: float = 1.0, bias_initializer="zeros", **kwargs):
-        self.divisor = _positive_float("LearnableBias", "divisor", divisor)
+        self.divisor = positive_float("LearnableBias", "divisor", divisor)
         self.bias_initializer = tf.keras.initializers.get(bias_initializer)
         super().__init__(**kwargs)
 
     def build(self, input_shape):
-        channels = _channels(self, input_shape)
+        channels = channels_of(self, input_shape)
         self.bias = self.add_weight(
             name="bias", shape=(channels,), initializer=self.bias_initializer, trainable=True
         )
@@ -155,8 +124,8 @@ class LearnableBias(tf.keras.layers.Layer):
 
     def call(self, inputs):
         if self.divisor == 1.0:
-            return _add_channel_bias(inputs, tf.cast(self.bias, inputs.dtype))
-        return _add_channel_bias(inputs, self.bias / self.divisor)
+            return ab_math.add_channel_bias(inputs, tf.cast(self.bias, inputs.dtype))
+        return ab_math.add_channel_bias(inputs, self.bias / self.divisor)
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -167,17 +136,6 @@ class LearnableBias(tf.keras.layers.Layer):
             "divisor": self.divisor,
             "bias_initializer": tf.keras.initializers.serialize(self.bias_initializer),
         }
-
-
-@tf.custom_gradient
-def _add_channel_bias(inputs, bias):
-    """`inputs + bias` over the last axis; the bias gradient is a `channel_sum`."""
-    return inputs + bias, lambda dy: (dy, channel_sum(dy))
-
-
-@tf.custom_gradient
-def _round_ste(x):
-    return tf.round(x), lambda dy: dy
 
 
 @lq_utils.register_keras_custom_object
@@ -203,7 +161,7 @@ class QuantRPReLU(tf.keras.layers.Layer):
         super().__init__(**kwargs)
 
     def build(self, input_shape):
-        channels = _channels(self, input_shape)
+        channels = channels_of(self, input_shape)
         self.exponent = self.add_weight(
             name="exponent",
             shape=(channels,),
@@ -218,13 +176,13 @@ class QuantRPReLU(tf.keras.layers.Layer):
         return np.round(tf.keras.backend.get_value(self.exponent)).astype(np.int64)
 
     def slopes(self, dtype=None) -> tf.Tensor:
-        exponent = _round_ste(self.exponent)
+        exponent = ab_math.round_ste(self.exponent)
         if dtype is not None:
             exponent = tf.cast(exponent, dtype)
         return tf.pow(tf.constant(2.0, exponent.dtype), exponent)
 
     def call(self, inputs):
-        return _prelu(inputs, self.slopes(inputs.dtype))
+        return ab_math.prelu(inputs, self.slopes(inputs.dtype))
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -236,223 +194,6 @@ class QuantRPReLU(tf.keras.layers.Layer):
         }
 
 
-@tf.custom_gradient
-def _prelu(inputs, slopes):
-    """`where(x > 0, x, slopes * x)` (per channel, last axis), with a faster backward."""
-
-    def grad(dy):
-        d_inputs, products = _prelu_grad_elementwise(inputs, slopes, dy)
-        return d_inputs, channel_sum(products)
-
-    return tf.where(inputs > 0, inputs, slopes * inputs), grad
-
-
-# TF's own gradient of the `where` takes eight passes over the activations (two selects,
-# broadcast reductions, products); XLA fuses the elementwise part into one. The
-# reduction stays outside: XLA's CPU reductions over the batch and spatial axes are
-# 6x slower than `channel_sum` (measured: 32 vs 3.6 ms for the whole backward of a
-# 64x32x32x64 map). Only the backward is compiled: the forward stays ops LCE converts.
-@tf.function(jit_compile=True)
-def _prelu_grad_elementwise(inputs, slopes, dy):
-    positive = inputs > 0
-    return tf.where(positive, dy, slopes * dy), tf.where(positive, tf.zeros_like(dy), dy * inputs)
-
-
-def channel_sum(x: tf.Tensor) -> tf.Tensor:
-    """Sum over every axis but the last (channels), as one matrix-vector product.
-
-    A per-channel parameter's gradient (bias, PReLU slope) is such a sum over batch and
-    space. TF's `reduce_sum` over the leading axes of an NHWC map is 2.3x slower on CPU
-    than a GEMV with a ones vector (2.26 vs 0.98 ms on 64x32x32x64, float32).
-    """
-    channels = x.shape[-1]
-    rows = tf.reshape(x, [-1, channels])
-    return tf.linalg.matvec(rows, tf.ones(tf.shape(rows)[:1], x.dtype), transpose_a=True)
-
-
-def torch_default_conv_initializer() -> tf.keras.initializers.Initializer:
-    """PyTorch's default conv/linear init (Kaiming-uniform, a=sqrt(5)): U(+-1/sqrt(fan_in))."""
-    return tf.keras.initializers.VarianceScaling(1.0 / 3.0, "fan_in", "uniform")
-
-
-@lq_utils.register_keras_custom_object
-class SymmetricConv2D(QuantConv2D):
-    r"""Larq's `QuantConv2D` with PyTorch's symmetric zero padding, exact and LCE-friendly.
-
-    `padding` is `"same"`, `"valid"` or `"symmetric"`: symmetric zero padding of
-    `dilation * (k - 1) // 2` on every side (PyTorch's `padding=k//2`). Where it
-    coincides with TF's "same" the layer uses it. At stride 2 on even sizes it does not
-    (TF pads bottom/right, PyTorch top/left), but the PyTorch windows are the TF "same"
-    windows mirrored, so the layer computes `flip(conv_same(flip(x), flip(W)))` with
-    `flip` reversing height and width: exact zero padding, and still a native
-    `LceBconv2d` after conversion. (Padding after the sign instead is mis-converted by
-    LCE 0.16 at stride 2: measured logit error 24 on an 8x8 input; a constant border
-    correction is fused into the bconv's per-channel bias and fails to load.) Any other
-    case pads explicitly. `pad_values=1.0` with "same" selects LCE's one-padding.
-
-    Used as it is for the BN baselines' full-precision first conv; the convs of the
-    paper's blocks are `ScaledStdConv2D`, `BinaryScaledStdConv2D` and `BinaryConv2D`.
-    """
-
-    def __init__(
-        self,
-        filters: int,
-        kernel_size,
-        strides=(1, 1),
-        padding: str = "symmetric",
-        pad_values: float = 0.0,
-        input_quantizer=None,
-        kernel_quantizer=None,
-        kernel_initializer=None,
-        use_bias: bool = False,
-        **kwargs,
-    ):
-        if kwargs.pop("activation", None):
-            raise ValueError(f"{type(self).__name__}: activation is not supported.")
-        padding = str(padding).lower()
-        if padding not in ("same", "valid", "symmetric"):
-            raise ValueError(
-                f"{type(self).__name__}: padding must be 'same', 'valid' or 'symmetric', "
-                f"got {padding!r}."
-            )
-        if pad_values not in (0, 1, 0.0, 1.0):
-            raise ValueError(
-                f"{type(self).__name__}: pad_values must be 0.0 or 1.0, got {pad_values!r}."
-            )
-        self.requested_padding = padding
-        # Larq warns about "starved weights" for binary kernels without a constraint; the
-        # straight-through clip acts on the kernel itself (or its standardization, which
-        # stays in (-1, 1)), so it never starves.
-        with _silenced(logging.getLogger("larq.layers_base")):
-            super().__init__(
-                filters,
-                kernel_size,
-                strides=strides,
-                padding="valid" if padding == "symmetric" else padding,
-                pad_values=float(pad_values),
-                use_bias=use_bias,
-                input_quantizer=input_quantizer,
-                kernel_quantizer=kernel_quantizer,
-                kernel_initializer=kernel_initializer or torch_default_conv_initializer(),
-                **kwargs,
-            )
-        for quantizer in (self.input_quantizer, self.kernel_quantizer):
-            if isinstance(quantizer, tf.keras.layers.Layer):
-                # Larq's quantizers are Keras layers and would cast their inputs to the
-                # floatx at their creation: a float64 model loaded where floatx is float32
-                # would quantize a float64 kernel into float32 and fail to convolve.
-                quantizer._autocast = False
-        self._symmetric_mode = None  # "same", "flip" or "explicit", set in build
-
-    # -- padding ---------------------------------------------------------------------
-    def _resolve_symmetric(self, input_shape) -> str:
-        """ "same", "flip" (mirrored "same") or "explicit", per the static input size."""
-        same = flipped = True
-        for size, k, s, d in zip(
-            input_shape[1:3], self.kernel_size, self.strides, self.dilation_rate
-        ):
-            effective = d * (k - 1) + 1
-            p = d * (k - 1) // 2
-            if size is None:
-                same = same and s == 1 and effective % 2 == 1
-                flipped = False
-                continue
-            out_same = -(-size // s)
-            total = max((out_same - 1) * s + effective - size, 0)
-            out_sym = (size + 2 * p - effective) // s + 1
-            same = same and out_sym == out_same and total // 2 == p
-            flipped = flipped and out_sym == out_same and total - total // 2 == p
-        if same:
-            return "same"
-        if flipped and self.pad_values == 0.0:
-            return "flip"
-        if any(size is None for size in input_shape[1:3]):
-            raise ValueError(
-                f"{type(self).__name__} '{self.name}': symmetric padding at stride "
-                f"{self.strides} needs a static spatial input size, got {input_shape}."
-            )
-        return "explicit"
-
-    def _symmetric_pads(self):
-        return tuple((d * (k - 1) // 2,) * 2 for k, d in zip(self.kernel_size, self.dilation_rate))
-
-    def build(self, input_shape):
-        input_shape = tf.TensorShape(input_shape)
-        if input_shape.rank != 4:
-            raise ValueError(
-                f"{type(self).__name__} '{self.name}': expected a 4-D NHWC input, got "
-                f"shape {input_shape}."
-            )
-        if self.requested_padding == "symmetric":
-            self._symmetric_mode = self._resolve_symmetric(input_shape)
-            if self._symmetric_mode == "explicit":
-                self.padding = "valid"
-                self._is_native_padding = True
-                (top, bottom), (left, right) = self._symmetric_pads()
-                input_shape = tf.TensorShape(
-                    [
-                        input_shape[0],
-                        input_shape[1] + top + bottom,
-                        input_shape[2] + left + right,
-                        input_shape[3],
-                    ]
-                )
-            else:
-                self.padding = "same"
-                self._is_native_padding = self.pad_values == 0.0
-        super().build(input_shape)
-
-    def call(self, inputs):
-        mode = self._symmetric_mode
-        if mode == "flip":
-            # Sign and standardization commute with the flip, so LCE still sees
-            # sign -> conv(same) and makes one LceBconv2d of it.
-            outputs = super().call(tf.reverse(inputs, axis=[1, 2]))
-            return tf.reverse(outputs, axis=[1, 2])
-        if mode == "explicit":
-            if self.input_quantizer is not None:
-                inputs = self.input_quantizer(inputs)
-            inputs = tf.pad(
-                inputs, [[0, 0], *self._symmetric_pads(), [0, 0]], constant_values=self.pad_values
-            )
-            # Keras's Conv.call checks the output shape of the already padded input, and
-            # the input is already quantized.
-            with (
-                lq_utils.patch_object(self, "requested_padding", "valid"),
-                lq_utils.patch_object(self, "input_quantizer", None),
-            ):
-                return super().call(inputs)
-        return super().call(inputs)
-
-    def convolution_op(self, inputs, kernel):
-        kernel = tf.convert_to_tensor(kernel)
-        if self._symmetric_mode == "flip":
-            kernel = tf.reverse(kernel, axis=[0, 1])
-        return super().convolution_op(inputs, kernel)
-
-    def compute_output_shape(self, input_shape):
-        input_shape = tf.TensorShape(input_shape)
-        if self.requested_padding != "symmetric":
-            return super().compute_output_shape(input_shape)
-        dims = []
-        for size, k, s, d in zip(
-            input_shape[1:3], self.kernel_size, self.strides, self.dilation_rate
-        ):
-            effective = d * (k - 1) + 1
-            p = d * (k - 1) // 2
-            dims.append(None if size is None else (size + 2 * p - effective) // s + 1)
-        return tf.TensorShape([input_shape[0], *dims, self.filters])
-
-    def get_config(self):
-        config = super().get_config()
-        drop = ["activation"]
-        if not self.use_bias:
-            drop += ["use_bias", "bias_initializer", "bias_regularizer", "bias_constraint"]
-        for key in drop:
-            config.pop(key, None)
-        return {**config, "padding": self.requested_padding}
-
-
 @lq_utils.register_keras_custom_object
 class ScaledStdConv2D(SymmetricConv2D):
     r"""Full-precision conv with scaled weight standardization and a per-channel gain.
@@ -462,11 +203,9 @@ class ScaledStdConv2D(SymmetricConv2D):
     A `SymmetricConv2D` (Larq's `QuantConv2D`, PyTorch's padding) whose kernel quantizer
     is `ScaledStd`; gain initialised at 1, kernel initialised like PyTorch's default conv.
     The paper's convs have no bias; `use_bias=True` is for folded inference models
-    (`larq_abbnn.conversion.fold`), where biases merged onto a binary conv's output become
+    (`larq_abbnn.converters.fold`), where biases merged onto a binary conv's output become
     LCE's fused per-channel bias.
     """
-
-    _default_kernel_quantizer = "scaled_std"
 
     def __init__(
         self,
@@ -708,36 +447,6 @@ class SymmetricMaxPooling2D(tf.keras.layers.MaxPooling2D):
         config["padding"] = self.symmetric_padding
         config.pop("data_format", None)
         return config
-
-
-@lq_utils.register_keras_custom_object
-class SpatialBias(tf.keras.layers.Layer):
-    """A constant bias per position and channel, `y = x + B` with `B` of shape (H, W, C).
-
-    Inference only: `larq_abbnn.conversion.fold` uses it to turn a one-padded binary
-    conv back into the zero-padded one it replaces.
-    """
-
-    def __init__(self, shape, **kwargs):
-        self.bias_shape = tuple(int(d) for d in shape)
-        super().__init__(**kwargs)
-
-    def build(self, input_shape):
-        if tuple(tf.TensorShape(input_shape)[1:]) != self.bias_shape:
-            raise ValueError(
-                f"SpatialBias '{self.name}': input shape {input_shape} does not end in "
-                f"{self.bias_shape}"
-            )
-        self.bias = self.add_weight(
-            name="bias", shape=self.bias_shape, initializer="zeros", trainable=False
-        )
-        super().build(input_shape)
-
-    def call(self, inputs):
-        return inputs + self.bias
-
-    def get_config(self):
-        return {**super().get_config(), "shape": self.bias_shape}
 
 
 def is_binary_conv(layer: tf.keras.layers.Layer) -> bool:

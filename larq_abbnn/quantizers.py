@@ -21,6 +21,7 @@ __all__ = [
     "SigmoidSign",
     "ScaledStd",
     "ScaledStdSign",
+    "HardBinarySign",
     "sigmoid_sign",
     "scaled_weight_standardization",
 ]

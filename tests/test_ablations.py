@@ -10,11 +10,12 @@ import pytest
 import tensorflow as tf
 from conftest import run_abbnn
 
-from abbnn import cli, loaders
+from abbnn import cli
+from abbnn.cli import loaders
 from larq_abbnn import data, layers, training, zoo
 from larq_abbnn.analysis import count_multiplications, op_counts
 from larq_abbnn.analysis.synthetic import trained_looking
-from larq_abbnn.conversion import convert, fold, verify
+from larq_abbnn.converters import convert, fold, verify
 from larq_abbnn.training.tune import RecipeHyperModel
 
 

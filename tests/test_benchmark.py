@@ -8,9 +8,10 @@ from conftest import run_abbnn
 
 from larq_abbnn import zoo
 from larq_abbnn.analysis.benchmark import measure, parse_benchmark_log, table
+from larq_abbnn.analysis.kernels import default_kernel
 from larq_abbnn.analysis.synthetic import trained_looking
-from larq_abbnn.analysis.tflite_file import default_kernel, read_tflite
-from larq_abbnn.conversion import convert
+from larq_abbnn.analysis.tflite_file import read_tflite
+from larq_abbnn.converters import convert
 
 # The format of TFLite's benchmark_model (and LCE's lce_benchmark_model) on a board.
 BOARD_LOG = """\
@@ -150,7 +151,7 @@ def test_benchmark_refuses_broken_files_in_one_line(tmp_path, content):
 def test_converted_ab_models_are_within_10_percent_of_their_size_floor(name):
     from larq_abbnn import zoo
     from larq_abbnn.analysis.size import size_floor
-    from larq_abbnn.conversion import convert
+    from larq_abbnn.converters import convert
 
     model = zoo.get(name)(input_shape=(224, 224, 3))
     size, floor = len(convert(model)), size_floor(model)

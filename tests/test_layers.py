@@ -305,3 +305,26 @@ def test_get_config_round_trip(layer):
     config = layer.get_config()
     clone = type(layer).from_config(config)
     assert clone.get_config() == config
+
+
+def test_the_padding_formula_is_pytorchs_and_says_when_tf_same_pads_alike():
+    from larq_abbnn.layers_base import (
+        symmetric_output_size,
+        symmetric_padding,
+        symmetric_padding_mode,
+    )
+
+    assert [symmetric_padding(k) for k in (1, 3, 7)] == [0, 1, 3]
+    assert symmetric_padding(3, dilation=2) == 2
+    # PyTorch's conv output length: floor((n + 2p - d(k-1) - 1) / s) + 1
+    assert symmetric_output_size(224, 7, 2) == 112 and symmetric_output_size(7, 3, 2) == 4
+    assert symmetric_padding_mode((32, 32), (3, 3), (1, 1), (1, 1)) == "same"
+    assert symmetric_padding_mode((7, 7), (3, 3), (2, 2), (1, 1)) == "same"  # odd: 1 and 1
+    # even sizes at stride 2: TF pads bottom/right, PyTorch top/left, the mirror image
+    assert symmetric_padding_mode((8, 8), (3, 3), (2, 2), (1, 1)) == "flip"
+    assert symmetric_padding_mode((224, 224), (7, 7), (2, 2), (1, 1)) == "flip"
+    assert symmetric_padding_mode((8, 7), (3, 3), (2, 2), (1, 1)) == "flip"  # 7: 1 and 1 either way
+    # an even kernel: PyTorch pads 1 on each side, 7 outputs from 8; TF's "same" gives 8
+    assert symmetric_padding_mode((8, 8), (4, 4), (1, 1), (1, 1)) == "explicit"
+    assert symmetric_padding_mode((None, None), (3, 3), (1, 1), (1, 1)) == "same"
+    assert symmetric_padding_mode((None, None), (3, 3), (2, 2), (1, 1)) == "explicit"

@@ -28,12 +28,12 @@ CASES = [
     ("ab_reactnet18", 32, "cifar", "reference"),
     ("ab_reactnet18", 32, "cifar", "one"),
     ("ab_reactnet18", 96, "imagenet", "same"),
-    # ReActNet-A at 96 is deployed (fold + convert + verify) by test_converters by default
+    # ReActNet-A at 96 is deployed (fold + convert + verify) by test_conversion by default
     pytest.param("ab_reactneta", 96, "imagenet", "reference", marks=pytest.mark.slow),
     ("ab_xnornet18", 96, "imagenet", "reference"),
     ("ab_biresnet18", 32, "cifar", "reference"),
     ("bnfree_reactnet18", 96, "imagenet", "reference"),
-    # BN models deploy through the fold (test_converters); LCE on the unfolded graph: slow
+    # BN models deploy through the fold (test_conversion); LCE on the unfolded graph: slow
     pytest.param("bn_reactnet18", 32, "cifar", "reference", marks=pytest.mark.slow),
     pytest.param("bn_reactneta", 96, "imagenet", "reference", marks=pytest.mark.slow),
     pytest.param("ab_reactnet34", 96, "imagenet", "reference", marks=pytest.mark.slow),

@@ -24,7 +24,7 @@ from larq_abbnn.analysis import count_multiplications
 from larq_abbnn.analysis.synthetic import trained_looking
 from larq_abbnn.analysis.tflite_file import check_model, op_counts
 from larq_abbnn.checkpoints import CheckpointError, load_official_checkpoint, read_state_dict
-from larq_abbnn.conversion import convert, fold
+from larq_abbnn.converters import convert, fold
 from larq_abbnn.zoo import ABReActNet18, config, parts, reactnet_a, resnet
 
 settings.register_profile(
@@ -465,7 +465,7 @@ def test_a_bad_energy_table_is_named(abbnn, tmp_path):
 
 
 def test_an_output_that_cannot_be_written_is_named_before_converting(abbnn, tmp_path, monkeypatch):
-    from abbnn import loaders
+    from abbnn.cli import loaders
 
     monkeypatch.setattr(loaders, "load_model", lambda *a: pytest.fail("converted anyway"))
     blocker = tmp_path / "file"
@@ -512,7 +512,7 @@ def test_summary_takes_the_zoo_spelling_of_every_other_command(abbnn):
 
 
 def test_interrupting_a_resumable_command_says_how_to_resume(abbnn, monkeypatch):
-    from abbnn.commands import train
+    from abbnn.cli.commands import train
 
     def interrupted(args):
         raise KeyboardInterrupt
@@ -539,7 +539,7 @@ def test_sequential_models_fold_exactly_and_convert(float64, tmp_path):
 
 
 def test_a_model_fold_cannot_read_is_named():
-    from larq_abbnn.conversion import FoldError
+    from larq_abbnn.converters import FoldError
 
     class Subclassed(tf.keras.Model):
         def call(self, x):

@@ -104,7 +104,7 @@ def test_evaluate_keras_and_tflite(two_step_run, folder, tmp_path):
     assert "convert    converting with Larq Compute Engine (MLIR) ...\n" in converted.stdout
     result = run_abbnn("evaluate", str(tflite), "--dataset", folder)
     assert result.returncode == 0, result.stderr
-    from larq_abbnn.analysis.tflite_file import default_kernel  # indirect_bgemm on x86-64
+    from larq_abbnn.analysis.kernels import default_kernel  # indirect_bgemm on x86-64
 
     cores = os.cpu_count()
     kind = f"[TFLite (LCE interpreter, {default_kernel()}, {cores} thread{'s' * (cores > 1)})]"
@@ -251,8 +251,8 @@ class Probe(tf.keras.callbacks.Callback):
 
 
 training.train_recipe_step(
-    build, d, step=1, epochs=4, folder=folder, steps_per_epoch=2, verbose=0,
-    callbacks=[Probe()],
+    build, d, step=1, epochs=4, folder=folder, recipe=training.Recipe(steps_per_epoch=2),
+    verbose=0, callbacks=[Probe()],
 )
 """
 

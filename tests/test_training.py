@@ -420,8 +420,7 @@ def test_two_step_on_tfds_mock_cifar10(tmp_path):
             d,
             epochs=1,
             folder=str(tmp_path),
-            steps_per_epoch=2,
-            validation_steps=1,
+            recipe=training.Recipe(steps_per_epoch=2, validation_steps=1),
             verbose=0,
         )
     assert (first.step, second.step) == (1, 2)

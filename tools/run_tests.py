@@ -27,21 +27,30 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: Measured longest first (seconds on this machine kind), so the tail of the run is short.
-LONGEST = ["test_train_cli.py", "test_converters.py", "test_zoo.py", "test_training.py"]
+LONGEST = [
+    "test_train_cli.py",
+    "test_conversion.py",
+    "test_zoo.py",
+    "test_training.py",
+    "test_audit.py",
+]
 #: file -> pytest -k expression (None: the whole file). Measured on TensorFlow 2.15 before
-#: the two selections below were trimmed: 700 s (test_converters 610, test_zoo 483); after
+#: the selections below were trimmed: 700 s (test_converters 610, test_zoo 483); after
 #: them, with test_cli's tiny train + convert: 562 s (test_converters 331, test_zoo 229).
+#: test_converters is now test_conversion and test_audit, with the same selection.
 COMPAT = {
     "test_architecture.py": None,
     "test_checkpoint_import.py": None,
     "test_cli.py": None,
-    # fold in float64 (every family), the audits, and fold + convert + verify at 32 px; the
-    # 96 px verifies (145 s) and the command-line and save/load cases run on the newest stack
-    "test_converters.py": (
-        "(fold_computes or sign_kernels or fold_refuses or keras_audit or bn_baselines_audit"
-        " or tflite_audit or converted_folded_model_verifies or fails_loudly"
-        " or padding_correction) and not 96-imagenet"
+    # the audits in both dialects (the command-line cases run on the newest stack)
+    "test_audit.py": "keras_audit or bn_baselines_audit or tflite_audit",
+    # fold in float64 (every family), and fold + convert + verify at 32 px; the 96 px
+    # verifies (145 s) and the command-line and save/load cases run on the newest stack
+    "test_conversion.py": (
+        "(fold_computes or sign_kernels or fold_refuses or converted_folded_model_verifies"
+        " or fails_loudly or padding_correction) and not 96-imagenet"
     ),
+    "test_families.py": None,
     "test_layers.py": None,
     "test_quantizers.py": None,
     "test_reference_blocks.py": None,

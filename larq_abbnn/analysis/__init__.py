@@ -4,7 +4,8 @@ comparison against other binary networks (`comparison`) and accuracy on data
 (`accuracy`)."""
 
 from larq_abbnn.analysis.audit import MultiplicationReport, count_multiplications
-from larq_abbnn.analysis.tflite_file import KERNELS, default_kernel, op_counts, read_tflite
+from larq_abbnn.analysis.kernels import KERNELS, default_kernel
+from larq_abbnn.analysis.tflite_file import op_counts, read_tflite
 
 __all__ = [
     "KERNELS",

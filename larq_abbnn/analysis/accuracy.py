@@ -14,7 +14,8 @@ import tensorflow as tf
 from larq_compute_engine.tflite.python.interpreter import Interpreter
 from tqdm import tqdm  # installed with larq-compute-engine
 
-from larq_abbnn.analysis.tflite_file import KERNELS, default_kernel, read_tflite
+from larq_abbnn.analysis.kernels import KERNELS, default_kernel
+from larq_abbnn.analysis.tflite_file import read_tflite
 from larq_abbnn.saved_models import load_keras_file
 
 

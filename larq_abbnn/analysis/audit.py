@@ -6,8 +6,8 @@ first conv, the binary convs' accumulation and the final Linear. Besides that to
 
 - `shifts`: multiplications by powers of two (alpha = 2**-2, 2x2 average pools, Q-PReLU
   slopes) in an A&B network, where hardware shifts instead of multiplying. The paper
-  counts the same products as multiplications in its BN-Free baseline, so for
-  `family="bnfree"` they are full precision.
+  counts the same products as multiplications in its BN-Free and BN baselines, so for
+  those families they are full precision (`larq_abbnn.families`: each family's rule).
 - `binary_conv_scaling`: the per-channel output scale of each binary conv (mean |w| times
   gain, plus any folded alpha), one per output element. The paper counts it inside the
   convolution; it is listed here rather than hidden.
@@ -19,22 +19,27 @@ PReLU right before the global pool, and the full-precision 1x1 conv on a block's
 shortcut). These exemptions are found by the graph's structure, not by names or
 positions: a real conv anywhere else, a PReLU inside a block or a scale that is not a
 power of two counts as full precision and is reported under its own layer name.
+
+The rule is written once per dialect, as a table from layer class (Keras) or op name
+(TFLite) to what it counts; the two tables sit side by side at the end of the module.
 """
 
 from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import tensorflow as tf
 from larq_compute_engine.mlir.python import tflite_schema
 
-from larq_abbnn import layers
-from larq_abbnn.analysis.tflite_file import Graph, reads_flatbuffer
-from larq_abbnn.conversion.fold import consumers as fold_consumers
-from larq_abbnn.conversion.fold import inbound_layers
+from larq_abbnn import families, layers
+from larq_abbnn.analysis.tflite_file import reads_flatbuffer
+from larq_abbnn.analysis.tflite_graph import MOVES_DATA, Graph, Op
+from larq_abbnn.families import Family, is_power_of_two
+from larq_abbnn.graph import ancestors, consumers, inbound_layers
 from larq_abbnn.zoo import BLOCK_PREFIX
 
 KINDS = (
@@ -62,6 +67,7 @@ class Source:
 
 @dataclass
 class MultiplicationReport:
+    #: the counting rule's family name (`larq_abbnn.families`): "ab", "bnfree" or "bn"
     family: str
     sources: list[Source] = field(default_factory=list)
 
@@ -127,7 +133,7 @@ class MultiplicationReport:
 
 
 class _Collector:
-    def __init__(self, family: str):
+    def __init__(self, family: Family):
         self.family = family
         self.totals: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
 
@@ -137,27 +143,17 @@ class _Collector:
         entry[1] += 1
 
     def scaled(self, label, count, power_of_two: bool, note=""):
-        if power_of_two and self.family == "ab":
-            self.add(label, "shift", count, note)
-        else:
-            self.add(label, "full_precision", count, note)
+        """A product by a constant: a shift or a multiplication, by the family's rule."""
+        self.add(label, self.family.product(power_of_two), count, note)
 
     def report(self) -> MultiplicationReport:
         return MultiplicationReport(
-            self.family,
+            self.family.name,
             [
                 Source(label, kind, c, n, note)
                 for (label, kind, note), (c, n) in self.totals.items()
             ],
         )
-
-
-def _power_of_two(values) -> bool:
-    values = np.abs(np.asarray(values, np.float64)).ravel()
-    if values.size == 0 or np.any(values == 0):
-        return False
-    mantissa, _ = np.frexp(values)
-    return bool(np.all(mantissa == 0.5))
 
 
 def _role(name: str) -> str:
@@ -176,28 +172,16 @@ def _elements(shape) -> int:
     return int(np.prod([d for d in shape[1:]]))
 
 
-# -- Keras graphs --------------------------------------------------------------------------
+# -- Keras models: the structure the paper exempts ------------------------------------------
 
 
-def _keras_ancestors(layer) -> set:
-    """Names of every layer `layer` depends on (itself included)."""
-    seen, stack = set(), [layer]
-    while stack:
-        current = stack.pop()
-        if current.name in seen or isinstance(current, tf.keras.layers.InputLayer):
-            continue
-        seen.add(current.name)
-        stack.extend(inbound_layers(current))
-    return seen
-
-
-def _is_keras_shortcut_conv(layer, consumers: dict, binary_convs: dict) -> bool:
+def _is_keras_shortcut_conv(layer, readers: dict, binary_convs: dict) -> bool:
     """A real 1x1 conv on a block's shortcut (Bi-ResNet's downsample): it feeds only a
     residual `Add` whose other branch holds a binary conv computed from the tensor the
     shortcut starts from (through an average pool)."""
     if tuple(layer.kernel.shape[:2]) != (1, 1):
         return False
-    adds = consumers.get(layer.name, [])
+    adds = readers.get(layer.name, [])
     if len(adds) != 1 or not isinstance(adds[0], tf.keras.layers.Add):
         return False
     source = inbound_layers(layer)[0]
@@ -206,214 +190,204 @@ def _is_keras_shortcut_conv(layer, consumers: dict, binary_convs: dict) -> bool:
     for branch in inbound_layers(adds[0]):
         if branch is layer:
             continue
-        for name in binary_convs.keys() & _keras_ancestors(branch):
-            if source.name in _keras_ancestors(inbound_layers(binary_convs[name])[0]):
+        for name in binary_convs.keys() & ancestors(branch):
+            if source.name in ancestors(inbound_layers(binary_convs[name])[0]):
                 return True
     return False
 
 
-def _keras_family(model) -> str:
-    a_and_b = (layers.MaskLayer, layers.QuantRPReLU)
-    return "ab" if any(isinstance(layer, a_and_b) for layer in model.layers) else "bnfree"
+class _KerasCount:
+    """One count over a Keras model: the collector and the graph facts the rules read."""
+
+    def __init__(self, model, family: Family):
+        self.out = _Collector(family)
+        self.consumers = consumers(model)
+        self.binary_convs = {
+            layer.name: layer for layer in model.layers if layers.is_binary_conv(layer)
+        }
+        self.first_conv = None
 
 
-def _count_keras(model, family: str) -> MultiplicationReport:
-    out = _Collector(family)
-    consumers = fold_consumers(model)
-    binary_convs = {layer.name: layer for layer in model.layers if layers.is_binary_conv(layer)}
-    first_conv = None
-    for layer in model.layers:
-        if isinstance(layer, tf.keras.layers.InputLayer):
+def _keras_conv(c: _KerasCount, layer, n: int, label: str) -> None:
+    fan_in = int(np.prod(layer.kernel.shape[:-1]))
+    binary_kernel = getattr(layer.kernel_quantizer, "precision", 32) == 1
+    binary_input = getattr(layer.input_quantizer, "precision", None) == 1
+    if c.first_conv is None and isinstance(inbound_layers(layer)[0], tf.keras.layers.InputLayer):
+        c.first_conv = layer
+        c.out.add(label, "excluded", n * fan_in, "first conv")
+    elif binary_kernel:
+        if binary_input:
+            c.out.add(label, "binary_mac", n * fan_in, "XNOR-popcount accumulation")
+        else:
+            c.out.add(label, "excluded", n * fan_in, "binary weights on a real input")
+        c.out.add(label, "binary_conv_scaling", n)
+    elif binary_input:
+        c.out.add(label, "excluded", n * fan_in, "binary activations, real weights (step 1)")
+        if isinstance(layer, layers.ScaledStdConv2D):
+            c.out.add(label, "full_precision", n, "gain of a step-1 conv")
+    elif _is_keras_shortcut_conv(layer, c.consumers, c.binary_convs):
+        c.out.add(label, "paper_excluded", n * fan_in + n, "full-precision shortcut conv")
+    else:
+        c.out.add(
+            f"{type(layer).__name__} {layer.name}",
+            "full_precision",
+            n * fan_in + n,
+            "full-precision conv inside the network",
+        )
+
+
+def _keras_batch_norm(c: _KerasCount, layer, n: int, label: str) -> None:
+    source = inbound_layers(layer)[0]
+    if isinstance(source, layers.SymmetricConv2D) and len(c.consumers[source.name]) == 1:
+        c.out.add(label, "fused", n, "BatchNorm, merged into the conv before it")
+    else:
+        c.out.add(label, "full_precision", n, "BatchNorm")
+
+
+def _keras_prelu(c: _KerasCount, layer, n: int, label: str) -> None:
+    after_first_conv = c.first_conv is not None and inbound_layers(layer)[0] is c.first_conv
+    before_pool = all(
+        isinstance(r, tf.keras.layers.GlobalAveragePooling2D) for r in c.consumers[layer.name]
+    )
+    if after_first_conv or before_pool:
+        c.out.add(label, "paper_excluded", n, "PReLU outside the blocks (first/last layer)")
+    else:
+        c.out.scaled(label, n, is_power_of_two(layer.get_weights()[0]))
+
+
+# -- TFLite files: the structure the paper exempts ------------------------------------------
+
+
+def _first_conv_output(g: Graph) -> int | None:
+    """The output of the first conv, the one reading the graph input (the stem)."""
+    return next(
+        (
+            op.outputs[0]
+            for op in g.ops
+            if op.name in ("CONV_2D", "DEPTHWISE_CONV_2D") and g.from_input(op.inputs[0])
+        ),
+        None,
+    )
+
+
+def _outside_blocks(g: Graph, op: Op, first_conv_output: int | None) -> bool:
+    """A PReLU right after the first conv or right before the global pool (MEAN)."""
+    if first_conv_output is not None and g.source(op.inputs[0]) == first_conv_output:
+        return True
+    readers, stack = [], list(g.consumers[op.outputs[0]])
+    while stack:  # a RESHAPE or TRANSPOSE may sit between the PReLU and the pool
+        reader = g.ops[stack.pop()]
+        if reader.name in MOVES_DATA:
+            stack.extend(g.consumers[reader.outputs[0]])
+        else:
+            readers.append(reader.name)
+    return bool(readers) and all(name == "MEAN" for name in readers)
+
+
+def _is_tflite_shortcut_conv(g: Graph, op: Op) -> bool:
+    """A real 1x1 conv on a block's shortcut (Bi-ResNet's downsample): it feeds only a
+    residual ADD whose other operand is computed by a binary conv from the tensor the
+    shortcut starts from (through an average pool)."""
+    if g.shape(op.inputs[1])[1:3] != [1, 1]:
+        return False
+    adds = g.consumers[op.outputs[0]]
+    if len(adds) != 1 or g.ops[adds[0]].name != "ADD":
+        return False
+    start = g.source(op.inputs[0], MOVES_DATA | {"AVERAGE_POOL_2D"})
+    for other in g.ops[adds[0]].inputs:
+        if other == op.outputs[0] or other < 0:
             continue
-        n = _elements(layer.output_shape)
-        label = f"{type(layer).__name__} {_role(layer.name)}"
-        sources = inbound_layers(layer)
-        if isinstance(layer, layers.SymmetricConv2D):
-            fan_in = int(np.prod(layer.kernel.shape[:-1]))
-            binary_kernel = getattr(layer.kernel_quantizer, "precision", 32) == 1
-            if first_conv is None and isinstance(sources[0], tf.keras.layers.InputLayer):
-                first_conv = layer
-                out.add(label, "excluded", n * fan_in, "first conv")
-            elif binary_kernel:
-                if getattr(layer.input_quantizer, "precision", None) == 1:
-                    out.add(label, "binary_mac", n * fan_in, "XNOR-popcount accumulation")
-                else:
-                    out.add(label, "excluded", n * fan_in, "binary weights on a real input")
-                out.add(label, "binary_conv_scaling", n)
-            elif getattr(layer.input_quantizer, "precision", None) == 1:
-                out.add(label, "excluded", n * fan_in, "binary activations, real weights (step 1)")
-                if isinstance(layer, layers.ScaledStdConv2D):
-                    out.add(label, "full_precision", n, "gain of a step-1 conv")
-            elif _is_keras_shortcut_conv(layer, consumers, binary_convs):
-                out.add(label, "paper_excluded", n * fan_in + n, "full-precision shortcut conv")
-            else:
-                out.add(
-                    f"{type(layer).__name__} {layer.name}",
-                    "full_precision",
-                    n * fan_in + n,
-                    "full-precision conv inside the network",
-                )
-        elif isinstance(layer, tf.keras.layers.BatchNormalization):
-            after_conv = isinstance(sources[0], layers.SymmetricConv2D)
-            if after_conv and len(consumers[sources[0].name]) == 1:
-                out.add(label, "fused", n, "BatchNorm, merged into the conv before it")
-            else:
-                out.add(label, "full_precision", n, "BatchNorm")
-        elif isinstance(layer, layers.MaskLayer):
-            out.add(label, "removed", 0, "removed at inference: sign(beta*z) = sign(z)")
-        elif isinstance(layer, layers.Scale):
-            out.scaled(label, n, layer.is_power_of_two)
-        elif isinstance(layer, tf.keras.layers.AveragePooling2D):
-            out.scaled(label, n, _power_of_two([np.prod(layer.pool_size)]), "divide by pool size")
-        elif isinstance(layer, layers.QuantRPReLU):
-            out.scaled(label, n, True)
-        elif isinstance(layer, tf.keras.layers.LeakyReLU):  # the slope ablation
-            out.scaled(label, n, _power_of_two([float(layer.alpha)]), "fixed slope")
-        elif isinstance(layer, tf.keras.layers.PReLU):
-            after_first_conv = first_conv is not None and sources[0] is first_conv
-            before_pool = all(
-                isinstance(c, tf.keras.layers.GlobalAveragePooling2D) for c in consumers[layer.name]
-            )
-            if after_first_conv or before_pool:
-                out.add(label, "paper_excluded", n, "PReLU outside the blocks (first/last layer)")
-            else:
-                out.scaled(label, n, _power_of_two(layer.get_weights()[0]))
-        elif isinstance(layer, tf.keras.layers.GlobalAveragePooling2D):
-            out.add(label, "excluded", n, "head: global average pool")
-        elif isinstance(layer, tf.keras.layers.Dense):
-            out.add(label, "excluded", n * int(layer.kernel.shape[0]), "head: last Linear")
-    return out.report()
+        for t in g.ancestors(other):
+            j = g.producer.get(t)
+            if j is not None and g.ops[j].name == "LceBconv2d":
+                if start in g.ancestors(g.ops[j].inputs[0]):
+                    return True
+    return False
 
 
-# -- TFLite files ---------------------------------------------------------------------------
-
-_NO_MULTIPLICATION = {
-    "ADD",
-    "SUB",
-    "CONCATENATION",
-    "PAD",
-    "PADV2",
-    "REVERSE_V2",
-    "RESHAPE",
-    "MAX_POOL_2D",
-    "GREATER",
-    "GREATER_EQUAL",
-    "LESS",
-    "SELECT",
-    "SELECT_V2",
-    "MAXIMUM",
-    "MINIMUM",
-    "RELU",
-    "SQUEEZE",
-    "TRANSPOSE",
-    "STRIDED_SLICE",
-    "SLICE",
-    "GATHER",
-    "LceQuantize",
-    "LceDequantize",
-    "QUANTIZE",
-    "DEQUANTIZE",
-    "SHAPE",
-    "PACK",
-    "UNPACK",
-    "SPLIT",
-    "NEG",
-}
-
-
-def _tflite_family(g: Graph, first_conv_output: int | None) -> str:
-    """ "bnfree" (every product counts) or "ab", read from the constants: BN-Free graphs
-    multiply block inputs by betas that are not powers of two; BN graphs have no MUL left,
-    but most of their in-block PReLU slopes are not powers of two, where an A&B graph's
-    Q-PReLU slopes all are (one stray real PReLU inside an A&B block stays "ab", and is
-    counted as full precision)."""
-    real_slopes = shift_slopes = 0
-    for k, (name, _, ins, _) in enumerate(g.ops):
-        constants = g.constants(ins) if name in ("MUL", "PRELU") else []
+def _tflite_family(g: Graph, first_conv_output: int | None) -> Family:
+    """`families.of_tflite` on what the graph's MULs multiply by and its in-block slopes
+    (Bi-ResNet's outer PReLUs are real: only in-block slopes tell the family)."""
+    products, block_slopes = [], []
+    for op in g.ops:
+        constants = g.constants(op.inputs) if op.name in ("MUL", "PRELU") else []
         if not constants:
             continue
-        if name == "MUL" and not _power_of_two(constants[0]):
-            return "bnfree"
-        # Bi-ResNet's outer PReLUs are real: only in-block slopes tell the family
-        if name == "PRELU" and not g.outside_blocks(k, first_conv_output):
-            if _power_of_two(constants[0]):
-                shift_slopes += 1
-            else:
-                real_slopes += 1
-    return "bnfree" if real_slopes > shift_slopes else "ab"
+        if op.name == "MUL":
+            products.append(constants[0])
+        elif not _outside_blocks(g, op, first_conv_output):
+            block_slopes.append(constants[0])
+    return families.of_tflite(products, block_slopes)
 
 
-@reads_flatbuffer
-def _count_tflite(flatbuffer: bytes, family: str | None) -> MultiplicationReport:
-    g = Graph(flatbuffer)
-    first_conv_output = g.first_conv_output()
-    if family is None:
-        family = _tflite_family(g, first_conv_output)
-    out = _Collector(family)
-    for k, (name, op, ins, outs) in enumerate(g.ops):
-        n = _elements(g.shape(outs[0])) if outs else 0
-        label = _tflite_label(g, name, outs[0]) if outs else name
-        if name in _NO_MULTIPLICATION:
-            continue
-        if name in ("CONV_2D", "DEPTHWISE_CONV_2D"):
-            kernel_shape = g.shape(ins[1])
-            fan_in = (
-                int(np.prod(kernel_shape[1:]))
-                if name == "CONV_2D"
-                else int(np.prod(kernel_shape[1:3]))
-            )
-            weights = g.constant(ins[1])
-            if outs[0] == first_conv_output:
-                out.add(label, "excluded", n * fan_in, "first conv")
-            elif weights is not None and _binary_up_to_scale(weights, kernel_shape[0]):
-                out.add(label, "excluded", n * fan_in, "binary-weight accumulation")
-                out.add(label, "binary_conv_scaling", n)
-            elif name == "CONV_2D" and g.is_shortcut_conv(k):
-                out.add(label, "paper_excluded", n * fan_in, "full-precision shortcut conv")
-            else:
-                out.add(  # the converter truncates fused names: say where it reads and writes
-                    f"{name} {g.layer_name(ins[0])} -> {g.layer_name(outs[0])}",
-                    "full_precision",
-                    n * fan_in,
-                    "full-precision conv inside the network",
-                )
-        elif name == "LceBconv2d":
-            out.add(label, "binary_conv_scaling", n, "LceBconv2d output multiplier")
-            filters = g.shape(ins[1])  # OHWI; bitpacked int32 words of 32 input channels
-            bits = 32 if g.tensor(ins[1]).Type() == tflite_schema.TensorType.INT32 else 1
-            out.add(label, "binary_mac", n * int(np.prod(filters[1:])) * bits, "XNOR-popcount")
-        elif name == "MUL":
-            constants = g.constants(ins)
-            out.scaled(label, n, bool(constants) and _power_of_two(constants[0]))
-        elif name == "PRELU":
-            slopes = g.constant(ins[1])
-            if g.outside_blocks(k, first_conv_output):
-                out.add(label, "paper_excluded", n, "PReLU outside the blocks (first/last layer)")
-            else:
-                out.scaled(label, n, slopes is not None and _power_of_two(slopes))
-        elif name == "LEAKY_RELU":
-            options = tflite_schema.LeakyReluOptions()
-            table = op.BuiltinOptions()
-            slope = 0.0
-            if table is not None:
-                options.Init(table.Bytes, table.Pos)
-                slope = options.Alpha()
-            out.scaled(label, n, _power_of_two([slope]), "fixed slope")
-        elif name == "AVERAGE_POOL_2D":
-            options = tflite_schema.Pool2DOptions()
-            table = op.BuiltinOptions()
-            size = 0
-            if table is not None:
-                options.Init(table.Bytes, table.Pos)
-                size = options.FilterWidth() * options.FilterHeight()
-            out.scaled(label, n, _power_of_two([size]), "divide by pool size")
-        elif name == "MEAN":
-            out.add(label, "excluded", n, "head: global average pool")
-        elif name == "FULLY_CONNECTED":
-            out.add(label, "excluded", n * g.shape(ins[1])[-1], "head: last Linear")
-        else:
-            out.add(label, "full_precision", n, f"{name}: assumed one multiplication per output")
-    return out.report()
+class _TfliteCount:
+    """One count over a TFLite graph: the collector and the graph facts the rules read."""
+
+    def __init__(self, g: Graph, family: Family | None):
+        self.g = g
+        self.first_conv_output = _first_conv_output(g)
+        self.out = _Collector(family or _tflite_family(g, self.first_conv_output))
+
+
+def _tflite_conv(c: _TfliteCount, op: Op, n: int, label: str) -> None:
+    g = c.g
+    kernel_shape = g.shape(op.inputs[1])
+    fan_in = int(np.prod(kernel_shape[1:] if op.name == "CONV_2D" else kernel_shape[1:3]))
+    weights = g.constant(op.inputs[1])
+    if op.outputs[0] == c.first_conv_output:
+        c.out.add(label, "excluded", n * fan_in, "first conv")
+    elif weights is not None and _binary_up_to_scale(weights, kernel_shape[0]):
+        c.out.add(label, "excluded", n * fan_in, "binary-weight accumulation")
+        c.out.add(label, "binary_conv_scaling", n)
+    elif op.name == "CONV_2D" and _is_tflite_shortcut_conv(g, op):
+        c.out.add(label, "paper_excluded", n * fan_in, "full-precision shortcut conv")
+    else:
+        c.out.add(  # the converter truncates fused names: say where it reads and writes
+            f"{op.name} {g.layer_name(op.inputs[0])} -> {g.layer_name(op.outputs[0])}",
+            "full_precision",
+            n * fan_in,
+            "full-precision conv inside the network",
+        )
+
+
+def _tflite_bconv(c: _TfliteCount, op: Op, n: int, label: str) -> None:
+    c.out.add(label, "binary_conv_scaling", n, "LceBconv2d output multiplier")
+    filters = c.g.shape(op.inputs[1])  # OHWI; bitpacked int32 words of 32 input channels
+    bits = 32 if c.g.tensor(op.inputs[1]).Type() == tflite_schema.TensorType.INT32 else 1
+    c.out.add(label, "binary_mac", n * int(np.prod(filters[1:])) * bits, "XNOR-popcount")
+
+
+def _tflite_mul(c: _TfliteCount, op: Op, n: int, label: str) -> None:
+    constants = c.g.constants(op.inputs)
+    c.out.scaled(label, n, bool(constants) and is_power_of_two(constants[0]))
+
+
+def _tflite_prelu(c: _TfliteCount, op: Op, n: int, label: str) -> None:
+    slopes = c.g.constant(op.inputs[1])
+    if _outside_blocks(c.g, op, c.first_conv_output):
+        c.out.add(label, "paper_excluded", n, "PReLU outside the blocks (first/last layer)")
+    else:
+        c.out.scaled(label, n, slopes is not None and is_power_of_two(slopes))
+
+
+def _tflite_leaky_relu(c: _TfliteCount, op: Op, n: int, label: str) -> None:
+    options = op.options(tflite_schema.LeakyReluOptions)
+    slope = 0.0 if options is None else options.Alpha()
+    c.out.scaled(label, n, is_power_of_two([slope]), "fixed slope")
+
+
+def _tflite_average_pool(c: _TfliteCount, op: Op, n: int, label: str) -> None:
+    options = op.options(tflite_schema.Pool2DOptions)
+    size = 0 if options is None else options.FilterWidth() * options.FilterHeight()
+    c.out.scaled(label, n, is_power_of_two([size]), "divide by pool size")
+
+
+def _tflite_other(c: _TfliteCount, op: Op, n: int, label: str) -> None:
+    c.out.add(label, "full_precision", n, f"{op.name}: assumed one multiplication per output")
+
+
+def _nothing(c, item, n: int, label: str) -> None:
+    """Ops and layers without multiplications (data movement, additions, comparisons)."""
 
 
 def _binary_up_to_scale(weights, out_channels: int) -> bool:
@@ -422,20 +396,137 @@ def _binary_up_to_scale(weights, out_channels: int) -> bool:
     return bool(np.all(w == w[:, :1]) and np.all(w[:, 0] > 0))
 
 
+# -- the rule, one table per dialect -------------------------------------------------------
+
+Rule = Callable[..., None]
+
+#: Keras: layer class -> rule, the first class a layer is an instance of (subclasses
+#: first); layers of no class here (Add, Concatenate, pooling by max, ...) count nothing.
+KERAS_RULES: tuple[tuple[type, Rule], ...] = (
+    (layers.SymmetricConv2D, _keras_conv),
+    (tf.keras.layers.BatchNormalization, _keras_batch_norm),
+    (
+        layers.MaskLayer,
+        lambda c, layer, n, label: c.out.add(
+            label, "removed", 0, "removed at inference: sign(beta*z) = sign(z)"
+        ),
+    ),
+    (layers.Scale, lambda c, layer, n, label: c.out.scaled(label, n, layer.is_power_of_two)),
+    (
+        tf.keras.layers.AveragePooling2D,
+        lambda c, layer, n, label: c.out.scaled(
+            label, n, is_power_of_two([np.prod(layer.pool_size)]), "divide by pool size"
+        ),
+    ),
+    (layers.QuantRPReLU, lambda c, layer, n, label: c.out.scaled(label, n, True)),
+    (  # the slope ablation
+        tf.keras.layers.LeakyReLU,
+        lambda c, layer, n, label: c.out.scaled(
+            label, n, is_power_of_two([float(layer.alpha)]), "fixed slope"
+        ),
+    ),
+    (tf.keras.layers.PReLU, _keras_prelu),
+    (
+        tf.keras.layers.GlobalAveragePooling2D,
+        lambda c, layer, n, label: c.out.add(label, "excluded", n, "head: global average pool"),
+    ),
+    (
+        tf.keras.layers.Dense,
+        lambda c, layer, n, label: c.out.add(
+            label, "excluded", n * int(layer.kernel.shape[0]), "head: last Linear"
+        ),
+    ),
+)
+
+#: TFLite: op name -> rule; an op not listed counts one multiplication per output.
+TFLITE_RULES: dict[str, Rule] = {
+    "CONV_2D": _tflite_conv,
+    "DEPTHWISE_CONV_2D": _tflite_conv,
+    "LceBconv2d": _tflite_bconv,
+    "MUL": _tflite_mul,
+    "PRELU": _tflite_prelu,
+    "LEAKY_RELU": _tflite_leaky_relu,
+    "AVERAGE_POOL_2D": _tflite_average_pool,
+    "MEAN": lambda c, op, n, label: c.out.add(label, "excluded", n, "head: global average pool"),
+    "FULLY_CONNECTED": lambda c, op, n, label: c.out.add(
+        label, "excluded", n * c.g.shape(op.inputs[1])[-1], "head: last Linear"
+    ),
+    **dict.fromkeys(
+        (
+            "ADD",
+            "SUB",
+            "CONCATENATION",
+            "PAD",
+            "PADV2",
+            "REVERSE_V2",
+            "RESHAPE",
+            "MAX_POOL_2D",
+            "GREATER",
+            "GREATER_EQUAL",
+            "LESS",
+            "SELECT",
+            "SELECT_V2",
+            "MAXIMUM",
+            "MINIMUM",
+            "RELU",
+            "SQUEEZE",
+            "TRANSPOSE",
+            "STRIDED_SLICE",
+            "SLICE",
+            "GATHER",
+            "LceQuantize",
+            "LceDequantize",
+            "QUANTIZE",
+            "DEQUANTIZE",
+            "SHAPE",
+            "PACK",
+            "UNPACK",
+            "SPLIT",
+            "NEG",
+        ),
+        _nothing,
+    ),
+}
+
+
+def _count_keras(model, family: Family) -> MultiplicationReport:
+    c = _KerasCount(model, family)
+    for layer in model.layers:
+        rule = next((rule for kind, rule in KERAS_RULES if isinstance(layer, kind)), None)
+        if rule is not None:
+            rule(
+                c,
+                layer,
+                _elements(layer.output_shape),
+                f"{type(layer).__name__} {_role(layer.name)}",
+            )
+    return c.out.report()
+
+
+@reads_flatbuffer
+def _count_tflite(flatbuffer: bytes, family: Family | None) -> MultiplicationReport:
+    g = Graph(flatbuffer)
+    c = _TfliteCount(g, family)
+    for op in g.ops:
+        n = _elements(g.shape(op.outputs[0])) if op.outputs else 0
+        label = _tflite_label(g, op.name, op.outputs[0]) if op.outputs else op.name
+        TFLITE_RULES.get(op.name, _tflite_other)(c, op, n, label)
+    return c.out.report()
+
+
 def count_multiplications(
-    model_or_tflite: tf.keras.Model | bytes, *, family: str | None = None
+    model_or_tflite: tf.keras.Model | bytes, *, family: str | Family | None = None
 ) -> MultiplicationReport:
     """Multiplications of one inference (batch 1) of a Keras model or a TFLite file.
 
-    `family` is `"ab"` (powers of two are shifts) or `"bnfree"` (every product is a
-    multiplication, as the paper counts its BN-Free baseline); by default it is read
-    from the graph (mask layers or Q-PReLUs; in a TFLite file, multiplications by
-    constants that are not powers of two).
+    `family` (`larq_abbnn.families`: `"ab"`, `"bnfree"`, `"bn"` or a `Family`) sets the
+    rule: in `"ab"` powers of two are shifts, in the baselines every product is a
+    multiplication, as the paper counts them. By default it is read from the graph
+    (`families.of_keras`, `families.of_tflite`).
     """
-    if family not in (None, "ab", "bnfree"):
-        raise ValueError(f"family must be 'ab', 'bnfree' or None, got {family!r}")
+    family = None if family is None else families.get(family)
     if isinstance(model_or_tflite, (bytes, bytearray)):
         return _count_tflite(bytes(model_or_tflite), family)
     if isinstance(model_or_tflite, tf.keras.Model):
-        return _count_keras(model_or_tflite, family or _keras_family(model_or_tflite))
+        return _count_keras(model_or_tflite, family or families.of_keras(model_or_tflite))
     raise TypeError(f"expected a Keras model or TFLite bytes, got {type(model_or_tflite).__name__}")

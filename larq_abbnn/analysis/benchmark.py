@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from larq_abbnn.analysis.tflite_file import KERNELS, op_counts
+from larq_abbnn.analysis.kernels import KERNELS
+from larq_abbnn.analysis.tflite_file import op_counts
 
 
 @dataclass

@@ -27,7 +27,7 @@ from larq_abbnn import layers, zoo
 from larq_abbnn.analysis.audit import count_multiplications
 from larq_abbnn.analysis.benchmark import Measurement, measure
 from larq_abbnn.analysis.synthetic import trained_looking
-from larq_abbnn.conversion import convert
+from larq_abbnn.converters import convert
 from larq_abbnn.files import atomic_write_bytes
 
 #: A&B zoo model -> its BN-Free counterpart
@@ -129,7 +129,7 @@ def compare(
     """Convert every candidate, time them in `rounds` interleaved rounds, audit them.
 
     `save_dir` keeps the converted files (e.g. to time them on a Raspberry Pi too);
-    `kernel` is LCE's binary conv kernel for every binary model (`tflite_file.KERNELS`);
+    `kernel` is LCE's binary conv kernel for every binary model (`kernels.KERNELS`);
     `progress` shows a bar (on stderr) over the conversions and timings.
     """
     todo = candidates(name, input_shape)

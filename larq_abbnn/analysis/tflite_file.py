@@ -1,15 +1,14 @@
-"""TFLite files: reading and checking them with the flatbuffer schema LCE ships, their op
-graph, and the LCE interpreter options that run them.
+"""TFLite files: reading and checking them with the flatbuffer schema LCE ships.
 
-The one place that decodes a file: the audit, the benchmark and evaluation read through it.
+The one place that reads a file and checks it before an interpreter sees it; the op
+graph over it is `tflite_graph`. The audit, the benchmark and evaluation read through it.
 """
 
 from __future__ import annotations
 
 import os
-import platform
 import struct
-from collections import Counter, defaultdict
+from collections import Counter
 from functools import wraps
 
 import numpy as np
@@ -67,7 +66,7 @@ def op_counts(flatbuffer: bytes) -> Counter:
     return _op_counts(tflite_schema.Model.GetRootAsModel(flatbuffer, 0))
 
 
-def _opcode_names(model) -> list[str]:
+def opcode_names(model) -> list[str]:
     """Custom ops by their custom code (`LceBconv2d`), builtins by schema name (`CONV_2D`)."""
     builtins = builtin_names()
     names = []
@@ -83,7 +82,7 @@ def _opcode_names(model) -> list[str]:
 
 
 def _op_counts(model) -> Counter:
-    names = _opcode_names(model)
+    names = opcode_names(model)
     counts: Counter = Counter()
     for s in range(model.SubgraphsLength()):
         subgraph = model.Subgraphs(s)
@@ -212,166 +211,3 @@ def _probe(path: str) -> None:
         lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
         detail = lines[-1] if lines else f"exit code {result.returncode}"
         raise ValueError(f"{path}: LCE's interpreter cannot run it: {detail}")
-
-
-#: LCE's LceBconv2d kernels, as its interpreter and `lce_benchmark_model` select them.
-#: "bgemm" is LCE's default (tuned assembly on aarch64); "indirect_bgemm" measured 5-6x
-#: faster on this machine's x86-64 (ABReActNetA at 224: 276 -> 43 ms, 1 thread);
-#: "reference" is the slow, simple one LCE's tests compare against.
-KERNELS = {
-    "bgemm": {},
-    "indirect_bgemm": {"use_indirect_bgemm": True},
-    "reference": {"use_reference_bconv": True},
-}
-
-
-def default_kernel() -> str:
-    """LCE's fastest binary conv kernel here: `indirect_bgemm` on x86-64, where `bgemm` has
-    no assembly (measured ABReActNetA at 224, 1 thread: 40 vs 215 ms), `bgemm` on ARM."""
-    return "indirect_bgemm" if platform.machine().lower() in ("x86_64", "amd64") else "bgemm"
-
-
-#: Ops that only move data: walks through them find where a tensor comes from.
-MOVES_DATA = {"PAD", "PADV2", "REVERSE_V2", "RESHAPE", "TRANSPOSE"}
-
-
-class Graph:
-    """The first subgraph of a TFLite file as ops and tensors, with the walks the audit
-    needs (producers, consumers, sources through data-movement ops, ancestors)."""
-
-    def __init__(self, flatbuffer: bytes):
-        check_flatbuffer(flatbuffer)
-        self.model = tflite_schema.Model.GetRootAsModel(flatbuffer, 0)
-        if self.model.SubgraphsLength() < 1:
-            raise ValueError("TFLite file has no subgraph")
-        self.graph = self.model.Subgraphs(0)
-        self.opnames = _opcode_names(self.model)
-        self.tensor_count = self.graph.TensorsLength()
-        self.ops = []
-        for j in range(self.graph.OperatorsLength()):
-            op = self.graph.Operators(j)
-            index = op.OpcodeIndex()
-            if index >= len(self.opnames):
-                raise ValueError(f"operator {j} has opcode index {index} out of range")
-            inputs = [int(i) for i in op.InputsAsNumpy()] if op.InputsLength() else []
-            outputs = [int(i) for i in op.OutputsAsNumpy()] if op.OutputsLength() else []
-            for t in inputs + outputs:
-                if t >= self.tensor_count:
-                    raise ValueError(f"operator {j} refers to tensor {t} of {self.tensor_count}")
-            self.ops.append((self.opnames[index], op, inputs, outputs))
-        self.producer = {out: k for k, (_, _, _, outs) in enumerate(self.ops) for out in outs}
-        self.consumers = defaultdict(list)
-        for k, (_, _, ins, _) in enumerate(self.ops):
-            for t in ins:
-                if t >= 0:
-                    self.consumers[t].append(k)
-        self.graph_inputs = set(int(i) for i in self.graph.InputsAsNumpy())
-
-    def tensor(self, index):
-        return self.graph.Tensors(index)
-
-    def shape(self, index):
-        return [int(d) for d in self.tensor(index).ShapeAsNumpy()]
-
-    def name(self, index) -> str:
-        return self.tensor(index).Name().decode(errors="replace")
-
-    def constant(self, index):
-        tensor = self.tensor(index)
-        buffer = tensor.Buffer()
-        if buffer >= self.model.BuffersLength():
-            raise ValueError(f"tensor {index} refers to buffer {buffer} out of range")
-        data = self.model.Buffers(buffer).DataAsNumpy()
-        if isinstance(data, int) or data is None or len(data) == 0:
-            return None
-        if tensor.Type() != tflite_schema.TensorType.FLOAT32:
-            return None
-        return np.frombuffer(data.tobytes(), dtype="<f4")
-
-    def constants(self, tensors) -> list:
-        """The float constants among `tensors`, each read once."""
-        values = (self.constant(t) for t in tensors)
-        return [v for v in values if v is not None]
-
-    def from_input(self, tensor) -> bool:
-        """Whether `tensor` is the graph input, through data-movement ops only."""
-        return self.source(tensor) in self.graph_inputs
-
-    def source(self, tensor: int, through=MOVES_DATA) -> int:
-        """The tensor `tensor` is computed from through data-movement ops only."""
-        while tensor not in self.graph_inputs:
-            k = self.producer.get(tensor)
-            if k is None or self.ops[k][0] not in through:
-                break
-            tensor = self.ops[k][2][0]
-        return tensor
-
-    def ancestors(self, tensor: int) -> set:
-        """Every tensor `tensor` is computed from (itself included)."""
-        seen, stack = set(), [tensor]
-        while stack:
-            t = stack.pop()
-            if t in seen or t < 0:
-                continue
-            seen.add(t)
-            k = self.producer.get(t)
-            if k is not None:
-                stack.extend(self.ops[k][2])
-        return seen
-
-    def is_shortcut_conv(self, k: int) -> bool:
-        """A real 1x1 conv on a block's shortcut (Bi-ResNet's downsample): it feeds only a
-        residual ADD whose other operand is computed by a binary conv from the tensor the
-        shortcut starts from (through an average pool)."""
-        _, _, ins, outs = self.ops[k]
-        if self.shape(ins[1])[1:3] != [1, 1]:
-            return False
-        adds = self.consumers[outs[0]]
-        if len(adds) != 1 or self.ops[adds[0]][0] != "ADD":
-            return False
-        start = self.source(ins[0], MOVES_DATA | {"AVERAGE_POOL_2D"})
-        for other in self.ops[adds[0]][2]:
-            if other == outs[0] or other < 0:
-                continue
-            for t in self.ancestors(other):
-                j = self.producer.get(t)
-                if j is not None and self.ops[j][0] == "LceBconv2d":
-                    if start in self.ancestors(self.ops[j][2][0]):
-                        return True
-        return False
-
-    def first_conv_output(self) -> int | None:
-        """The output of the first conv, the one reading the graph input (the stem)."""
-        return next(
-            (
-                outs[0]
-                for name, _, ins, outs in self.ops
-                if name in ("CONV_2D", "DEPTHWISE_CONV_2D") and self.from_input(ins[0])
-            ),
-            None,
-        )
-
-    def outside_blocks(self, k: int, first_conv_output: int | None) -> bool:
-        """A PReLU right after the first conv or right before the global pool (MEAN)."""
-        _, _, ins, outs = self.ops[k]
-        if first_conv_output is not None and self.source(ins[0]) == first_conv_output:
-            return True
-        consumers, stack = [], list(self.consumers[outs[0]])
-        while stack:  # a RESHAPE or TRANSPOSE may sit between the PReLU and the pool
-            c = stack.pop()
-            if self.ops[c][0] in MOVES_DATA:
-                stack.extend(self.consumers[self.ops[c][3][0]])
-            else:
-                consumers.append(self.ops[c][0])
-        return bool(consumers) and all(name == "MEAN" for name in consumers)
-
-    def layer_name(self, output: int) -> str:
-        """The Keras layers an op computes, from its tensor's name
-        (`model/layer2.0.move1/add;model/layer2.0.extra/Conv2D` -> `layer2.0.move1+layer2.0.extra`:
-        the converter fuses a bias into the conv before it), or the bare tensor name."""
-        names = []
-        for part in self.name(output).split(";"):
-            pieces = part.split("/")
-            if len(pieces) > 2 and pieces[1] not in names:
-                names.append(pieces[1])
-        return "+".join(names) or self.name(output)

@@ -17,18 +17,14 @@ from dataclasses import dataclass
 
 import tensorflow as tf
 
-from abbnn.recipe import stem_for
+from abbnn.recipe import DATASETS, stem_for
 from larq_abbnn.data import folders, transforms
 from larq_abbnn.data.folders import DataError
 
-#: tfds name -> (classes, stem, evaluation split)
-TFDS = {
-    "cifar10": (10, "cifar", "test"),
-    "cifar100": (100, "cifar", "test"),
-    "imagenet2012": (1000, "imagenet", "validation"),
-}
-#: What `abbnn` and the zoo call the paper's datasets.
-ALIASES = {"imagenet": "imagenet2012"}
+#: tfds name -> (classes, stem, evaluation split), from `abbnn.recipe.DATASETS`
+TFDS = {tfds: (classes, stem, split) for tfds, classes, stem, _, split in DATASETS.values()}
+#: What `abbnn` and the zoo call the paper's datasets, where tfds calls them otherwise.
+ALIASES = {name: row[0] for name, row in DATASETS.items() if row[0] != name}
 
 
 @dataclass

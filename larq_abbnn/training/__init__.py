@@ -19,10 +19,11 @@ from larq_abbnn.training.optimizer import (
     LinearDecay,
     adaptive_clip,
     linear_decay,
-    parameter_groups,
     unitwise_norm,
 )
+from larq_abbnn.training.parameters import parameter_groups
 from larq_abbnn.training.run import (
+    Recipe,
     TrainingError,
     compile_for_step,
     run_config,
@@ -45,6 +46,7 @@ __all__ = [
     "linear_decay",
     "parameter_groups",
     "read_history",
+    "Recipe",
     "run_config",
     "set_prelu_exponent",
     "train_recipe_step",

@@ -8,6 +8,7 @@ rerun with other options is refused before anything is touched.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import shutil
@@ -22,7 +23,8 @@ from larq_abbnn.saved_models import load_keras_file
 from larq_abbnn.training.callbacks import ModelFile, ResumeNote
 from larq_abbnn.training.distill import Distiller
 from larq_abbnn.training.metrics import top_k_accuracy
-from larq_abbnn.training.optimizer import AGCAdam, linear_decay, parameter_groups
+from larq_abbnn.training.optimizer import AGCAdam, linear_decay
+from larq_abbnn.training.parameters import parameter_groups
 from larq_abbnn.training.run_folder import (
     RunFolder,
     StepResult,
@@ -83,6 +85,34 @@ def compile_for_step(
 STEP_NAMES = {1: "binary activations, real weights", 2: "binary activations and weights"}
 
 
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """The recipe's options a step trains with; the defaults are the reference's (spec
+    section 4). `run.json` records them, and a rerun must give the same."""
+
+    #: Adam's initial learning rate, decayed linearly to 0 over the step
+    learning_rate: float = LEARNING_RATE
+    #: L2 added to the gradient; None: 5e-6 in step 1, 0 in step 2
+    weight_decay: float | None = None
+    #: adaptive gradient clipping factor; None: by stem (0.001 CIFAR, 0.02 ImageNet)
+    clip_factor: float | None = None
+    #: path of a saved Keras classifier to distill from
+    teacher: str | None = None
+    #: batches per epoch over the repeated data; None: one pass over the training data
+    steps_per_epoch: int | None = None
+    #: validation batches per epoch; None: the whole validation set
+    validation_steps: int | None = None
+
+    def optimizer_options(self) -> dict:
+        """`compile_for_step`'s options of this recipe (the teacher loaded)."""
+        return {
+            "learning_rate": self.learning_rate,
+            "weight_decay": self.weight_decay,
+            "clip_factor": self.clip_factor,
+            "teacher": _load_teacher(self.teacher) if self.teacher else None,
+        }
+
+
 def train_recipe_step(
     build_model: Callable[[], tf.keras.Model],
     data: Data,
@@ -90,13 +120,8 @@ def train_recipe_step(
     step: int,
     epochs: int,
     folder: str,
-    learning_rate: float = LEARNING_RATE,
-    weight_decay: float | None = None,
-    clip_factor: float | None = None,
-    teacher: str | None = None,
+    recipe: Recipe = Recipe(),
     strategy: tf.distribute.Strategy | None = None,
-    steps_per_epoch: int | None = None,
-    validation_steps: int | None = None,
     verbose: int | str = "auto",
     callbacks: list | None = None,
     of: int | None = None,
@@ -105,10 +130,10 @@ def train_recipe_step(
 
     (A step of the recipe, many epochs long; not Keras's `Model.train_step`, one batch.)
     `build_model()` is called inside the strategy's scope and returns the Keras model at
-    this step (with any initial weights loaded). `teacher` is the path of a saved Keras
-    classifier for distillation. Returns at once if `folder/done.json` exists. Unless
-    `verbose` is 0 it says which step runs (`of`: how many the run has), whether it was
-    skipped or resumed, and what it does after the last epoch.
+    this step (with any initial weights loaded); `recipe` holds the recipe's options.
+    Returns at once if `folder/done.json` exists. Unless `verbose` is 0 it says which
+    step runs (`of`: how many the run has), whether it was skipped or resumed, and what
+    it does after the last epoch.
     """
     say = print if verbose != 0 else (lambda *_: None)
     label = f"step {step}" + (f" of {of}" if of else "")
@@ -122,7 +147,7 @@ def train_recipe_step(
     say(f"{label}: {STEP_NAMES[step]}; {epochs} epoch{'s' * (epochs != 1)}")
     os.makedirs(folder, exist_ok=True)
     strategy = strategy or tf.distribute.get_strategy()
-    train, steps_per_epoch = _training_data(data, steps_per_epoch)
+    train, steps_per_epoch = _training_data(data, recipe.steps_per_epoch)
     with strategy.scope():
         trainable = compile_for_step(
             build_model(),
@@ -130,10 +155,7 @@ def train_recipe_step(
             stem=data.stem,
             epochs=epochs,
             steps_per_epoch=steps_per_epoch,
-            learning_rate=learning_rate,
-            weight_decay=weight_decay,
-            clip_factor=clip_factor,
-            teacher=_load_teacher(teacher) if teacher else None,
+            **recipe.optimizer_options(),
         )
     start = time.perf_counter()
     trainable.fit(
@@ -141,10 +163,20 @@ def train_recipe_step(
         validation_data=data.validation,
         epochs=epochs,
         steps_per_epoch=steps_per_epoch,
-        validation_steps=validation_steps,
+        validation_steps=recipe.validation_steps,
         callbacks=[*_run_callbacks(folder), ResumeNote(label, epochs, say), *(callbacks or [])],
         verbose=verbose,
     )
+    result = _finished(step, folder, epochs, wall_seconds=time.perf_counter() - start)
+    say(
+        f"{label} done: best val accuracy {result.best_val_accuracy:.4f} at epoch "
+        f"{result.best_epoch} of {epochs}; {result.best_path}"
+    )
+    return result
+
+
+def _finished(step: int, folder: str, epochs: int, wall_seconds: float) -> StepResult:
+    """The step's result from its history, recorded in `done.json`, its backup gone."""
     history = read_history(os.path.join(folder, "history.csv"))
     _check_finite(history, step=step, epochs=epochs, folder=folder)
     best_epoch, best_accuracy = _best_epoch(history)
@@ -154,16 +186,12 @@ def train_recipe_step(
         epochs=epochs,
         best_val_accuracy=best_accuracy,
         best_epoch=best_epoch,
-        wall_seconds=time.perf_counter() - start,
+        wall_seconds=wall_seconds,
         history=history,
     )
     write_finished_step(result)
     # BackupAndRestore empties its folder at the end of training; the folder itself goes too.
     shutil.rmtree(os.path.join(folder, "backup"), ignore_errors=True)
-    say(
-        f"{label} done: best val accuracy {best_accuracy:.4f} at epoch {best_epoch} of "
-        f"{epochs}; {result.best_path}"
-    )
     return result
 
 
@@ -224,12 +252,14 @@ def two_step(
     folder: str,
     init_from: str | None = None,
     config: dict | None = None,
+    recipe: Recipe = Recipe(),
     **options,
 ) -> tuple[StepResult, StepResult]:
     """The paper's recipe: step 1, then step 2 from step 1's best model, in `folder`.
 
     `build_model(step)` returns the zoo model of that step; `init_from` (Keras weights or
-    a paper checkpoint) initialises step 1. `options` go to `train_recipe_step`. The run
+    a paper checkpoint) initialises step 1. `recipe` and `options` (`strategy`,
+    `verbose`, `callbacks`) go to `train_recipe_step`. The run
     is recorded in `folder/run.json` (what `abbnn report` reads): the dataset, epochs and
     recipe options, the model's name, and `config` (e.g. the zoo options that built it).
     A rerun resumes, after `RunFolder.check` has found it trains the same thing; `run.json`
@@ -237,7 +267,7 @@ def two_step(
     """
     epochs1, epochs2 = (epochs, epochs) if isinstance(epochs, int) else epochs
     run = RunFolder(folder)
-    recorded = {**run_config(data, epochs, init_from=init_from, **options), **(config or {})}
+    recorded = {**run_config(data, epochs, init_from=init_from, recipe=recipe), **(config or {})}
     run.check(recorded)  # before anything is touched
 
     def named(model: tf.keras.Model) -> tf.keras.Model:
@@ -252,7 +282,14 @@ def two_step(
         return model
 
     first = train_recipe_step(
-        step1, data, step=1, epochs=epochs1, folder=run.step_folder(1), of=2, **options
+        step1,
+        data,
+        step=1,
+        epochs=epochs1,
+        folder=run.step_folder(1),
+        of=2,
+        recipe=recipe,
+        **options,
     )
 
     def step2():
@@ -261,17 +298,24 @@ def two_step(
         return model
 
     second = train_recipe_step(
-        step2, data, step=2, epochs=epochs2, folder=run.step_folder(2), of=2, **options
+        step2,
+        data,
+        step=2,
+        epochs=epochs2,
+        folder=run.step_folder(2),
+        of=2,
+        recipe=recipe,
+        **options,
     )
     return first, second
 
 
 def run_config(
-    data: Data, epochs, *, steps=(1, 2), init_from=None, teacher=None, **options
+    data: Data, epochs, *, steps=(1, 2), init_from: str | None = None, recipe: Recipe = Recipe()
 ) -> dict:
     """What `run.json` records of a run: the data it trains on and the recipe's options
     (those that change what is trained; see `RunFolder.start`)."""
-    config = {
+    return {
         "dataset": data.name,
         "num_classes": data.num_classes,
         "image_size": data.image_size,
@@ -281,12 +325,8 @@ def run_config(
         "epochs": epochs,
         "steps": list(steps),
         "init_from": init_from,
-        "teacher": teacher,
-        "learning_rate": options.get("learning_rate", LEARNING_RATE),
+        **dataclasses.asdict(recipe),
     }
-    for key in ("weight_decay", "clip_factor", "steps_per_epoch", "validation_steps"):
-        config[key] = options.get(key)
-    return config
 
 
 def set_prelu_exponent(model: tf.keras.Model, exponent: int) -> None:

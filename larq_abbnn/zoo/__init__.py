@@ -11,6 +11,7 @@ Every model function takes the same keyword-only arguments (larq-zoo's `input_sh
 `alpha`, `padding` and `width_multiplier`).
 """
 
+from abbnn.recipe import MODEL_NAMES
 from larq_abbnn.zoo import model
 from larq_abbnn.zoo.reactnet_a import ABReActNetA, BNFreeReActNetA, BNReActNetA
 from larq_abbnn.zoo.resnet import (
@@ -23,18 +24,31 @@ from larq_abbnn.zoo.resnet import (
 )
 from larq_abbnn.zoo.steps import binary_conv_count, to_step
 
+
+def _in_recipe_order(*functions) -> dict:
+    """`abbnn.recipe.MODEL_NAMES` (the CLI's choices) -> the function of that reference name:
+    a name without a function, or a function without a name, fails the import."""
+    found = {function.reference_name: function for function in functions}
+    if set(found) != set(MODEL_NAMES):
+        raise ImportError(
+            f"abbnn.recipe.MODEL_NAMES and the zoo's functions differ: "
+            f"{sorted(set(found) ^ set(MODEL_NAMES))}"
+        )
+    return {name: found[name] for name in MODEL_NAMES}
+
+
 #: Zoo models by the names of the reference checkpoints (`reference_state_dicts.json`).
-MODELS = {
-    "ab_reactnet18": ABReActNet18,
-    "ab_reactnet34": ABReActNet34,
-    "ab_reactneta": ABReActNetA,
-    "ab_biresnet18": ABBiResNet18,
-    "ab_xnornet18": ABXnorNet18,
-    "bnfree_reactnet18": BNFreeReActNet18,
-    "bnfree_reactneta": BNFreeReActNetA,
-    "bn_reactnet18": BNReActNet18,
-    "bn_reactneta": BNReActNetA,
-}
+MODELS = _in_recipe_order(
+    ABReActNet18,
+    ABReActNet34,
+    ABReActNetA,
+    ABBiResNet18,
+    ABXnorNet18,
+    BNFreeReActNet18,
+    BNFreeReActNetA,
+    BNReActNet18,
+    BNReActNetA,
+)
 
 #: Layer names inside a block start with this pattern (the reference's module paths,
 #: `layer2.0.` in ResNets, `feature.3.` in ReActNet-A); the audit groups lines by it.

@@ -9,9 +9,7 @@ import tensorflow as tf
 
 from abbnn.recipe import ACTIVATIONS, LEAKY_SLOPE, PADDINGS, STEMS, stem_for
 from larq_abbnn import layers
-
-#: Residual-branch scale per family: 2**-2 in A&B (a shift), 0.2 in BN-Free.
-DEFAULT_ALPHA = {"ab": 0.25, "bnfree": 0.2, "bn": None}  # BN baselines have none
+from larq_abbnn.families import Family
 
 
 @dataclass(frozen=True)
@@ -45,17 +43,23 @@ class Config:
         return {"padding": "same", "pad_values": pad_values}
 
     def binary_conv(
-        self, filters: int, kernel_size: int, stride: int, name: str, input_quantizer="sigmoid_sign"
-    ) -> layers.BinaryScaledStdConv2D:
-        """A binary-weight conv of this step; `input_quantizer=None` for a real input."""
-        return layers.BinaryScaledStdConv2D(
+        self,
+        family: Family,
+        filters: int,
+        kernel_size: int,
+        stride: int,
+        name: str,
+        binary_input: bool = True,
+    ) -> tf.keras.layers.Layer:
+        """`family`'s binary conv at this step; `binary_input=False` on a real input."""
+        return family.binary_conv(
             filters,
             kernel_size,
             stride,
-            binary_weights=self.binary_weights,
-            input_quantizer=input_quantizer,
             name=name,
-            **self.conv_padding(input_quantizer is not None),
+            binary_weights=self.binary_weights,
+            binary_input=binary_input,
+            **self.conv_padding(binary_input),
         )
 
     def rprelu_activation(self, name: str) -> tf.keras.layers.Layer:

@@ -12,7 +12,8 @@ from collections.abc import Callable, Sequence
 
 import tensorflow as tf
 
-from larq_abbnn.zoo.config import DEFAULT_ALPHA, resolve_config
+from larq_abbnn.families import Family
+from larq_abbnn.zoo.config import resolve_config
 from larq_abbnn.zoo.parts import input_shape_of, model_input
 from larq_abbnn.zoo.weights import load_weights
 
@@ -22,7 +23,7 @@ Network = Callable[..., tf.Tensor]
 
 def build_model(
     network: Network,
-    family: str,
+    family: Family,
     default_name: str,
     *,
     input_shape: Sequence[int | None] | None,
@@ -53,7 +54,7 @@ def build_model(
     outputs = network(
         x,
         cfg=cfg,
-        alpha=DEFAULT_ALPHA[family] if alpha is None else float(alpha),
+        alpha=family.alpha if alpha is None else float(alpha),
         num_classes=num_classes,
         include_top=include_top,
     )
@@ -102,11 +103,12 @@ _ACTIVATION = (
 )
 
 
-def documented(family: str, default_name: str, activation: bool = False):
-    """Append the shared argument documentation to a model function's docstring."""
+def documented(family: Family, default_name: str, activation: bool = False):
+    """Append the shared argument documentation to a model function's docstring, and mark
+    it with its reference name and family."""
 
     def decorate(function):
-        alpha = DEFAULT_ALPHA[family]
+        alpha = family.alpha
         function.__doc__ = (function.__doc__ or "").rstrip() + _ARGUMENTS.format(
             alpha=""
             if alpha is None  # BN baselines: BatchNorm instead of alpha and beta
@@ -115,6 +117,8 @@ def documented(family: str, default_name: str, activation: bool = False):
             name=default_name,
             activation=_ACTIVATION if activation else "",
         )
+        function.reference_name = default_name  # its key in `zoo.MODELS`
+        function.family = family
         return function
 
     return decorate

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 import tensorflow as tf
 
 from larq_abbnn import layers
+from larq_abbnn.families import AB, BN, BN_FREE, Family
 from larq_abbnn.zoo.betas import reactnet_a_betas
 from larq_abbnn.zoo.config import Config
 from larq_abbnn.zoo.model import build_model, documented
@@ -26,18 +27,18 @@ def block_strides() -> list[int]:
     return [2 if (cin != cout and cout != 64) else 1 for cin, cout in zip(CHANNELS, CHANNELS[1:])]
 
 
-def _pointwise(h, o1, out_ch, alpha, cfg, name, input_quantizer):
+def _pointwise(h, o1, out_ch, alpha, cfg, name, family: Family):
     """alpha * binary 1x1(h) + o1; two half-width convs concatenated when widening."""
     in_ch = h.shape[-1]
     if in_ch == out_ch:
-        y = cfg.binary_conv(in_ch, 1, 1, f"{name}.binary_pw", input_quantizer)(h)
+        y = cfg.binary_conv(family, in_ch, 1, 1, f"{name}.binary_pw")(h)
         y = layers.Scale(alpha, name=f"{name}.alpha2")(y)
         return tf.keras.layers.Add(name=f"{name}.add2")([y, o1])
     if out_ch != 2 * in_ch:
         raise ValueError(f"{name}: a ReActNet-A block widens by 2, got {in_ch} -> {out_ch}.")
     halves = []
     for i in (1, 2):
-        y = cfg.binary_conv(in_ch, 1, 1, f"{name}.binary_pw_down{i}", input_quantizer)(h)
+        y = cfg.binary_conv(family, in_ch, 1, 1, f"{name}.binary_pw_down{i}")(h)
         y = layers.Scale(alpha, name=f"{name}.alpha2_{i}")(y)
         halves.append(tf.keras.layers.Add(name=f"{name}.add2_{i}")([y, o1]))
     return tf.keras.layers.Concatenate(name=f"{name}.concat")(halves)
@@ -57,7 +58,7 @@ def ab_block(x, out_ch, stride, alpha, betas, cfg, name):
     in_ch = x.shape[-1]
     h = layers.LearnableBias(divisor=beta1, name=f"{name}.move11")(x)
     h = layers.MaskLayer(beta1, name=f"{name}.mask1")(h)
-    y = cfg.binary_conv(in_ch, 3, stride, f"{name}.binary_3x3", "sigmoid_sign")(h)
+    y = cfg.binary_conv(AB, in_ch, 3, stride, f"{name}.binary_3x3")(h)
     s = tf.keras.layers.AveragePooling2D(2, 2, name=f"{name}.pooling")(x) if stride == 2 else x
     y = layers.Scale(alpha, name=f"{name}.alpha1")(y)
     o1 = tf.keras.layers.Add(name=f"{name}.add1")([s, y])
@@ -65,7 +66,7 @@ def ab_block(x, out_ch, stride, alpha, betas, cfg, name):
 
     h = layers.LearnableBias(divisor=beta2, name=f"{name}.move21")(o1)
     h = layers.MaskLayer(beta2, name=f"{name}.mask2")(h)
-    o2 = _pointwise(h, o1, out_ch, alpha, cfg, name, "sigmoid_sign")
+    o2 = _pointwise(h, o1, out_ch, alpha, cfg, name, AB)
     return _rprelu(o2, name, 2, cfg.rprelu_activation(f"{name}.prelu2"))
 
 
@@ -77,7 +78,7 @@ def bnfree_block(x, out_ch, stride, alpha, betas, cfg, name):
     in_ch = x.shape[-1]
     x_in = layers.Scale(beta1, name=f"{name}.beta1")(x)
     h = layers.LearnableBias(name=f"{name}.move11")(x_in)
-    y = cfg.binary_conv(in_ch, 3, stride, f"{name}.binary_3x3", "approx_sign")(h)
+    y = cfg.binary_conv(BN_FREE, in_ch, 3, stride, f"{name}.binary_3x3")(h)
     s = tf.keras.layers.AveragePooling2D(2, 2, name=f"{name}.pooling")(x_in) if stride == 2 else x
     y = layers.Scale(alpha, name=f"{name}.alpha1")(y)
     o1 = tf.keras.layers.Add(name=f"{name}.add1")([s, y])
@@ -85,19 +86,8 @@ def bnfree_block(x, out_ch, stride, alpha, betas, cfg, name):
 
     h = layers.Scale(beta2, name=f"{name}.beta2")(o1)
     h = layers.LearnableBias(name=f"{name}.move21")(h)
-    o2 = _pointwise(h, o1, out_ch, alpha, cfg, name, "approx_sign")
+    o2 = _pointwise(h, o1, out_ch, alpha, cfg, name, BN_FREE)
     return _rprelu(o2, name, 2, prelu(f"{name}.prelu2"))
-
-
-def _bn_conv(cfg: Config, filters, kernel, stride, name):
-    return layers.BinaryConv2D(
-        filters,
-        kernel,
-        stride,
-        binary_weights=cfg.binary_weights,
-        name=name,
-        **cfg.conv_padding(True),
-    )
 
 
 def bn_block(x, out_ch, stride, alpha, betas, cfg, name):
@@ -107,7 +97,7 @@ def bn_block(x, out_ch, stride, alpha, betas, cfg, name):
         check_poolable(x, name)
     in_ch = x.shape[-1]
     h = layers.LearnableBias(name=f"{name}.move11")(x)
-    y = _bn_conv(cfg, in_ch, 3, stride, f"{name}.binary_3x3")(h)
+    y = cfg.binary_conv(BN, in_ch, 3, stride, f"{name}.binary_3x3")(h)
     y = layers.BatchNorm(name=f"{name}.bn1")(y)
     s = tf.keras.layers.AveragePooling2D(2, 2, name=f"{name}.pooling")(x) if stride == 2 else x
     o1 = tf.keras.layers.Add(name=f"{name}.add1")([s, y])
@@ -115,7 +105,7 @@ def bn_block(x, out_ch, stride, alpha, betas, cfg, name):
 
     h = layers.LearnableBias(name=f"{name}.move21")(o1)
     if in_ch == out_ch:
-        y = _bn_conv(cfg, in_ch, 1, 1, f"{name}.binary_pw")(h)
+        y = cfg.binary_conv(BN, in_ch, 1, 1, f"{name}.binary_pw")(h)
         y = layers.BatchNorm(name=f"{name}.bn2")(y)
         o2 = tf.keras.layers.Add(name=f"{name}.add2")([y, o1])
     else:
@@ -123,7 +113,7 @@ def bn_block(x, out_ch, stride, alpha, betas, cfg, name):
             raise ValueError(f"{name}: a ReActNet-A block widens by 2, got {in_ch} -> {out_ch}.")
         halves = []
         for i in (1, 2):
-            y = _bn_conv(cfg, in_ch, 1, 1, f"{name}.binary_pw_down{i}")(h)
+            y = cfg.binary_conv(BN, in_ch, 1, 1, f"{name}.binary_pw_down{i}")(h)
             y = layers.BatchNorm(name=f"{name}.bn2_{i}")(y)
             halves.append(tf.keras.layers.Add(name=f"{name}.add2_{i}")([y, o1]))
         o2 = tf.keras.layers.Concatenate(name=f"{name}.concat")(halves)
@@ -168,7 +158,7 @@ def reactnet_a(
     return head(x, num_classes, include_top, pool_name="pool1")
 
 
-@documented("ab", "ab_reactneta", activation=True)
+@documented(AB, "ab_reactneta", activation=True)
 def ABReActNetA(
     *,
     input_shape: Sequence[int | None] | None = None,
@@ -185,10 +175,10 @@ def ABReActNetA(
     name: str | None = None,
 ) -> tf.keras.Model:
     """A&B ReActNet-A (Ma et al., CVPR 2024): ImageNet 66.89%, CIFAR-10 89.44% top-1."""
-    return build_model(functools.partial(reactnet_a, ab_block), "ab", "ab_reactneta", **locals())
+    return build_model(functools.partial(reactnet_a, ab_block), AB, "ab_reactneta", **locals())
 
 
-@documented("bnfree", "bnfree_reactneta")
+@documented(BN_FREE, "bnfree_reactneta")
 def BNFreeReActNetA(
     *,
     input_shape: Sequence[int | None] | None = None,
@@ -205,11 +195,11 @@ def BNFreeReActNetA(
 ) -> tf.keras.Model:
     """BN-Free ReActNet-A baseline (Chen et al., "BNN - BN = ?", CVPRW 2021)."""
     return build_model(
-        functools.partial(reactnet_a, bnfree_block), "bnfree", "bnfree_reactneta", **locals()
+        functools.partial(reactnet_a, bnfree_block), BN_FREE, "bnfree_reactneta", **locals()
     )
 
 
-@documented("bn", "bn_reactneta")
+@documented(BN, "bn_reactneta")
 def BNReActNetA(
     *,
     input_shape: Sequence[int | None] | None = None,
@@ -228,7 +218,7 @@ def BNReActNetA(
     CIFAR-10 82.95%, CIFAR-100 50.30% top-1 in the paper."""
     return build_model(
         functools.partial(reactnet_a, bn_block, first_layers=bn_stem),
-        "bn",
+        BN,
         "bn_reactneta",
         alpha=None,
         **locals(),

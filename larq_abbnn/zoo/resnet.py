@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 import tensorflow as tf
 
 from larq_abbnn import layers
+from larq_abbnn.families import AB, BN, BN_FREE
 from larq_abbnn.zoo.betas import resnet_betas
 from larq_abbnn.zoo.config import Config
 from larq_abbnn.zoo.model import build_model, documented
@@ -48,31 +49,18 @@ def bn_stem(x: tf.Tensor, cfg: Config, outer_prelu: bool = False) -> tf.Tensor:
     return x
 
 
-def _bn_binary_conv(cfg: Config, filters, kernel, stride, name, input_quantizer="approx_sign"):
-    """The BN baselines' conv of this step: binary weights in step 2, real in step 1."""
-    return layers.BinaryConv2D(
-        filters,
-        kernel,
-        stride,
-        binary_weights=cfg.binary_weights,
-        input_quantizer=input_quantizer,
-        name=name,
-        **cfg.conv_padding(input_quantizer is not None),
-    )
-
-
 def bn_reactnet_block(x, filters, stride, alpha, beta, cfg, name):
     """BN ReActNet-18 block (BNN_NoBN's `_bn` model): sign(x + b0) -> binconv3x3 -> BN,
     plus the shortcut (avgpool 2x2 -> binary-weight 1x1 -> BN when downsampling), RPReLU.
     `alpha` and `beta` are not used: BatchNorm takes their place."""
     downsample = stride != 1 or x.shape[-1] != filters
     h = layers.LearnableBias(name=f"{name}.move0")(x)
-    y = _bn_binary_conv(cfg, filters, 3, stride, f"{name}.binary_conv")(h)
+    y = cfg.binary_conv(BN, filters, 3, stride, f"{name}.binary_conv")(h)
     y = layers.BatchNorm(name=f"{name}.bn1")(y)
     if downsample:
         check_poolable(x, name)
         r = tf.keras.layers.AveragePooling2D(2, stride, name=f"{name}.downsample.0")(x)
-        r = _bn_binary_conv(cfg, filters, 1, 1, f"{name}.downsample.1", input_quantizer=None)(r)
+        r = cfg.binary_conv(BN, filters, 1, 1, f"{name}.downsample.1", binary_input=False)(r)
         r = layers.BatchNorm(name=f"{name}.downsample.2")(r)
     else:
         r = x
@@ -80,11 +68,11 @@ def bn_reactnet_block(x, filters, stride, alpha, beta, cfg, name):
     return _rprelu_tail(x, name, prelu(f"{name}.prelu"))
 
 
-def _pooled_binary_shortcut(x, filters, stride, cfg, name):
+def _pooled_binary_shortcut(x, filters, stride, cfg, name, family):
     """avgpool 2x2 then a binary-weight 1x1 conv on the real-valued input (no sign)."""
     check_poolable(x, name)
     x = tf.keras.layers.AveragePooling2D(2, stride, name=f"{name}.downsample.0")(x)
-    return cfg.binary_conv(filters, 1, 1, f"{name}.downsample.1", input_quantizer=None)(x)
+    return cfg.binary_conv(family, filters, 1, 1, f"{name}.downsample.1", binary_input=False)(x)
 
 
 def _rprelu_tail(x, name, prelu_layer):
@@ -98,8 +86,8 @@ def ab_reactnet_block(x, filters, stride, alpha, beta, cfg, name):
     downsample = stride != 1 or x.shape[-1] != filters
     h = layers.LearnableBias(divisor=beta, name=f"{name}.move0")(x)
     h = layers.MaskLayer(beta, name=f"{name}.mask")(h)
-    y = cfg.binary_conv(filters, 3, stride, f"{name}.conv1")(h)
-    r = _pooled_binary_shortcut(x, filters, stride, cfg, name) if downsample else x
+    y = cfg.binary_conv(AB, filters, 3, stride, f"{name}.conv1")(h)
+    r = _pooled_binary_shortcut(x, filters, stride, cfg, name, AB) if downsample else x
     y = layers.Scale(alpha, name=f"{name}.alpha")(y)
     x = tf.keras.layers.Add(name=f"{name}.add")([y, r])
     return _rprelu_tail(x, name, cfg.rprelu_activation(f"{name}.prelu"))
@@ -110,8 +98,8 @@ def bnfree_reactnet_block(x, filters, stride, alpha, beta, cfg, name):
     downsample = stride != 1 or x.shape[-1] != filters
     x_in = layers.Scale(beta, name=f"{name}.beta")(x)
     h = layers.LearnableBias(name=f"{name}.move0")(x_in)
-    y = cfg.binary_conv(filters, 3, stride, f"{name}.binary_conv", input_quantizer="approx_sign")(h)
-    r = _pooled_binary_shortcut(x_in, filters, stride, cfg, name) if downsample else x
+    y = cfg.binary_conv(BN_FREE, filters, 3, stride, f"{name}.binary_conv")(h)
+    r = _pooled_binary_shortcut(x_in, filters, stride, cfg, name, BN_FREE) if downsample else x
     y = layers.Scale(alpha, name=f"{name}.alpha")(y)
     x = tf.keras.layers.Add(name=f"{name}.add")([y, r])
     return _rprelu_tail(x, name, prelu(f"{name}.prelu"))
@@ -121,7 +109,7 @@ def bi_block(x, filters, stride, alpha, beta, cfg, name):
     """A&B Bi-ResNet block: alpha*binconv3x3(sign(beta*x)) + r; full-precision shortcut."""
     downsample = stride != 1 or x.shape[-1] != filters
     h = layers.MaskLayer(beta, name=f"{name}.mask")(x)
-    y = cfg.binary_conv(filters, 3, stride, f"{name}.conv1")(h)
+    y = cfg.binary_conv(AB, filters, 3, stride, f"{name}.conv1")(h)
     if downsample:
         check_poolable(x, name)
         r = tf.keras.layers.AveragePooling2D(2, stride, name=f"{name}.downsample.0")(x)
@@ -138,9 +126,9 @@ def xnor_block(x, filters, stride, alpha, beta, cfg, name):
     """A&B XNOR-Net block: as Bi-ResNet, shortcut a binary-weight 1x1 conv at stride 2."""
     downsample = stride != 1 or x.shape[-1] != filters
     h = layers.MaskLayer(beta, name=f"{name}.mask")(x)
-    y = cfg.binary_conv(filters, 3, stride, f"{name}.conv1")(h)
+    y = cfg.binary_conv(AB, filters, 3, stride, f"{name}.conv1")(h)
     if downsample:
-        r = cfg.binary_conv(filters, 1, stride, f"{name}.downsample.0", input_quantizer=None)(x)
+        r = cfg.binary_conv(AB, filters, 1, stride, f"{name}.downsample.0", binary_input=False)(x)
     else:
         r = x
     y = layers.Scale(alpha, name=f"{name}.alpha")(y)
@@ -181,7 +169,7 @@ def resnet(
     return head(x, num_classes, include_top, pool_name="avgpool")
 
 
-@documented("ab", "ab_reactnet18", activation=True)
+@documented(AB, "ab_reactnet18", activation=True)
 def ABReActNet18(
     *,
     input_shape: Sequence[int | None] | None = None,
@@ -200,13 +188,13 @@ def ABReActNet18(
     """A&B ReActNet-18 (Ma et al., CVPR 2024): ImageNet 61.39%, CIFAR-10 92.30% top-1."""
     return build_model(
         functools.partial(resnet, ab_reactnet_block, (4, 4, 4, 4), False),
-        "ab",
+        AB,
         "ab_reactnet18",
         **locals(),
     )
 
 
-@documented("ab", "ab_reactnet34", activation=True)
+@documented(AB, "ab_reactnet34", activation=True)
 def ABReActNet34(
     *,
     input_shape: Sequence[int | None] | None = None,
@@ -225,13 +213,13 @@ def ABReActNet34(
     """A&B ReActNet-34 (Ma et al., CVPR 2024): ImageNet 65.19% top-1."""
     return build_model(
         functools.partial(resnet, ab_reactnet_block, (6, 8, 12, 6), False),
-        "ab",
+        AB,
         "ab_reactnet34",
         **locals(),
     )
 
 
-@documented("ab", "ab_biresnet18")
+@documented(AB, "ab_biresnet18")
 def ABBiResNet18(
     *,
     input_shape: Sequence[int | None] | None = None,
@@ -248,11 +236,11 @@ def ABBiResNet18(
 ) -> tf.keras.Model:
     """A&B Bi-ResNet-18 (Ma et al., CVPR 2024): ImageNet 60.38%, CIFAR-10 90.09% top-1."""
     return build_model(
-        functools.partial(resnet, bi_block, (4, 4, 4, 4), True), "ab", "ab_biresnet18", **locals()
+        functools.partial(resnet, bi_block, (4, 4, 4, 4), True), AB, "ab_biresnet18", **locals()
     )
 
 
-@documented("ab", "ab_xnornet18")
+@documented(AB, "ab_xnornet18")
 def ABXnorNet18(
     *,
     input_shape: Sequence[int | None] | None = None,
@@ -269,11 +257,11 @@ def ABXnorNet18(
 ) -> tf.keras.Model:
     """A&B XNOR-Net-18 (Ma et al., CVPR 2024): CIFAR-10 89.94% top-1."""
     return build_model(
-        functools.partial(resnet, xnor_block, (4, 4, 4, 4), True), "ab", "ab_xnornet18", **locals()
+        functools.partial(resnet, xnor_block, (4, 4, 4, 4), True), AB, "ab_xnornet18", **locals()
     )
 
 
-@documented("bnfree", "bnfree_reactnet18")
+@documented(BN_FREE, "bnfree_reactnet18")
 def BNFreeReActNet18(
     *,
     input_shape: Sequence[int | None] | None = None,
@@ -291,13 +279,13 @@ def BNFreeReActNet18(
     """BN-Free ReActNet-18 baseline (Chen et al., "BNN - BN = ?", CVPRW 2021)."""
     return build_model(
         functools.partial(resnet, bnfree_reactnet_block, (4, 4, 4, 4), False),
-        "bnfree",
+        BN_FREE,
         "bnfree_reactnet18",
         **locals(),
     )
 
 
-@documented("bn", "bn_reactnet18")
+@documented(BN, "bn_reactnet18")
 def BNReActNet18(
     *,
     input_shape: Sequence[int | None] | None = None,
@@ -316,7 +304,7 @@ def BNReActNet18(
     CIFAR-10 92.31%, CIFAR-100 68.78% top-1 in the paper."""
     return build_model(
         functools.partial(resnet, bn_reactnet_block, (4, 4, 4, 4), False, first_layers=bn_stem),
-        "bn",
+        BN,
         "bn_reactnet18",
         alpha=None,
         **locals(),

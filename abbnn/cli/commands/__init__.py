@@ -6,7 +6,7 @@ only argparse and `abbnn` at their top; `run` imports TensorFlow and `larq_abbnn
 building the parser (for `--help`) loads neither.
 """
 
-#: module names under `abbnn.commands`; the command is the name with "-" for "_"
+#: module names under `abbnn.cli.commands`; the command is the name with "-" for "_"
 COMMANDS = (
     "demo",
     "summary",

@@ -29,18 +29,34 @@ full-precision multiplication left in A&B blocks:
 
 from __future__ import annotations
 
-from collections import defaultdict
+from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
 from larq import math as lq_math
+from larq import utils as lq_utils
 from larq.quantizers import NoOp
 
-from larq_abbnn import layers, quantizers
+from larq_abbnn import families, layers, quantizers
+from larq_abbnn.graph import consumers, inbound_layers, output_layers
 from larq_abbnn.quantizers import scaled_weight_standardization
 
-#: Keras layers the fold copies as they are: no weights, or weights used as they are.
-_PLAIN_LAYERS = (
+#: Every layer the fold takes, and what becomes of it (the one list: anything else is a
+#: `FoldError` naming the layer).
+SUPPORTED_LAYERS = (
+    # rewritten: a conv gets its precomputed kernel and output scale (`ConvRewrite`)
+    layers.SymmetricConv2D,
+    # removed before a sign
+    layers.MaskLayer,
+    # joined to the binary conv before it, else kept (a shift in an A&B model)
+    layers.Scale,
+    # moved onto a binary conv's output or into the next bias, else kept
+    layers.LearnableBias,
+    # frozen to its powers of two: a Keras PReLU of shifts
+    layers.QuantRPReLU,
+    # joined to the conv before it, else kept as it is
+    tf.keras.layers.BatchNormalization,
+    # copied as they are: no weights, or weights used as they are
     tf.keras.layers.InputLayer,
     tf.keras.layers.Add,
     tf.keras.layers.Concatenate,
@@ -54,7 +70,6 @@ _PLAIN_LAYERS = (
     tf.keras.layers.Identity,
     tf.keras.layers.ReLU,
     tf.keras.layers.Activation,
-    tf.keras.layers.BatchNormalization,  # joined to the conv before it (else kept as it is)
 )
 
 
@@ -62,10 +77,59 @@ class FoldError(ValueError):
     """A graph the fold cannot turn into an exactly equivalent inference graph."""
 
 
-def inbound_layers(layer) -> list:
-    """The layers feeding `layer` (called once, as in zoo models), in input order."""
-    inbound = layer.inbound_nodes[0].inbound_layers
-    return inbound if isinstance(inbound, list) else [inbound]
+@lq_utils.register_keras_custom_object
+class SpatialBias(tf.keras.layers.Layer):
+    """A constant bias per position and channel, `y = x + B` with `B` of shape (H, W, C).
+
+    Inference only: the fold uses it to turn a one-padded binary conv back into the
+    zero-padded one it replaces, and is its only producer, so it lives here. A saved
+    folded model that holds one loads where `larq_abbnn.converters` is imported (which
+    registers it with Keras), as Larq's layers load where `larq` is.
+    """
+
+    def __init__(self, shape, **kwargs):
+        self.bias_shape = tuple(int(d) for d in shape)
+        super().__init__(**kwargs)
+
+    def build(self, input_shape):
+        if tuple(tf.TensorShape(input_shape)[1:]) != self.bias_shape:
+            raise ValueError(
+                f"SpatialBias '{self.name}': input shape {input_shape} does not end in "
+                f"{self.bias_shape}"
+            )
+        self.bias = self.add_weight(
+            name="bias", shape=self.bias_shape, initializer="zeros", trainable=False
+        )
+        super().build(input_shape)
+
+    def call(self, inputs):
+        return inputs + self.bias
+
+    def get_config(self):
+        return {**super().get_config(), "shape": self.bias_shape}
+
+
+@dataclass
+class ConvRewrite:
+    """What the fold does to one conv: the factors joining its per-channel output scale,
+    the constants joining its bias, and LCE's one padding where zero padding is unsafe."""
+
+    #: the residual alpha after it
+    alpha: float = 1.0
+    #: scale and shift of the BatchNorm after it
+    bn_scale: np.ndarray | float = 1.0
+    bn_shift: np.ndarray | None = None
+    #: constants moved onto its output from biases further on
+    moved_bias: np.ndarray | float | None = None
+    #: the residual add that takes the correction of its one padding (None: zero padding)
+    corrected_at: str | None = None
+
+    @property
+    def bias(self) -> np.ndarray | None:
+        """The folded conv's bias: the BatchNorm's shift plus the moved constants."""
+        if self.bn_shift is None:
+            return self.moved_bias
+        return self.bn_shift + (0.0 if self.moved_bias is None else self.moved_bias)
 
 
 def _producer(layer):
@@ -73,17 +137,6 @@ def _producer(layer):
     if len(inbound) != 1:
         raise FoldError(f"layer '{layer.name}' has {len(inbound)} inputs, expected one")
     return inbound[0]
-
-
-def consumers(model) -> dict[str, list]:
-    """Layer name -> the layers it feeds."""
-    consumers = defaultdict(list)
-    for layer in model.layers:
-        if isinstance(layer, tf.keras.layers.InputLayer):
-            continue
-        for source in inbound_layers(layer):
-            consumers[source.name].append(layer)
-    return consumers
 
 
 def _has_sign_input(layer) -> bool:
@@ -107,38 +160,30 @@ def _check_layers(model) -> None:
                 f"{type(layer.kernel_quantizer).__name__}, not scaled weight "
                 "standardization): fold the trained model, not fold's output"
             )
-        if isinstance(layer, _PLAIN_LAYERS) or isinstance(
-            layer,
-            (
-                layers.MaskLayer,
-                layers.Scale,
-                layers.LearnableBias,
-                layers.QuantRPReLU,
-                layers.SymmetricConv2D,
-                layers.SpatialBias,
-            ),
-        ):
-            continue
-        raise FoldError(
-            f"layer '{layer.name}' ({type(layer).__name__}) is not one the fold knows how to "
-            "fold exactly"
-        )
+        if not isinstance(layer, SUPPORTED_LAYERS):
+            raise FoldError(
+                f"layer '{layer.name}' ({type(layer).__name__}) is not one the fold knows "
+                "how to fold exactly"
+            )
 
 
 class _Plan:
-    """What happens to each layer, decided from the whole graph before rebuilding."""
+    """What happens to each layer, decided from the whole graph before rebuilding: the
+    layers removed, one `ConvRewrite` per conv, the constants moved into biases and the
+    padding corrections after residual adds."""
 
     def __init__(self, model):
         _check_layers(model)
         self.consumers = consumers(model)
-        self.ab = any(isinstance(layer, layers.MaskLayer) for layer in model.layers)
+        self.family = families.of_keras(model)
         self.removed: set[str] = set()
-        self.conv_alpha: dict[str, float] = {}  # binary conv -> alpha joining its scale
-        self.conv_bn: dict[str, tuple] = {}  # conv -> (scale, shift) of the BatchNorm after it
-        self.conv_bias: dict[str, np.ndarray] = {}  # binary conv -> constant on its output
+        self.convs: dict[str, ConvRewrite] = {
+            layer.name: ConvRewrite()
+            for layer in model.layers
+            if isinstance(layer, layers.SymmetricConv2D)
+        }
         self.extra_bias: dict[str, np.ndarray] = {}  # bias -> constant moved into it
-        self.corrected: dict[str, str] = {}  # binary conv on a tiny map -> add taking its fix
-        self.correction: dict[str, np.ndarray] = {}  # add -> constant to add after it
+        self.corrections: dict[str, np.ndarray] = {}  # add -> constant to add after it
         for layer in model.layers:
             if isinstance(layer, layers.MaskLayer):
                 self._remove_mask(layer)
@@ -168,20 +213,22 @@ class _Plan:
             )
         node = conv
         while True:
-            consumers = self.consumers[node.name]
-            if len(consumers) != 1:
+            readers = self.consumers[node.name]
+            if len(readers) != 1:
                 break
-            node = consumers[0]
+            node = readers[0]
             if node.name not in self.removed or isinstance(node, tf.keras.layers.Add):
                 break
-        if not isinstance(node, tf.keras.layers.Add) or node.name in self.correction:
+        if not isinstance(node, tf.keras.layers.Add) or node.name in self.corrections:
             raise FoldError(
                 f"binary conv '{conv.name}' runs on a map smaller than its kernel with zero "
                 "padding (miscomputed by LCE 0.16) and does not feed a residual add where "
                 "the fold could correct it"
             )
-        self.corrected[conv.name] = node.name
-        self.correction[node.name] = None  # computed with the folded kernel
+        rewrite = self.convs[conv.name]
+        rewrite.corrected_at = node.name
+        kernel, gain = folded_kernel_and_gain(conv, rewrite)
+        self.corrections[node.name] = -_one_padding_contribution(conv, kernel, gain)
 
     def _remove_mask(self, mask):
         for consumer in self.consumers[mask.name]:
@@ -195,12 +242,12 @@ class _Plan:
     def _fold_scale(self, scale):
         source = _producer(scale)
         if layers.is_binary_conv(source) and len(self.consumers[source.name]) == 1:
-            self.conv_alpha[source.name] = scale.scale
+            self.convs[source.name].alpha = scale.scale
             self.removed.add(scale.name)
-        elif self.ab and not scale.is_power_of_two:
+        elif self.family.shifts and not scale.is_power_of_two:
             raise FoldError(
                 f"Scale '{scale.name}' multiplies by {scale.scale}, not a power of two, in "
-                "an A&B model: it would stay a full-precision multiplication"
+                f"an {self.family.title} model: it would stay a full-precision multiplication"
             )
 
     def _fold_batch_norm(self, bn):
@@ -214,7 +261,9 @@ class _Plan:
             return
         value = lambda v: np.asarray(tf.keras.backend.get_value(v), np.float64)  # noqa: E731
         scale = value(bn.gamma) / np.sqrt(value(bn.moving_variance) + bn.epsilon)
-        self.conv_bn[source.name] = (scale, value(bn.beta) - value(bn.moving_mean) * scale)
+        rewrite = self.convs[source.name]
+        rewrite.bn_scale = scale
+        rewrite.bn_shift = value(bn.beta) - value(bn.moving_mean) * scale
         self.removed.add(bn.name)
 
     def _conv_into(self, add):
@@ -234,6 +283,10 @@ class _Plan:
             ):
                 return conv
         return None
+
+    def _move_onto_conv(self, conv, value):
+        rewrite = self.convs[conv.name]
+        rewrite.moved_bias = (0.0 if rewrite.moved_bias is None else rewrite.moved_bias) + value
 
     def _move_bias_back(self, bias):
         """A bias right after a residual add (or a concat of them) moves onto the convs."""
@@ -256,7 +309,7 @@ class _Plan:
                 return
             targets.append((conv, part))
         for conv, part in targets:
-            self.conv_bias[conv.name] = self.conv_bias.get(conv.name, 0.0) + part
+            self._move_onto_conv(conv, part)
         self.removed.add(bias.name)
 
     def _move_bias_forward(self, bias):
@@ -270,9 +323,11 @@ class _Plan:
         readers = self.consumers[bias.name]
         moves = []
         if readers and all(self._takes(r, self.value(bias), moves) for r in readers):
-            for kind, name, value in moves:
-                target = self.extra_bias if kind == "bias" else self.conv_bias
-                target[name] = target.get(name, 0.0) + value
+            for target, value in moves:
+                if isinstance(target, layers.LearnableBias):
+                    self.extra_bias[target.name] = self.extra_bias.get(target.name, 0.0) + value
+                else:
+                    self._move_onto_conv(target, value)
             self.removed.add(bias.name)
 
     def _takes(self, layer, value, moves) -> bool:
@@ -280,13 +335,13 @@ class _Plan:
         if layer.name in self.removed:
             return False
         if isinstance(layer, layers.LearnableBias):
-            moves.append(("bias", layer.name, value))
+            moves.append((layer, value))
             return True
         if isinstance(layer, tf.keras.layers.Add):
             conv = self._conv_into(layer)
             if conv is None:
                 return False
-            moves.append(("conv", conv.name, value))
+            moves.append((conv, value))
             return True
         if isinstance(layer, (layers.Scale, tf.keras.layers.AveragePooling2D)):
             factor = layer.scale if isinstance(layer, layers.Scale) else 1.0
@@ -309,15 +364,16 @@ def _smaller_than_kernel(layer) -> bool:
     return any(s is not None and s < k for s, k in zip(sizes, kernel))
 
 
-def _one_padding_contribution(conv) -> np.ndarray:
-    """What padding with +1 instead of 0 adds to a "same" conv's output: (Ho, Wo, C)."""
+def _one_padding_contribution(conv, kernel, gain) -> np.ndarray:
+    """What padding with +1 instead of 0 adds to a "same" conv's output: (Ho, Wo, C),
+    for the folded `kernel` and `gain` in the fold's float type."""
     _, h, w, _ = conv.input_shape
     kh, kw = conv.kernel_size
     top, left = (kh - 1) // 2, (kw - 1) // 2
     border = np.ones((1, h + kh - 1, w + kw - 1, 1))
     border[:, top : top + h, left : left + w] = 0.0
-    kernel = tf.reduce_sum(tf.cast(conv.kernel, tf.float64), axis=2, keepdims=True)
-    contribution = tf.nn.conv2d(border, kernel, 1, "VALID") * tf.cast(conv.gain, tf.float64)
+    summed = tf.reduce_sum(tf.cast(kernel, tf.float64), axis=2, keepdims=True)
+    contribution = tf.nn.conv2d(border, summed, 1, "VALID") * tf.cast(gain, tf.float64)
     return contribution.numpy()[0]
 
 
@@ -337,19 +393,25 @@ def _kernel_and_scale(layer) -> tuple[tf.Tensor, tf.Tensor]:
     return kernel, scale
 
 
-def _folded_conv(layer, plan, x):
+def folded_kernel_and_gain(layer, rewrite: ConvRewrite) -> tuple[tf.Tensor, tf.Tensor]:
+    """The folded conv's kernel and per-channel output scale (alpha and BatchNorm joined),
+    in the fold's float type (Keras's floatx, as its variables)."""
+    kernel, scale = _kernel_and_scale(layer)
+    gain = scale * rewrite.alpha * rewrite.bn_scale
+    floatx = tf.keras.backend.floatx()
+    return tf.cast(kernel, floatx), tf.cast(gain, floatx)
+
+
+def _folded_conv(layer, rewrite: ConvRewrite, x):
     """A Larq conv with the precomputed kernel, then the per-channel scale (and bias)."""
     binary_weights = getattr(layer, "binary_weights", False)
     config = layer.get_config()
     for key in ("binary_weights", "kernel_quantizer", "input_quantizer", "kernel_initializer"):
         config.pop(key, None)
-    if layer.name in plan.corrected:
+    if rewrite.corrected_at is not None:
         config.update(padding="same", pad_values=1.0)
     signs = getattr(layer.input_quantizer, "precision", None) == 1
-    bias = plan.conv_bias.get(layer.name)
-    bn_scale, bn_shift = plan.conv_bn.get(layer.name, (1.0, None))
-    if bn_shift is not None:  # the BatchNorm's shift, after any bias moved onto the output
-        bias = bn_shift + (0.0 if bias is None else bias)
+    bias = rewrite.bias
     config["use_bias"] = bias is not None  # inside the conv, so also inside its mirroring flips
     conv = layers.ScaledStdConv2D(
         **config,
@@ -359,13 +421,45 @@ def _folded_conv(layer, plan, x):
     y = conv(x)
     if bias is not None:
         conv.bias.assign(bias)
-    w_hat, gain = _kernel_and_scale(layer)
-    gain = gain * plan.conv_alpha.get(layer.name, 1.0) * bn_scale
-    conv.kernel.assign(w_hat)
+    kernel, gain = folded_kernel_and_gain(layer, rewrite)
+    conv.kernel.assign(kernel)
     conv.gain.assign(gain)
-    if layer.name in plan.corrected:
-        plan.correction[plan.corrected[layer.name]] = -_one_padding_contribution(conv)
     return y
+
+
+def _frozen_prelu(layer, x):
+    """A Q-PReLU as a Keras PReLU of its powers of two: a TFLite `PRELU` of shifts."""
+    prelu = tf.keras.layers.PReLU(shared_axes=[1, 2], name=layer.name)
+    y = prelu(x)
+    slopes = 2.0 ** np.round(tf.keras.backend.get_value(layer.exponent))
+    prelu.alpha.assign(np.reshape(slopes, prelu.alpha.shape))
+    return y
+
+
+def _merged_bias(layer, value, x):
+    bias = layers.LearnableBias(name=layer.name)
+    y = bias(x)
+    bias.bias.assign(value)
+    return y
+
+
+def _copy(layer, x, correction):
+    """The layer as it is, then its padding correction, if a one-padded conv feeds it."""
+    clone = type(layer).from_config(layer.get_config())
+    y = clone(x)
+    clone.set_weights(layer.get_weights())
+    if correction is not None:
+        fix = SpatialBias(correction.shape, name=f"{layer.name}.padding_correction")
+        y = fix(y)
+        fix.bias.assign(correction)
+    return y
+
+
+def _input(layer):
+    spec = layer.get_config()
+    return tf.keras.Input(
+        batch_shape=spec["batch_input_shape"], dtype=spec["dtype"], name=layer.name
+    )
 
 
 def fold(model: tf.keras.Model) -> tf.keras.Model:
@@ -381,39 +475,22 @@ def fold(model: tf.keras.Model) -> tf.keras.Model:
     new_inputs = []
     for layer in model.layers:
         if isinstance(layer, tf.keras.layers.InputLayer):
-            spec = layer.get_config()
-            tensor = tf.keras.Input(
-                batch_shape=spec["batch_input_shape"], dtype=spec["dtype"], name=layer.name
-            )
-            new_inputs.append(tensor)
-            tensors[layer.name] = tensor
+            tensors[layer.name] = _input(layer)
+            new_inputs.append(tensors[layer.name])
             continue
         sources = [tensors[source.name] for source in inbound_layers(layer)]
         x = sources[0] if len(sources) == 1 else sources
         if layer.name in plan.removed:
             tensors[layer.name] = x
-        elif isinstance(layer, layers.SymmetricConv2D):
-            tensors[layer.name] = _folded_conv(layer, plan, x)
+        elif layer.name in plan.convs:
+            tensors[layer.name] = _folded_conv(layer, plan.convs[layer.name], x)
         elif layer.name in plan.extra_bias:
-            bias = layers.LearnableBias(name=layer.name)
-            tensors[layer.name] = bias(x)
-            bias.bias.assign(plan.value(layer))
+            tensors[layer.name] = _merged_bias(layer, plan.value(layer), x)
         elif isinstance(layer, layers.QuantRPReLU):
-            prelu = tf.keras.layers.PReLU(shared_axes=[1, 2], name=layer.name)
-            tensors[layer.name] = prelu(x)
-            slopes = 2.0 ** np.round(tf.keras.backend.get_value(layer.exponent))
-            prelu.alpha.assign(np.reshape(slopes, prelu.alpha.shape))
+            tensors[layer.name] = _frozen_prelu(layer, x)
         else:
-            clone = type(layer).from_config(layer.get_config())
-            y = clone(x)
-            clone.set_weights(layer.get_weights())
-            if plan.correction.get(layer.name) is not None:
-                correction = plan.correction[layer.name]
-                fix = layers.SpatialBias(correction.shape, name=f"{layer.name}.padding_correction")
-                y = fix(y)
-                fix.bias.assign(correction)
-            tensors[layer.name] = y
-    outputs = [tensors[layer.name] for layer in _output_layers(model)]
+            tensors[layer.name] = _copy(layer, x, plan.corrections.get(layer.name))
+    outputs = [tensors[layer.name] for layer in output_layers(model)]
     return tf.keras.Model(
         new_inputs, outputs[0] if len(outputs) == 1 else outputs, name=f"{model.name}_folded"
     )
@@ -435,7 +512,3 @@ def _functional(model: tf.keras.Model) -> tf.keras.Model:
             "Input (or input_shape=) first"
         )
     return tf.keras.Model(model.inputs, model.outputs, name=model.name)
-
-
-def _output_layers(model):
-    return [tensor._keras_history.layer for tensor in model.outputs]

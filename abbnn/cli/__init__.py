@@ -1,4 +1,4 @@
-"""The `abbnn` command line: it assembles the subcommands of `abbnn.commands` (each owns
+"""The `abbnn` command line: it assembles the subcommands of `abbnn.cli.commands` (each owns
 its options) and runs one, with one-line errors and TensorFlow's start-up logs silenced.
 
 Building the parser imports no TensorFlow, so `abbnn --help` and `abbnn CMD --help`
@@ -14,8 +14,9 @@ import os
 import sys
 from collections.abc import Sequence
 
-from abbnn import __version__, native_logs, stack
-from abbnn.commands import COMMANDS
+from abbnn import __version__, stack
+from abbnn.cli import native_logs
+from abbnn.cli.commands import COMMANDS
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
@@ -52,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     _global_options(after, default=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        module = importlib.import_module(f"abbnn.commands.{name}")
+        module = importlib.import_module(f"abbnn.cli.commands.{name}")
         command = sub.add_parser(
             name.replace("_", "-"),
             help=module.HELP,
@@ -68,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _prepare_tensorflow(debug: bool) -> None:
     """Before TensorFlow loads: Keras 2 as tf.keras (abbnn.stack), and its C++ logs (oneDNN,
-    CPU features, CUDA probes, XLA) silenced unless --debug (abbnn.native_logs), as are
+    CPU features, CUDA probes, XLA) silenced unless --debug (abbnn.cli.native_logs), as are
     its Python warnings (the `tensorflow` and `absl` loggers): Keras's "Callback method
     on_train_batch_end is slow", which breaks the progress bar's line, and "Compiled the
     loaded model, but the compiled metrics have yet to be built" are about Keras's
@@ -102,7 +103,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in lines[1:]:  # e.g. the offending keys of a checkpoint
             print(line, file=sys.stderr)
         return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -2,8 +2,8 @@
 exactly equivalent inference graph, `convert` runs LCE's converter on it, `verify` checks
 that the file computes what the model computes."""
 
-from larq_abbnn.conversion.convert import convert
-from larq_abbnn.conversion.fold import FoldError, fold
-from larq_abbnn.conversion.verify import Verification, VerificationError, verify
+from larq_abbnn.converters.fold import FoldError, fold
+from larq_abbnn.converters.lce import convert
+from larq_abbnn.converters.verify import Verification, VerificationError, verify
 
 __all__ = ["FoldError", "Verification", "VerificationError", "convert", "fold", "verify"]

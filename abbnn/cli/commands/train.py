@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 import os
 
-from abbnn import options, recipe
+from abbnn import recipe
+from abbnn.cli import options
 
 HELP = "train a zoo model with the paper's recipe (both steps, or one)"
 
@@ -76,13 +77,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 INTERRUPTED = "rerun the same command to resume from the last finished epoch"
 
 
+#: run.json's keys that are not named after an option of this command, as a refusal says them
+_NAMES = {
+    "learning_rate": "--lr",
+    "num_classes": "the dataset's classes",
+    "image_size": "the dataset's image size",
+    "validation_examples": "validation images",
+    "validation_split": "the validation split",
+}
+
+
 def run(args: argparse.Namespace) -> int:
     import tensorflow as tf
 
-    from abbnn.loaders import check_model_size, check_zoo_options, load_data, make_strategy
-    from larq_abbnn import training, zoo
+    from abbnn.cli.loaders import check_model_size, check_zoo_options, load_data, make_strategy
+    from larq_abbnn import training
     from larq_abbnn.training import plots
-    from larq_abbnn.zoo.weights import load_weights
 
     check_zoo_options(args)
     check_model_size(args.model, args.width_multiplier)
@@ -90,20 +100,67 @@ def run(args: argparse.Namespace) -> int:
     tf.keras.utils.set_random_seed(args.seed)
     tf.keras.backend.set_floatx(args.floatx)  # before the data and models are built
     d = load_data(args)
-    dataset_name = args.dataset.replace("folder:", "").rstrip("/").split("/")[-1]
-    folder = args.output or os.path.join("runs", f"{args.model}-{dataset_name}")
-    steps = [1, 2] if args.step is None else [args.step]
-    fit_options = dict(
+    folder = args.output or _default_folder(args)
+    recipe = _recipe(args)
+    config = _recorded(args, d, recipe)
+    names = {**{key: "--" + key.replace("_", "-") for key in config}, **_NAMES}
+    run_folder = training.RunFolder(folder)
+    run_folder.check(config, names)  # other options are refused before anything is touched
+    print(
+        f"train      {args.model} (width x{args.width_multiplier:g}) on {args.dataset}: "
+        f"{d.train_examples:,} train / {d.validation_examples:,} validation images, "
+        f"{d.num_classes} classes, {d.image_size}px, {strategy.num_replicas_in_sync} "
+        f"replica(s); run folder {folder}"
+    )
+    how = dict(recipe=recipe, strategy=strategy, verbose=args.verbose)
+    build = _builder(args, d)
+    if args.step is None:  # the paper's recipe unless one step is asked for
+        training.two_step(
+            build, d, epochs=args.epochs, folder=folder, init_from=args.init_from,
+            config=config, **how,
+        )  # fmt: skip
+    else:
+
+        def build_step() -> tf.keras.Model:
+            model = build(args.step, args.init_from)
+            run_folder.start(config, names)  # once the model is built (as two_step does)
+            return model
+
+        training.train_recipe_step(
+            build_step, d, step=args.step, epochs=args.epochs,
+            folder=run_folder.step_folder(args.step), **how,
+        )  # fmt: skip
+    print("plots      writing the training curves and the last step's Q-PReLU slopes ...")
+    print("plots      " + ", ".join(plots.write_plots(folder)))
+    return 0
+
+
+def _default_folder(args: argparse.Namespace) -> str:
+    """`runs/MODEL-DATASET`, the dataset by its name or its folder's."""
+    dataset = args.dataset.replace("folder:", "").rstrip("/").split("/")[-1]
+    return os.path.join("runs", f"{args.model}-{dataset}")
+
+
+def _recipe(args: argparse.Namespace):
+    from larq_abbnn.training import Recipe
+
+    return Recipe(
         learning_rate=args.lr,
         weight_decay=args.weight_decay,
         clip_factor=args.clip_factor,
         teacher=args.teacher,
-        strategy=strategy,
         steps_per_epoch=args.steps_per_epoch,
         validation_steps=args.validation_steps,
-        verbose=args.verbose,
     )
-    config = {  # what run.json records beside the data and recipe (training.run_config)
+
+
+def _recorded(args: argparse.Namespace, d, recipe) -> dict:
+    """What run.json records: the zoo options that build the model, the data and the
+    recipe (`training.run_config`)."""
+    from larq_abbnn import training
+
+    steps = [1, 2] if args.step is None else [args.step]
+    return {
         "model": args.model,
         "padding": args.padding,
         "width_multiplier": args.width_multiplier,
@@ -113,25 +170,16 @@ def run(args: argparse.Namespace) -> int:
         "floatx": args.floatx,
         "seed": args.seed,
         "val_fraction": args.val_fraction if args.dataset.startswith("folder:") else None,
+        **training.run_config(d, args.epochs, steps=steps, init_from=args.init_from, recipe=recipe),
     }
-    run_folder = training.RunFolder(folder)
-    config.update(
-        training.run_config(d, args.epochs, steps=steps, init_from=args.init_from, **fit_options)
-    )
-    # refuses other options before anything is touched, naming them as options
-    names = {key: "--" + key.replace("_", "-") for key in config}
-    names.update(learning_rate="--lr", num_classes="the dataset's classes",
-                 image_size="the dataset's image size", validation_examples="validation images",
-                 validation_split="the validation split")  # fmt: skip
-    run_folder.check(config, names)
-    print(
-        f"train      {args.model} (width x{args.width_multiplier:g}) on {args.dataset}: "
-        f"{d.train_examples:,} train / {d.validation_examples:,} validation images, "
-        f"{d.num_classes} classes, {d.image_size}px, {strategy.num_replicas_in_sync} "
-        f"replica(s); run folder {folder}"
-    )
 
-    def build(step: int, init_from: str | None = None) -> tf.keras.Model:
+
+def _builder(args: argparse.Namespace, d):
+    """`build(step, init_from=None)`: the zoo model of a step on the data, as asked."""
+    from larq_abbnn import training, zoo
+    from larq_abbnn.zoo.weights import load_weights
+
+    def build(step: int, init_from: str | None = None):
         model = zoo.get(args.model)(
             input_shape=d.input_shape,
             num_classes=d.num_classes,
@@ -145,27 +193,4 @@ def run(args: argparse.Namespace) -> int:
             load_weights(model, init_from)
         return model
 
-    if args.step is None:  # the paper's recipe unless one step is asked for
-        training.two_step(
-            build, d, epochs=args.epochs, folder=folder, init_from=args.init_from,
-            config=config, **fit_options,
-        )  # fmt: skip
-    else:
-
-        def build_step() -> tf.keras.Model:
-            model = build(args.step, args.init_from)
-            run_folder.start(config, names)  # once the model is built (as two_step does)
-            return model
-
-        training.train_recipe_step(
-            build_step,
-            d,
-            step=args.step,
-            epochs=args.epochs,
-            folder=run_folder.step_folder(args.step),
-            **fit_options,
-        )
-    print("plots      writing the training curves and the last step's Q-PReLU slopes ...")
-    written = plots.write_plots(folder)
-    print("plots      " + ", ".join(written))
-    return 0
+    return build

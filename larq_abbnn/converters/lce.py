@@ -7,7 +7,7 @@ from collections.abc import Callable
 import tensorflow as tf
 from larq_compute_engine import convert_keras_model
 
-from larq_abbnn.conversion.fold import fold
+from larq_abbnn.converters.fold import fold
 
 
 def convert(

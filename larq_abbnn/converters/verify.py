@@ -10,7 +10,7 @@ from larq_compute_engine import convert_keras_model
 from larq_compute_engine.tflite.python.interpreter import Interpreter
 from tqdm import tqdm  # installed with larq-compute-engine
 
-from larq_abbnn.conversion.fold import fold
+from larq_abbnn.converters.fold import fold
 
 
 class VerificationError(AssertionError):
@@ -99,72 +99,96 @@ def verify(
     if inputs is None:
         shape = tuple(model.input_shape[1:])
         inputs = np.random.default_rng(seed).normal(size=(samples, *shape)).astype(np.float32)
-    n = len(inputs)
     exact_inputs = np.asarray(inputs[:float64_samples], np.float64)
-    bar = tqdm(
-        total=6,
-        disable=not progress,
-        bar_format="{desc} {bar} stage {n_fmt} of {total_fmt} [{elapsed}]",
-    )
+    predict = dict(batch_size=batch_size, verbose=0)
+    with _Stages(6, progress) as stages:
+        folded = fold(model)
+        if flatbuffer is None:
+            flatbuffer = stages.run("converting", len(inputs), lambda: convert_keras_model(folded))
+        else:
+            stages.skip()
+        keras = stages.run("Keras", len(inputs), lambda: model.predict(inputs, **predict))
+        folded_out = stages.run("folded", len(inputs), lambda: folded.predict(inputs, **predict))
+        tflite = stages.run(
+            "TFLite",
+            len(inputs),
+            lambda: Interpreter(flatbuffer, num_threads=2).predict(inputs.astype(np.float32)),
+        )
+        keras64, folded64 = _float64_outputs(model, exact_inputs, stages, predict)
+    result = _compare(keras, folded_out, tflite, keras64, folded64)
+    _check(result, min_exact)
+    return result
 
-    def stage(description: str, count: int, run):
-        bar.set_description(f"verify: {description} ({count} inputs)")
-        bar.refresh()
-        result = run()
-        bar.update(1)
+
+class _Stages:
+    """A progress bar (on stderr, when `progress`) counted in stages, naming the running one."""
+
+    def __init__(self, total: int, progress: bool):
+        self.bar = tqdm(
+            total=total,
+            disable=not progress,
+            bar_format="{desc} {bar} stage {n_fmt} of {total_fmt} [{elapsed}]",
+        )
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_):
+        self.bar.close()
+
+    def say(self, description: str) -> None:
+        self.bar.set_description(f"verify: {description}")
+        self.bar.refresh()
+
+    def run(self, description: str, count: int, work):
+        self.say(f"{description} ({count} inputs)")
+        result = work()
+        self.bar.update(1)
         return result
 
-    folded = fold(model)
-    if flatbuffer is None:
-        flatbuffer = stage("converting", n, lambda: convert_keras_model(folded))
-    else:
-        bar.update(1)
-    keras = stage("Keras", n, lambda: model.predict(inputs, batch_size=batch_size, verbose=0))
-    folded_out = stage(
-        "folded", n, lambda: folded.predict(inputs, batch_size=batch_size, verbose=0)
-    )
-    tflite = stage(
-        "TFLite",
-        n,
-        lambda: Interpreter(flatbuffer, num_threads=2).predict(inputs.astype(np.float32)),
-    )
-    scale = float(np.max(np.abs(keras)))
+    def skip(self) -> None:
+        self.bar.update(1)
 
+
+def _float64_outputs(model, inputs: np.ndarray, stages: _Stages, predict: dict):
+    """Keras's and the fold's logits of a float64 twin of `model` on `inputs`."""
     previous = tf.keras.backend.floatx()
     tf.keras.backend.set_floatx("float64")  # the fold builds its layers in floatx
     try:
-        bar.set_description("verify: building the float64 twin")
-        bar.refresh()
+        stages.say("building the float64 twin")
         twin = _in_float64(model)
-        keras64 = stage(
-            "float64 Keras",
-            len(exact_inputs),
-            lambda: twin.predict(exact_inputs, batch_size=batch_size, verbose=0),
-        )
-        folded64 = stage(
-            "float64 folded",
-            len(exact_inputs),
-            lambda: fold(twin).predict(exact_inputs, batch_size=batch_size, verbose=0),
+        keras64 = stages.run("float64 Keras", len(inputs), lambda: twin.predict(inputs, **predict))
+        folded64 = stages.run(
+            "float64 folded", len(inputs), lambda: fold(twin).predict(inputs, **predict)
         )
     finally:
         tf.keras.backend.set_floatx(previous)
-        bar.close()
+    return keras64, folded64
+
+
+def _compare(keras, folded, tflite, keras64, folded64) -> Verification:
+    """How far the folded model and the file are from Keras (the float32 outputs), and the
+    fold from its float64 twin's Keras outputs."""
+    scale = float(np.max(np.abs(keras)))
     scale64 = float(np.max(np.abs(keras64))) or 1.0
 
     def exact(outputs):
         return float(np.mean(np.max(np.abs(outputs - keras), axis=-1) <= ROUNDING * scale))
 
     top = np.argmax(keras, axis=-1)
-    result = Verification(
-        samples=len(inputs),
-        float64_samples=len(exact_inputs),
+    return Verification(
+        samples=len(keras),
+        float64_samples=len(keras64),
         float64_relative_difference=float(np.max(np.abs(folded64 - keras64))) / scale64,
-        folded_exact=exact(folded_out),
-        folded_argmax_agreement=float(np.mean(np.argmax(folded_out, -1) == top)),
+        folded_exact=exact(folded),
+        folded_argmax_agreement=float(np.mean(np.argmax(folded, -1) == top)),
         tflite_exact=exact(tflite),
         tflite_argmax_agreement=float(np.mean(np.argmax(tflite, -1) == top)),
         logit_scale=scale,
     )
+
+
+def _check(result: Verification, min_exact: float) -> None:
     if result.float64_relative_difference > EXACT:
         raise VerificationError(f"verification failed: the fold is not exact in float64: {result}")
     if min(result.folded_exact, result.tflite_exact) < min_exact:
@@ -172,4 +196,3 @@ def verify(
             f"verification failed: fewer than {min_exact:.0%} of the inputs equal Keras's "
             f"output within float32 rounding: {result}"
         )
-    return result

@@ -9,7 +9,8 @@ import argparse
 import math
 import os
 
-from abbnn import options, recipe
+from abbnn import recipe
+from abbnn.cli import options
 
 #: What `abbnn: interrupted` adds (abbnn.cli).
 INTERRUPTED = "rerun the same command to resume the search"
@@ -46,7 +47,7 @@ def train_options(values: dict) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     import tensorflow as tf
 
-    from abbnn.loaders import check_model_size, check_zoo_options, load_data
+    from abbnn.cli.loaders import check_model_size, check_zoo_options, load_data
     from larq_abbnn.files import write_json
     from larq_abbnn.training.tune import RecipeHyperModel, is_worker, search
 

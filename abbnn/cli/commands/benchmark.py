@@ -8,7 +8,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from abbnn import options, recipe
+from abbnn import recipe
+from abbnn.cli import options
 
 HELP = "latency, size and op mix of .tflite files (LCE interpreter), or of board logs"
 
@@ -72,7 +73,7 @@ def _flatbuffer(spec: str, args: argparse.Namespace) -> bytes:
     from larq_abbnn import zoo
     from larq_abbnn.analysis import read_tflite
     from larq_abbnn.analysis.synthetic import trained_looking
-    from larq_abbnn.conversion import convert
+    from larq_abbnn.converters import convert
 
     if not spec.startswith("zoo:"):
         return read_tflite(spec)
@@ -82,7 +83,7 @@ def _flatbuffer(spec: str, args: argparse.Namespace) -> bytes:
 
 def run(args: argparse.Namespace) -> int:
     from larq_abbnn.analysis.benchmark import measure, op_mix, parse_benchmark_log, table
-    from larq_abbnn.analysis.tflite_file import default_kernel
+    from larq_abbnn.analysis.kernels import default_kernel
 
     if not args.models and not args.parse_log:
         raise ValueError("give at least one .tflite file, zoo:NAME or --parse-log FILE")

@@ -12,7 +12,8 @@ import os
 import sys
 import time
 
-from abbnn import options, recipe
+from abbnn import recipe
+from abbnn.cli import options
 
 HELP = "top-1/top-5 accuracy of a Keras model or a .tflite file"
 
@@ -48,32 +49,35 @@ def _shapes(model) -> tuple[tuple, int]:
     return tuple(model.input_shape[1:]), int(model.output_shape[-1])
 
 
-def _dataset_options(args: argparse.Namespace) -> None:
-    """--dataset and --val-fraction from the run folder the model lies in, unless given
-    (README: `abbnn evaluate RUN/step2/best.tflite`); cifar10 and 0.1 elsewhere."""
+def _with_dataset(args: argparse.Namespace) -> argparse.Namespace:
+    """The options with --dataset and --val-fraction from the run folder the model lies in,
+    unless given (README: `abbnn evaluate RUN/step2/best.tflite`); cifar10 and 0.1 elsewhere."""
     from larq_abbnn.training.run_folder import RunFolder
 
     run = RunFolder.containing(args.model)
     config = (run.config() if run else None) or {}
-    if args.dataset is None:
-        args.dataset = config.get("dataset") or "cifar10"
+    dataset = args.dataset
+    if dataset is None:
+        dataset = config.get("dataset") or "cifar10"
         if run is not None and config.get("dataset"):
-            print(f"dataset    {args.dataset}, the run's ({run.config_path})")
-    if args.val_fraction is None:
-        same = args.dataset == config.get("dataset")
-        args.val_fraction = (config.get("val_fraction") if same else None) or 0.1
+            print(f"dataset    {dataset}, the run's ({run.config_path})")
+    val_fraction = args.val_fraction
+    if val_fraction is None:
+        same = dataset == config.get("dataset")
+        val_fraction = (config.get("val_fraction") if same else None) or 0.1
+    return argparse.Namespace(**{**vars(args), "dataset": dataset, "val_fraction": val_fraction})
 
 
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from abbnn.loaders import load_data
+    from abbnn.cli.loaders import load_data
     from larq_abbnn.analysis.accuracy import evaluate, load_for_evaluation
-    from larq_abbnn.analysis.tflite_file import default_kernel
+    from larq_abbnn.analysis.kernels import default_kernel
     from larq_abbnn.training.run_folder import record_accuracy
 
     model = load_for_evaluation(args.model)
-    _dataset_options(args)
+    args = _with_dataset(args)
     d = load_data(args)
     shape, classes = _shapes(model)
     if shape != d.input_shape:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import argparse
 
-from abbnn import options
+from abbnn import recipe
+from abbnn.cli import options
 
 HELP = "count the multiplications of one inference (the paper's MO column); --energy"
 
@@ -17,10 +18,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     options.add_model(parser, saved_models=True, many=True)
     parser.add_argument(
         "--family",
-        choices=["ab", "bnfree"],
+        choices=recipe.FAMILY_NAMES,
         default=None,
-        help="ab: powers of two are shifts; bnfree: all products count (default: detected "
-        "from the graph)",
+        help="the counting rule: ab, powers of two are shifts; bnfree and bn (the "
+        "baselines), all products count (default: detected from the graph)",
     )
     parser.add_argument(
         "--energy",
@@ -41,8 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from abbnn.loaders import load_model
-    from abbnn.options import refuse_zoo_options
+    from abbnn.cli.loaders import load_model
+    from abbnn.cli.options import refuse_zoo_options
     from larq_abbnn.analysis import count_multiplications, energy, read_tflite
 
     costs = energy.HOROWITZ_45NM

@@ -8,7 +8,7 @@ import argparse
 import sys
 import time
 
-from abbnn import options
+from abbnn.cli import options
 
 HELP = "fold a model and convert it to an LCE TFLite file"
 
@@ -34,9 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from abbnn.loaders import load_model
+    from abbnn.cli.loaders import load_model
     from larq_abbnn.analysis import count_multiplications, op_counts
-    from larq_abbnn.conversion import convert, verify
+    from larq_abbnn.converters import convert, verify
     from larq_abbnn.files import atomic_write_bytes, check_writable
 
     if not args.output.endswith(".tflite"):

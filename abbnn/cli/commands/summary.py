@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from abbnn import options
+from abbnn.cli import options
 
 HELP = "print Larq's summary of a zoo model"
 
@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import larq as lq
 
-    from abbnn.loaders import build_zoo_model
+    from abbnn.cli.loaders import build_zoo_model
 
     lq.models.summary(build_zoo_model(args.model, args))
     return 0

@@ -8,7 +8,7 @@ import os
 
 import tensorflow as tf
 
-from abbnn.options import network_options, refuse_zoo_options
+from abbnn.cli.options import network_options, refuse_zoo_options
 from abbnn.recipe import SEED
 from larq_abbnn import data, zoo
 from larq_abbnn.data import Data

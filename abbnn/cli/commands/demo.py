@@ -1,0 +1,161 @@
+"""Builds a zoo model, trains it a few steps with the paper's optimizer, converts it with
+Larq Compute Engine, runs the TFLite file in LCE's interpreter next to Keras and reports
+agreement, op mix, multiplications, size and latency. The long jobs have their own
+commands (abbnn train, abbnn benchmark); the demo runs each part for seconds on data it
+can reach: an image folder, or random data."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+from abbnn import recipe
+from abbnn.cli import options
+
+HELP = "build an A&B model, train it briefly, convert it with LCE and verify it"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model", default="ab_reactnet18", choices=recipe.MODEL_NAMES, help="zoo model"
+    )
+    options.add_zoo_build(
+        parser,
+        input_shape="32,32,3, or the image folder's size",
+        num_classes="10, or the image folder's",
+    )
+    parser.add_argument("--steps", type=options.positive(int), default=4, help="training steps")
+    parser.add_argument(
+        "--batch-size", type=options.positive(int), default=16, help="images per step"
+    )
+    parser.add_argument(
+        "--images",
+        default=None,
+        help="image folder (one sub-folder per class); random data when omitted",
+    )
+    parser.add_argument("--output", default="runs/demo", help="folder for model.tflite")
+    parser.add_argument("--seed", type=int, default=recipe.SEED, help="random seed")
+
+
+def _random(shape, num_classes: int, batch_size: int, seed: int):
+    import numpy as np
+    import tensorflow as tf
+
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(8 * batch_size, *shape)).astype(tf.keras.backend.floatx())
+    y = rng.integers(0, num_classes, size=8 * batch_size)
+    return tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size)
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+    import tensorflow as tf
+
+    from abbnn.cli.loaders import build_zoo_model
+    from larq_abbnn import zoo
+    from larq_abbnn.analysis import count_multiplications
+    from larq_abbnn.converters import verify
+
+    tf.keras.utils.set_random_seed(args.seed)
+    dataset, input_shape, classes, source = _data(args)
+    # the options as given, with the data's shape and classes where they were left out
+    built = argparse.Namespace(**{**vars(args), "input_shape": input_shape, "num_classes": classes})
+    start = time.perf_counter()
+    model = build_zoo_model(args.model, built)
+    binary_convs = zoo.binary_conv_count(model)
+    print(
+        f"model      {model.name}: {model.count_params():,} parameters, "
+        f"{binary_convs} binary convs, built in {time.perf_counter() - start:.1f} s"
+    )
+    _train(model, dataset, args, stem=args.stem or recipe.stem_for(*input_shape[:2]), source=source)
+    flatbuffer, ops = _convert(model, os.path.join(args.output, "model.tflite"), binary_convs)
+    inputs = np.concatenate([x.numpy() for x, _ in dataset.take(4)]).astype(np.float32)
+    print(f"verified   {verify(model, flatbuffer, inputs)}")
+    audit = count_multiplications(flatbuffer)
+    print(
+        f"audited    {audit.full_precision:,} full-precision multiplications (the paper's "
+        f"MO), {audit.shifts:,} shifts, {audit.binary_conv_scaling:,} binary-conv output "
+        "scalings per image (abbnn audit for the table)"
+    )
+    print(f"latency    {_latency_ms(flatbuffer, inputs[:1]):.1f} ms median of 10 (1 thread, "
+          "this machine)")  # fmt: skip
+    if ops.get("LceBconv2d", 0) != binary_convs:
+        print("demo: FAILED: not every binary conv became an LceBconv2d")
+        return 1
+    if audit.family == "ab" and audit.full_precision:
+        print("demo: FAILED: full-precision multiplications left in an A&B model")
+        return 1
+    return 0
+
+
+def _data(args: argparse.Namespace):
+    """(dataset, input shape, classes, what the data is): the image folder, or random data
+    of `--input-shape` (default 32x32x3) and `--num-classes` (default 10)."""
+    from larq_abbnn import data
+
+    if not args.images:
+        shape = args.input_shape or (32, 32, 3)
+        classes = args.num_classes or 10
+        dataset = _random(shape, classes, args.batch_size, args.seed)
+        return dataset, shape, classes, "random inputs (pass --images DIR for real data)"
+    images = data.load(
+        f"folder:{args.images}",
+        batch_size=args.batch_size,
+        image_size=args.input_shape[0] if args.input_shape else None,
+        seed=args.seed,
+    )
+    source = f"images from {args.images} ({images.num_classes} classes)"
+    shape = args.input_shape or images.input_shape
+    return images.train, shape, args.num_classes or images.num_classes, source
+
+
+def _train(model, dataset, args: argparse.Namespace, *, stem: str, source: str) -> None:
+    """A few steps of the paper's optimizer, in place."""
+    from larq_abbnn import training
+
+    fit_model = training.compile_for_step(
+        model, step=args.step, stem=stem, epochs=1, steps_per_epoch=args.steps
+    )
+    start = time.perf_counter()
+    history = fit_model.fit(dataset.repeat(), steps_per_epoch=args.steps, epochs=1, verbose=0)
+    print(
+        f"training   {args.steps} steps of {args.batch_size} with the paper's optimizer "
+        f"(Adam, AGC{', L2' if args.step == 1 else ''}) on {source}: "
+        f"loss {history.history['loss'][-1]:.3f} in {time.perf_counter() - start:.1f} s"
+    )
+
+
+def _convert(model, path: str, binary_convs: int):
+    """Fold and convert `model` into `path`; the file's bytes and op counts."""
+    from larq_abbnn.analysis import op_counts
+    from larq_abbnn.converters import convert
+    from larq_abbnn.files import atomic_write_bytes
+
+    start = time.perf_counter()
+    flatbuffer = convert(model)
+    convert_s = time.perf_counter() - start
+    atomic_write_bytes(path, flatbuffer)
+    ops = op_counts(flatbuffer)
+    print(
+        f"converted  {path}: folded and converted in {convert_s:.1f} s, "
+        f"{len(flatbuffer) / 1e6:.2f} MB; {ops.get('LceBconv2d', 0)} LceBconv2d of "
+        f"{binary_convs} binary convs"
+    )
+    print("ops        " + ", ".join(f"{name} {n}" for name, n in sorted(ops.items())))
+    return flatbuffer, ops
+
+
+def _latency_ms(flatbuffer: bytes, single) -> float:
+    """Median of 10 runs of LCE's interpreter on one input, after a warm-up run."""
+    import numpy as np
+    from larq_compute_engine.tflite.python.interpreter import Interpreter
+
+    interpreter = Interpreter(flatbuffer, num_threads=1)
+    interpreter.predict(single)
+    times = []
+    for _ in range(10):
+        start = time.perf_counter()
+        interpreter.predict(single)
+        times.append(time.perf_counter() - start)
+    return float(np.median(times)) * 1e3

@@ -1,0 +1,57 @@
+"""The custom-gradient kernels under the layers and the optimizer.
+
+Each computes what its TensorFlow expression computes, with a backward pass that is
+faster on CPU (measurements beside each); the forward stays ops LCE converts.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+__all__ = ["add_channel_bias", "channel_sum", "prelu", "round_ste"]
+
+
+@tf.custom_gradient
+def add_channel_bias(inputs, bias):
+    """`inputs + bias` over the last axis; the bias gradient is a `channel_sum`."""
+    return inputs + bias, lambda dy: (dy, channel_sum(dy))
+
+
+@tf.custom_gradient
+def round_ste(x):
+    """`round(x)` (half to even) with a straight-through gradient."""
+    return tf.round(x), lambda dy: dy
+
+
+@tf.custom_gradient
+def prelu(inputs, slopes):
+    """`where(x > 0, x, slopes * x)` (per channel, last axis), with a faster backward."""
+
+    def grad(dy):
+        d_inputs, products = _prelu_grad_elementwise(inputs, slopes, dy)
+        return d_inputs, channel_sum(products)
+
+    return tf.where(inputs > 0, inputs, slopes * inputs), grad
+
+
+# TF's own gradient of the `where` takes eight passes over the activations (two selects,
+# broadcast reductions, products); XLA fuses the elementwise part into one. The
+# reduction stays outside: XLA's CPU reductions over the batch and spatial axes are
+# 6x slower than `channel_sum` (measured: 32 vs 3.6 ms for the whole backward of a
+# 64x32x32x64 map). Only the backward is compiled: the forward stays ops LCE converts.
+@tf.function(jit_compile=True)
+def _prelu_grad_elementwise(inputs, slopes, dy):
+    positive = inputs > 0
+    return tf.where(positive, dy, slopes * dy), tf.where(positive, tf.zeros_like(dy), dy * inputs)
+
+
+def channel_sum(x: tf.Tensor) -> tf.Tensor:
+    """Sum over every axis but the last (channels), as one matrix-vector product.
+
+    A per-channel parameter's gradient (bias, PReLU slope) is such a sum over batch and
+    space. TF's `reduce_sum` over the leading axes of an NHWC map is 2.3x slower on CPU
+    than a GEMV with a ones vector (2.26 vs 0.98 ms on 64x32x32x64, float32).
+    """
+    channels = x.shape[-1]
+    rows = tf.reshape(x, [-1, channels])
+    return tf.linalg.matvec(rows, tf.ones(tf.shape(rows)[:1], x.dtype), transpose_a=True)
