@@ -103,15 +103,6 @@ class Recipe:
     #: validation batches per epoch; None: the whole validation set
     validation_steps: int | None = None
 
-    def optimizer_options(self) -> dict:
-        """`compile_for_step`'s options of this recipe (the teacher loaded)."""
-        return {
-            "learning_rate": self.learning_rate,
-            "weight_decay": self.weight_decay,
-            "clip_factor": self.clip_factor,
-            "teacher": _load_teacher(self.teacher) if self.teacher else None,
-        }
-
 
 def train_recipe_step(
     build_model: Callable[[], tf.keras.Model],
@@ -155,7 +146,10 @@ def train_recipe_step(
             stem=data.stem,
             epochs=epochs,
             steps_per_epoch=steps_per_epoch,
-            **recipe.optimizer_options(),
+            learning_rate=recipe.learning_rate,
+            weight_decay=recipe.weight_decay,
+            clip_factor=recipe.clip_factor,
+            teacher=_load_teacher(recipe.teacher) if recipe.teacher else None,
         )
     start = time.perf_counter()
     trainable.fit(
