@@ -15,6 +15,7 @@ import io
 import os
 from dataclasses import dataclass, field
 
+from abbnn.recipe import DATASETS
 from larq_abbnn.data import ALIASES
 from larq_abbnn.training.run_folder import RunFolder, full_evaluation
 
@@ -41,7 +42,8 @@ PUBLISHED_MO = {
     ("ReActNet-34", "A&B"): 0.0,
     ("ReActNet-A", "A&B"): 0.0,
 }
-PUBLISHED_DATASETS = ("cifar10", "cifar100", "imagenet")
+#: The datasets of the published results: the paper's (`abbnn.recipe.DATASETS`).
+PUBLISHED_DATASETS = tuple(DATASETS)
 NETWORKS = ("XNOR-Net-18", "Bi-ResNet-18", "ReActNet-18", "ReActNet-34", "ReActNet-A")
 COLUMNS = ("BN", "BN-Free", "A&B")
 #: zoo name -> (the paper's network, its column)

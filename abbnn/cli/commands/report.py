@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 
+from abbnn import recipe
+
 HELP = "the paper's results table from finished run folders, ours beside the published"
 
 
@@ -17,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("runs", nargs="+", help="run folders written by abbnn train")
     parser.add_argument(
         "--paper",
-        choices=["cifar10", "cifar100", "imagenet"],
+        choices=list(recipe.DATASETS),
         default=None,
         help="which published results to put beside ours (default: the runs' --dataset "
         "when it is one of these; say so for image folders, e.g. CIFAR-10 as JPEGs)",
