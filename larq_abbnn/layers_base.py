@@ -18,11 +18,17 @@ from larq.layers import QuantConv2D
 
 __all__ = [
     "SymmetricConv2D",
+    "dilated_size",
     "symmetric_output_size",
     "symmetric_padding",
     "symmetric_padding_mode",
     "torch_default_conv_initializer",
 ]
+
+
+def dilated_size(kernel_size: int, dilation: int = 1) -> int:
+    """The extent a dilated kernel covers: `dilation * (k - 1) + 1`."""
+    return dilation * (kernel_size - 1) + 1
 
 
 def symmetric_padding(kernel_size: int, dilation: int = 1) -> int:
@@ -36,7 +42,7 @@ def symmetric_padding_mode(sizes, kernel_size, strides, dilation_rate) -> str:
     (bottom/right instead of top/left: stride 2 on even sizes), else `"explicit"`."""
     same = flipped = True
     for size, k, s, d in zip(sizes, kernel_size, strides, dilation_rate):
-        effective = d * (k - 1) + 1
+        effective = dilated_size(k, d)
         p = symmetric_padding(k, d)
         if size is None:
             same = same and s == 1 and effective % 2 == 1
@@ -52,8 +58,8 @@ def symmetric_padding_mode(sizes, kernel_size, strides, dilation_rate) -> str:
 
 def symmetric_output_size(size: int, kernel_size: int, stride: int, dilation: int = 1) -> int:
     """Output length of a conv over `size` inputs padded `symmetric_padding` on each side."""
-    effective = dilation * (kernel_size - 1) + 1
-    return (size + 2 * symmetric_padding(kernel_size, dilation) - effective) // stride + 1
+    padded = size + 2 * symmetric_padding(kernel_size, dilation)
+    return (padded - dilated_size(kernel_size, dilation)) // stride + 1
 
 
 @contextlib.contextmanager

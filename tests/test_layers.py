@@ -309,13 +309,14 @@ def test_get_config_round_trip(layer):
 
 def test_the_padding_formula_is_pytorchs_and_says_when_tf_same_pads_alike():
     from larq_abbnn.layers_base import (
+        dilated_size,
         symmetric_output_size,
         symmetric_padding,
         symmetric_padding_mode,
     )
 
     assert [symmetric_padding(k) for k in (1, 3, 7)] == [0, 1, 3]
-    assert symmetric_padding(3, dilation=2) == 2
+    assert symmetric_padding(3, dilation=2) == 2 and dilated_size(3, 2) == 5
     # PyTorch's conv output length: floor((n + 2p - d(k-1) - 1) / s) + 1
     assert symmetric_output_size(224, 7, 2) == 112 and symmetric_output_size(7, 3, 2) == 4
     assert symmetric_padding_mode((32, 32), (3, 3), (1, 1), (1, 1)) == "same"

@@ -39,6 +39,7 @@ from larq.quantizers import NoOp
 
 from larq_abbnn import families, layers, quantizers
 from larq_abbnn.graph import consumers, inbound_layers, output_layers
+from larq_abbnn.layers_base import dilated_size
 from larq_abbnn.quantizers import scaled_weight_standardization
 
 #: Every layer the fold takes, and what becomes of it (the one list: anything else is a
@@ -360,7 +361,7 @@ def _bias_value(bias) -> np.ndarray:
 
 def _smaller_than_kernel(layer) -> bool:
     sizes = layer.input_shape[1:3]
-    kernel = [d * (k - 1) + 1 for k, d in zip(layer.kernel_size, layer.dilation_rate)]
+    kernel = [dilated_size(k, d) for k, d in zip(layer.kernel_size, layer.dilation_rate)]
     return any(s is not None and s < k for s, k in zip(sizes, kernel))
 
 
