@@ -23,6 +23,20 @@ OLD_TF = "2.15.1"
 # TF 2.15 needs protobuf < 5: newer tfds/tensorflow-metadata need 5 (measured: tfds 4.9.10 +
 # metadata 1.21 fail to import tfds.testing on it).
 OLD_STACK = ["tensorflow-datasets==4.9.3", "tensorflow-metadata==1.14.0"]
+# QONNX export (qonnx's executor runs on onnxruntime) and the FPGA flow (hls4ml's C++
+# emulation needs g++ only). Pinned to the set that resolves beside TF 2.15 (protobuf 3.20,
+# ml-dtypes 0.3) and works on every stack: newer onnx, onnxscript and onnx-ir pull protobuf
+# >= 4 and ml-dtypes 0.5 (measured: `pip install qonnx`, or these extras unpinned, into a
+# TF 2.15 venv took protobuf 6-7 and broke TensorFlow). qonnx 1.0.0 needs onnx <= 1.17 on
+# Python 3.10.
+ONNX = [
+    "qonnx==1.0.0",
+    "onnx==1.17.0",
+    "onnxruntime==1.23.2",
+    "onnxscript==0.5.0",
+    "onnx-ir==0.1.8",
+]
+FPGA = [*ONNX, "hls4ml==1.3.0"]
 X86 = "platform_machine=='x86_64' or platform_machine=='AMD64'"
 NOT_X86 = "platform_machine!='x86_64' and platform_machine!='AMD64'"
 
@@ -69,6 +83,8 @@ setup(
         "dev": ["pytest>=7", "hypothesis>=6", "dill", "ruff==0.17.6", "pdoc==16.0.0"],
         # zookeeper (larq-zoo's) fails with typeguard >= 3 (`Sequence[int]` fields)
         "bench": ["larq-zoo==2.4.0", "typeguard<3"],
+        "onnx": ONNX,
+        "fpga": FPGA,
     },
     entry_points={"console_scripts": ["abbnn=abbnn.cli:main"]},
     classifiers=[

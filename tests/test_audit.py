@@ -203,7 +203,9 @@ def test_tflite_audit_of_the_folded_a_and_b_model_is_zero_and_reads_the_flatbuff
 def test_audit_refuses_what_is_not_a_model():
     with pytest.raises(ValueError, match="not a TFLite flatbuffer"):
         count_multiplications(b"\x00" * 64)
-    with pytest.raises(TypeError, match="expected a Keras model or TFLite bytes"):
+    with pytest.raises(
+        TypeError, match="expected a Keras model, TFLite bytes or an onnx.ModelProto"
+    ):
         count_multiplications("model.tflite")
 
 

@@ -131,7 +131,7 @@ def add_model(parser: argparse.ArgumentParser, *, saved_models: bool, many: bool
             "models" if many else "model",
             nargs="+" if many else None,
             help="zoo:NAME (e.g. zoo:ab_reactneta), or a .keras/.h5 file or SavedModel folder"
-            + (", or a .tflite file; several side by side" if many else ""),
+            + (", or a .tflite or .onnx (QONNX) file; several side by side" if many else ""),
         )
     else:
         parser.add_argument(

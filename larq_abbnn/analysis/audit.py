@@ -21,7 +21,9 @@ positions: a real conv anywhere else, a PReLU inside a block or a scale that is 
 power of two counts as full precision and is reported under its own layer name.
 
 The rule is written once per dialect, as a table from layer class (Keras) or op name
-(TFLite) to what it counts; the two tables sit side by side at the end of the module.
+(TFLite, QONNX) to what it counts; the three tables sit side by side at the end of the
+module. The structural exemptions (stem, shortcut, head) are one function each for both
+file dialects, reading the op names of a `_Dialect`.
 """
 
 from __future__ import annotations
@@ -30,14 +32,16 @@ import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
 from larq_compute_engine.mlir.python import tflite_schema
 
 from larq_abbnn import families, layers
+from larq_abbnn.analysis import onnx_graph
 from larq_abbnn.analysis.tflite_file import reads_flatbuffer
-from larq_abbnn.analysis.tflite_graph import MOVES_DATA, Graph, Op
+from larq_abbnn.analysis.tflite_graph import Graph, Op
 from larq_abbnn.families import Family, is_power_of_two
 from larq_abbnn.graph import ancestors, consumers, inbound_layers
 from larq_abbnn.zoo import BLOCK_PREFIX
@@ -255,81 +259,125 @@ def _keras_prelu(c: _KerasCount, layer, n: int, label: str) -> None:
         c.out.scaled(label, n, is_power_of_two(layer.get_weights()[0]))
 
 
-# -- TFLite files: the structure the paper exempts ------------------------------------------
+# -- converted files (TFLite, QONNX): the structure the paper exempts ----------------------
 
 
-def _first_conv_output(g: Graph) -> int | None:
+class _Dialect(NamedTuple):
+    """The op names the structural rules below read, in one file format."""
+
+    convs: frozenset
+    add: str
+    mul: str
+    prelu: str
+    global_pool: str
+    average_pool: str
+    #: (graph, op) -> whether the op is a binary conv
+    is_binary_conv: Callable
+    #: kernel shape -> its (height, width)
+    kernel_size: Callable
+
+
+TFLITE = _Dialect(
+    convs=frozenset({"CONV_2D", "DEPTHWISE_CONV_2D"}),
+    add="ADD",
+    mul="MUL",
+    prelu="PRELU",
+    global_pool="MEAN",
+    average_pool="AVERAGE_POOL_2D",
+    is_binary_conv=lambda g, op: op.name == "LceBconv2d",
+    kernel_size=lambda shape: shape[1:3],  # OHWI
+)
+QONNX = _Dialect(
+    convs=frozenset({"Conv"}),
+    add="Add",
+    mul="Mul",
+    prelu="PRelu",
+    global_pool="GlobalAveragePool",
+    average_pool="AveragePool",
+    is_binary_conv=lambda g, op: op.name == "Conv" and g.produced_by(op.inputs[1], "BipolarQuant"),
+    kernel_size=lambda shape: shape[2:4],  # OIHW
+)
+
+
+def _first_conv_output(g, dialect: _Dialect):
     """The output of the first conv, the one reading the graph input (the stem)."""
     return next(
-        (
-            op.outputs[0]
-            for op in g.ops
-            if op.name in ("CONV_2D", "DEPTHWISE_CONV_2D") and g.from_input(op.inputs[0])
-        ),
+        (op.outputs[0] for op in g.ops if op.name in dialect.convs and g.from_input(op.inputs[0])),
         None,
     )
 
 
-def _outside_blocks(g: Graph, op: Op, first_conv_output: int | None) -> bool:
-    """A PReLU right after the first conv or right before the global pool (MEAN)."""
+def _outside_blocks(g, op, first_conv_output, dialect: _Dialect) -> bool:
+    """A PReLU right after the first conv or right before the global pool."""
     if first_conv_output is not None and g.source(op.inputs[0]) == first_conv_output:
         return True
     readers, stack = [], list(g.consumers[op.outputs[0]])
-    while stack:  # a RESHAPE or TRANSPOSE may sit between the PReLU and the pool
+    while stack:  # a reshape or transpose may sit between the PReLU and the pool
         reader = g.ops[stack.pop()]
-        if reader.name in MOVES_DATA:
+        if reader.name in g.MOVES_DATA:
             stack.extend(g.consumers[reader.outputs[0]])
         else:
             readers.append(reader.name)
-    return bool(readers) and all(name == "MEAN" for name in readers)
+    return bool(readers) and all(name == dialect.global_pool for name in readers)
 
 
-def _is_tflite_shortcut_conv(g: Graph, op: Op) -> bool:
+def _is_shortcut_conv(g, op, dialect: _Dialect) -> bool:
     """A real 1x1 conv on a block's shortcut (Bi-ResNet's downsample): it feeds only a
-    residual ADD whose other operand is computed by a binary conv from the tensor the
+    residual add whose other operand is computed by a binary conv from the tensor the
     shortcut starts from (through an average pool)."""
-    if g.shape(op.inputs[1])[1:3] != [1, 1]:
+    if list(dialect.kernel_size(g.shape(op.inputs[1]))) != [1, 1]:
         return False
     adds = g.consumers[op.outputs[0]]
-    if len(adds) != 1 or g.ops[adds[0]].name != "ADD":
+    if len(adds) != 1 or g.ops[adds[0]].name != dialect.add:
         return False
-    start = g.source(op.inputs[0], MOVES_DATA | {"AVERAGE_POOL_2D"})
+    start = g.source(op.inputs[0], g.MOVES_DATA | {dialect.average_pool})
     for other in g.ops[adds[0]].inputs:
-        if other == op.outputs[0] or other < 0:
+        if other == op.outputs[0] or not g.is_tensor(other):
             continue
         for t in g.ancestors(other):
             j = g.producer.get(t)
-            if j is not None and g.ops[j].name == "LceBconv2d":
+            if j is not None and dialect.is_binary_conv(g, g.ops[j]):
                 if start in g.ancestors(g.ops[j].inputs[0]):
                     return True
     return False
 
 
-def _tflite_family(g: Graph, first_conv_output: int | None) -> Family:
-    """`families.of_tflite` on what the graph's MULs multiply by and its in-block slopes
-    (Bi-ResNet's outer PReLUs are real: only in-block slopes tell the family)."""
+def _file_family(g, first_conv_output, dialect: _Dialect) -> Family:
+    """`families.of_tflite` on what the graph's multiplications by constants multiply by
+    (a binary conv's output scale aside) and its in-block slopes (Bi-ResNet's outer
+    PReLUs are real: only in-block slopes tell the family)."""
     products, block_slopes = [], []
     for op in g.ops:
-        constants = g.constants(op.inputs) if op.name in ("MUL", "PRELU") else []
-        if not constants:
+        mul = op.name == dialect.mul
+        constants = g.constants(op.inputs) if mul or op.name == dialect.prelu else []
+        if not constants or (mul and _scales_a_binary_conv(g, op, dialect)):
             continue
-        if op.name == "MUL":
+        if mul:
             products.append(constants[0])
-        elif not _outside_blocks(g, op, first_conv_output):
+        elif not _outside_blocks(g, op, first_conv_output, dialect):
             block_slopes.append(constants[0])
     return families.of_tflite(products, block_slopes)
 
 
-class _TfliteCount:
-    """One count over a TFLite graph: the collector and the graph facts the rules read."""
+def _scales_a_binary_conv(g, op, dialect: _Dialect) -> bool:
+    """A multiplication of a binary conv's output (QONNX's per-channel scale after the
+    conv; LCE's is the conv's own output multiplier, never a MUL)."""
+    k = g.producer.get(op.inputs[0])
+    return k is not None and dialect.is_binary_conv(g, g.ops[k])
 
-    def __init__(self, g: Graph, family: Family | None):
+
+class _FileCount:
+    """One count over a converted file's graph: the collector and the graph facts the
+    rules read."""
+
+    def __init__(self, g, family: Family | None, dialect: _Dialect):
         self.g = g
-        self.first_conv_output = _first_conv_output(g)
-        self.out = _Collector(family or _tflite_family(g, self.first_conv_output))
+        self.dialect = dialect
+        self.first_conv_output = _first_conv_output(g, dialect)
+        self.out = _Collector(family or _file_family(g, self.first_conv_output, dialect))
 
 
-def _tflite_conv(c: _TfliteCount, op: Op, n: int, label: str) -> None:
+def _tflite_conv(c: _FileCount, op: Op, n: int, label: str) -> None:
     g = c.g
     kernel_shape = g.shape(op.inputs[1])
     fan_in = int(np.prod(kernel_shape[1:] if op.name == "CONV_2D" else kernel_shape[1:3]))
@@ -339,7 +387,7 @@ def _tflite_conv(c: _TfliteCount, op: Op, n: int, label: str) -> None:
     elif weights is not None and _binary_up_to_scale(weights, kernel_shape[0]):
         c.out.add(label, "excluded", n * fan_in, "binary-weight accumulation")
         c.out.add(label, "binary_conv_scaling", n)
-    elif op.name == "CONV_2D" and _is_tflite_shortcut_conv(g, op):
+    elif op.name == "CONV_2D" and _is_shortcut_conv(g, op, c.dialect):
         c.out.add(label, "paper_excluded", n * fan_in, "full-precision shortcut conv")
     else:
         c.out.add(  # the converter truncates fused names: say where it reads and writes
@@ -350,39 +398,69 @@ def _tflite_conv(c: _TfliteCount, op: Op, n: int, label: str) -> None:
         )
 
 
-def _tflite_bconv(c: _TfliteCount, op: Op, n: int, label: str) -> None:
+def _tflite_bconv(c: _FileCount, op: Op, n: int, label: str) -> None:
     c.out.add(label, "binary_conv_scaling", n, "LceBconv2d output multiplier")
     filters = c.g.shape(op.inputs[1])  # OHWI; bitpacked int32 words of 32 input channels
     bits = 32 if c.g.tensor(op.inputs[1]).Type() == tflite_schema.TensorType.INT32 else 1
     c.out.add(label, "binary_mac", n * int(np.prod(filters[1:])) * bits, "XNOR-popcount")
 
 
-def _tflite_mul(c: _TfliteCount, op: Op, n: int, label: str) -> None:
+def _file_mul(c: _FileCount, op, n: int, label: str) -> None:
+    if _scales_a_binary_conv(c.g, op, c.dialect):
+        c.out.add(label, "binary_conv_scaling", n, "binary conv output scale")
+        return
     constants = c.g.constants(op.inputs)
     c.out.scaled(label, n, bool(constants) and is_power_of_two(constants[0]))
 
 
-def _tflite_prelu(c: _TfliteCount, op: Op, n: int, label: str) -> None:
+def _file_prelu(c: _FileCount, op: Op, n: int, label: str) -> None:
     slopes = c.g.constant(op.inputs[1])
-    if _outside_blocks(c.g, op, c.first_conv_output):
+    if _outside_blocks(c.g, op, c.first_conv_output, c.dialect):
         c.out.add(label, "paper_excluded", n, "PReLU outside the blocks (first/last layer)")
     else:
         c.out.scaled(label, n, slopes is not None and is_power_of_two(slopes))
 
 
-def _tflite_leaky_relu(c: _TfliteCount, op: Op, n: int, label: str) -> None:
+def _tflite_leaky_relu(c: _FileCount, op: Op, n: int, label: str) -> None:
     options = op.options(tflite_schema.LeakyReluOptions)
     slope = 0.0 if options is None else options.Alpha()
     c.out.scaled(label, n, is_power_of_two([slope]), "fixed slope")
 
 
-def _tflite_average_pool(c: _TfliteCount, op: Op, n: int, label: str) -> None:
+def _tflite_average_pool(c: _FileCount, op: Op, n: int, label: str) -> None:
     options = op.options(tflite_schema.Pool2DOptions)
     size = 0 if options is None else options.FilterWidth() * options.FilterHeight()
     c.out.scaled(label, n, is_power_of_two([size]), "divide by pool size")
 
 
-def _tflite_other(c: _TfliteCount, op: Op, n: int, label: str) -> None:
+def _qonnx_conv(c: _FileCount, op, n: int, label: str) -> None:
+    g = c.g
+    fan_in = int(np.prod(g.shape(op.inputs[1])[1:]))  # OIHW
+    if op.outputs[0] == c.first_conv_output:
+        c.out.add(label, "excluded", n * fan_in, "first conv")
+    elif c.dialect.is_binary_conv(g, op):
+        if g.produced_by(g.source(op.inputs[0]), "BipolarQuant"):
+            c.out.add(label, "binary_mac", n * fan_in, "XNOR-popcount")
+        else:
+            c.out.add(label, "excluded", n * fan_in, "binary weights on a real input")
+    elif _is_shortcut_conv(g, op, c.dialect):
+        c.out.add(label, "paper_excluded", n * fan_in, "full-precision shortcut conv")
+    else:
+        c.out.add(label, "full_precision", n * fan_in, "full-precision conv inside the network")
+
+
+def _qonnx_average_pool(c: _FileCount, op, n: int, label: str) -> None:
+    size = int(np.prod(op.attribute("kernel_shape", [0])))
+    c.out.scaled(label, n, is_power_of_two([size]), "divide by pool size")
+
+
+def _qonnx_label(op) -> str:
+    """`Mul *.conv1`: the op and the role of the layer it computes, from the node's name
+    (the export names a layer's nodes `layer` and `layer/part`)."""
+    return f"{op.name} {_role(op.node.name.split('/')[0])}" if op.node.name else op.name
+
+
+def _file_other(c: _FileCount, op, n: int, label: str) -> None:
     c.out.add(label, "full_precision", n, f"{op.name}: assumed one multiplication per output")
 
 
@@ -443,8 +521,8 @@ TFLITE_RULES: dict[str, Rule] = {
     "CONV_2D": _tflite_conv,
     "DEPTHWISE_CONV_2D": _tflite_conv,
     "LceBconv2d": _tflite_bconv,
-    "MUL": _tflite_mul,
-    "PRELU": _tflite_prelu,
+    "MUL": _file_mul,
+    "PRELU": _file_prelu,
     "LEAKY_RELU": _tflite_leaky_relu,
     "AVERAGE_POOL_2D": _tflite_average_pool,
     "MEAN": lambda c, op, n, label: c.out.add(label, "excluded", n, "head: global average pool"),
@@ -489,6 +567,42 @@ TFLITE_RULES: dict[str, Rule] = {
 }
 
 
+#: QONNX (`converters.to_qonnx`): op type -> rule; an op not listed counts one
+#: multiplication per output.
+QONNX_RULES: dict[str, Rule] = {
+    "Conv": _qonnx_conv,
+    "Mul": _file_mul,
+    "PRelu": _file_prelu,
+    "LeakyRelu": lambda c, op, n, label: c.out.scaled(
+        label, n, is_power_of_two([op.attribute("alpha", 0.01)]), "fixed slope"
+    ),
+    "AveragePool": _qonnx_average_pool,
+    "GlobalAveragePool": lambda c, op, n, label: c.out.add(
+        label, "excluded", n, "head: global average pool"
+    ),
+    "Gemm": lambda c, op, n, label: c.out.add(
+        label, "excluded", n * c.g.shape(op.inputs[1])[0], "head: last Linear"
+    ),
+    **dict.fromkeys(
+        (
+            "Add",
+            "Sub",
+            "Concat",
+            "Pad",
+            "MaxPool",
+            "Relu",
+            "Flatten",
+            "Reshape",
+            "Transpose",
+            "Identity",
+            "BipolarQuant",
+            "Neg",
+        ),
+        _nothing,
+    ),
+}
+
+
 def _count_keras(model, family: Family) -> MultiplicationReport:
     c = _KerasCount(model, family)
     for layer in model.layers:
@@ -506,18 +620,28 @@ def _count_keras(model, family: Family) -> MultiplicationReport:
 @reads_flatbuffer
 def _count_tflite(flatbuffer: bytes, family: Family | None) -> MultiplicationReport:
     g = Graph(flatbuffer)
-    c = _TfliteCount(g, family)
+    c = _FileCount(g, family, TFLITE)
     for op in g.ops:
         n = _elements(g.shape(op.outputs[0])) if op.outputs else 0
         label = _tflite_label(g, op.name, op.outputs[0]) if op.outputs else op.name
-        TFLITE_RULES.get(op.name, _tflite_other)(c, op, n, label)
+        TFLITE_RULES.get(op.name, _file_other)(c, op, n, label)
+    return c.out.report()
+
+
+def _count_qonnx(proto, family: Family | None) -> MultiplicationReport:
+    g = onnx_graph.Graph(proto)
+    c = _FileCount(g, family, QONNX)
+    for op in g.ops:
+        n = _elements(g.shape(op.outputs[0])) if op.outputs else 0
+        QONNX_RULES.get(op.name, _file_other)(c, op, n, _qonnx_label(op))
     return c.out.report()
 
 
 def count_multiplications(
-    model_or_tflite: tf.keras.Model | bytes, *, family: str | Family | None = None
+    model_or_file: tf.keras.Model | bytes, *, family: str | Family | None = None
 ) -> MultiplicationReport:
-    """Multiplications of one inference (batch 1) of a Keras model or a TFLite file.
+    """Multiplications of one inference (batch 1) of a Keras model, a TFLite file (its
+    bytes) or a QONNX model (an `onnx.ModelProto`, `converters.to_qonnx`).
 
     `family` (`larq_abbnn.families`: `"ab"`, `"bnfree"`, `"bn"` or a `Family`) sets the
     rule: in `"ab"` powers of two are shifts, in the baselines every product is a
@@ -525,8 +649,13 @@ def count_multiplications(
     (`families.of_keras`, `families.of_tflite`).
     """
     family = None if family is None else families.get(family)
-    if isinstance(model_or_tflite, (bytes, bytearray)):
-        return _count_tflite(bytes(model_or_tflite), family)
-    if isinstance(model_or_tflite, tf.keras.Model):
-        return _count_keras(model_or_tflite, family or families.of_keras(model_or_tflite))
-    raise TypeError(f"expected a Keras model or TFLite bytes, got {type(model_or_tflite).__name__}")
+    if isinstance(model_or_file, (bytes, bytearray)):
+        return _count_tflite(bytes(model_or_file), family)
+    if isinstance(model_or_file, tf.keras.Model):
+        return _count_keras(model_or_file, family or families.of_keras(model_or_file))
+    if type(model_or_file).__name__ == "ModelProto":
+        return _count_qonnx(model_or_file, family)
+    raise TypeError(
+        "expected a Keras model, TFLite bytes or an onnx.ModelProto, got "
+        f"{type(model_or_file).__name__}"
+    )

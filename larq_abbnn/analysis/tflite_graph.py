@@ -12,6 +12,7 @@ from typing import NamedTuple
 import numpy as np
 from larq_compute_engine.mlir.python import tflite_schema
 
+from larq_abbnn.analysis.op_graph import OpGraph
 from larq_abbnn.analysis.tflite_file import check_flatbuffer, opcode_names
 
 
@@ -38,9 +39,14 @@ class Op(NamedTuple):
 MOVES_DATA = {"PAD", "PADV2", "REVERSE_V2", "RESHAPE", "TRANSPOSE"}
 
 
-class Graph:
+class Graph(OpGraph):
     """The first subgraph of a TFLite file as ops and tensors, with the walks over it
     (producers, consumers, sources through data-movement ops, ancestors)."""
+
+    MOVES_DATA = frozenset(MOVES_DATA)
+
+    def is_tensor(self, tensor) -> bool:
+        return tensor >= 0
 
     def __init__(self, flatbuffer: bytes):
         check_flatbuffer(flatbuffer)
@@ -90,37 +96,6 @@ class Graph:
         if tensor.Type() != tflite_schema.TensorType.FLOAT32:
             return None
         return np.frombuffer(data.tobytes(), dtype="<f4")
-
-    def constants(self, tensors) -> list:
-        """The float constants among `tensors`, each read once."""
-        values = (self.constant(t) for t in tensors)
-        return [v for v in values if v is not None]
-
-    def from_input(self, tensor) -> bool:
-        """Whether `tensor` is the graph input, through data-movement ops only."""
-        return self.source(tensor) in self.graph_inputs
-
-    def source(self, tensor: int, through=MOVES_DATA) -> int:
-        """The tensor `tensor` is computed from through data-movement ops only."""
-        while tensor not in self.graph_inputs:
-            k = self.producer.get(tensor)
-            if k is None or self.ops[k].name not in through:
-                break
-            tensor = self.ops[k].inputs[0]
-        return tensor
-
-    def ancestors(self, tensor: int) -> set:
-        """Every tensor `tensor` is computed from (itself included)."""
-        seen, stack = set(), [tensor]
-        while stack:
-            t = stack.pop()
-            if t in seen or t < 0:
-                continue
-            seen.add(t)
-            k = self.producer.get(t)
-            if k is not None:
-                stack.extend(self.ops[k].inputs)
-        return seen
 
     def layer_name(self, output: int) -> str:
         """The Keras layers an op computes, from its tensor's name

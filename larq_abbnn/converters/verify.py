@@ -1,4 +1,6 @@
-"""Checks that a folded model and its TFLite file compute what the Keras model computes."""
+"""Checks that a folded model and its converted file (TFLite or QONNX) compute what the
+Keras model computes. One check for every format: only the runner differs
+(`formats.Format.run`)."""
 
 from __future__ import annotations
 
@@ -6,15 +8,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
-from larq_compute_engine import convert_keras_model
-from larq_compute_engine.tflite.python.interpreter import Interpreter
 from tqdm import tqdm  # installed with larq-compute-engine
 
+from larq_abbnn.converters import formats
 from larq_abbnn.converters.fold import fold
 
 
 class VerificationError(AssertionError):
-    """The folded model or the TFLite file does not compute what the Keras model does."""
+    """The folded model or the converted file does not compute what the Keras model does."""
 
 
 #: Float32 outputs within this fraction of the largest logit count as equal to Keras's.
@@ -30,17 +31,20 @@ class Verification:
     float64_relative_difference: float
     folded_exact: float
     folded_argmax_agreement: float
-    tflite_exact: float
-    tflite_argmax_agreement: float
+    #: the converted file's outputs, run by `runner`
+    file_exact: float
+    file_argmax_agreement: float
     logit_scale: float
+    #: what ran the file: "TFLite (LCE interpreter)", "QONNX (qonnx executor)"
+    runner: str
 
     def __str__(self) -> str:
         return (
             f"{self.samples} inputs; fold exact in float64 to "
             f"{self.float64_relative_difference:.1e} of the logit scale ({self.float64_samples} "
             f"inputs); float32, equal to Keras within rounding / same argmax: folded "
-            f"{self.folded_exact:.1%} / {self.folded_argmax_agreement:.1%}, TFLite (LCE "
-            f"interpreter) {self.tflite_exact:.1%} / {self.tflite_argmax_agreement:.1%} "
+            f"{self.folded_exact:.1%} / {self.folded_argmax_agreement:.1%}, {self.runner} "
+            f"{self.file_exact:.1%} / {self.file_argmax_agreement:.1%} "
             f"(logits up to {self.logit_scale:.2e})"
         )
 
@@ -65,9 +69,10 @@ def _in_float64(model: tf.keras.Model) -> tf.keras.Model:
 
 def verify(
     model: tf.keras.Model,
-    flatbuffer: bytes | None = None,
+    converted: bytes | object | None = None,
     inputs: np.ndarray | None = None,
     *,
+    format: str = "tflite",
     samples: int = 256,
     float64_samples: int = 4,
     min_exact: float = 0.5,
@@ -75,7 +80,11 @@ def verify(
     batch_size: int = 32,
     progress: bool = False,
 ) -> Verification:
-    """Check that the folded model and the TFLite file compute what `model` computes.
+    """Check that the folded model and the converted file compute what `model` computes.
+
+    `converted` is TFLite bytes (run by LCE's interpreter) or a QONNX `onnx.ModelProto`
+    (run by qonnx's executor); when it is None, `model` is converted to `format`
+    ("tflite" or "qonnx") first.
 
     A binary network's float32 output is fragile: a sign whose input lies within rounding
     of zero flips under another summation order, and a few flips can overturn a near-tied
@@ -85,7 +94,7 @@ def verify(
     1. The fold is exact: in float64 (a float64 twin of `model`, folded, on the first
        `float64_samples` inputs) its logits equal Keras's within `EXACT` (1e-9) of the
        largest logit.
-    2. Float32 differences are rounding: the folded model and the TFLite file each equal
+    2. Float32 differences are rounding: the folded model and the file each equal
        Keras within `ROUNDING` (1e-4) of the largest logit on at least `min_exact` of the
        inputs. The rest are inputs where a sign flipped; a file that computes something
        else differs on almost every input (0% on the test with other weights).
@@ -101,21 +110,20 @@ def verify(
         inputs = np.random.default_rng(seed).normal(size=(samples, *shape)).astype(np.float32)
     exact_inputs = np.asarray(inputs[:float64_samples], np.float64)
     predict = dict(batch_size=batch_size, verbose=0)
+    target = formats.of_converted(converted) if converted is not None else formats.get(format)
     with _Stages(6, progress) as stages:
         folded = fold(model)
-        if flatbuffer is None:
-            flatbuffer = stages.run("converting", len(inputs), lambda: convert_keras_model(folded))
+        if converted is None:
+            converted = stages.run(
+                f"converting ({target.name})", len(inputs), lambda: target.convert_folded(folded)
+            )
         else:
             stages.skip()
         keras = stages.run("Keras", len(inputs), lambda: model.predict(inputs, **predict))
         folded_out = stages.run("folded", len(inputs), lambda: folded.predict(inputs, **predict))
-        tflite = stages.run(
-            "TFLite",
-            len(inputs),
-            lambda: Interpreter(flatbuffer, num_threads=2).predict(inputs.astype(np.float32)),
-        )
+        outputs = stages.run(target.runner, len(inputs), lambda: target.run(converted, inputs))
         keras64, folded64 = _float64_outputs(model, exact_inputs, stages, predict)
-    result = _compare(keras, folded_out, tflite, keras64, folded64)
+    result = _compare(keras, folded_out, outputs, keras64, folded64, target.runner)
     _check(result, min_exact)
     return result
 
@@ -166,7 +174,7 @@ def _float64_outputs(model, inputs: np.ndarray, stages: _Stages, predict: dict):
     return keras64, folded64
 
 
-def _compare(keras, folded, tflite, keras64, folded64) -> Verification:
+def _compare(keras, folded, converted, keras64, folded64, runner: str) -> Verification:
     """How far the folded model and the file are from Keras (the float32 outputs), and the
     fold from its float64 twin's Keras outputs."""
     scale = float(np.max(np.abs(keras)))
@@ -182,16 +190,17 @@ def _compare(keras, folded, tflite, keras64, folded64) -> Verification:
         float64_relative_difference=float(np.max(np.abs(folded64 - keras64))) / scale64,
         folded_exact=exact(folded),
         folded_argmax_agreement=float(np.mean(np.argmax(folded, -1) == top)),
-        tflite_exact=exact(tflite),
-        tflite_argmax_agreement=float(np.mean(np.argmax(tflite, -1) == top)),
+        file_exact=exact(converted),
+        file_argmax_agreement=float(np.mean(np.argmax(converted, -1) == top)),
         logit_scale=scale,
+        runner=runner,
     )
 
 
 def _check(result: Verification, min_exact: float) -> None:
     if result.float64_relative_difference > EXACT:
         raise VerificationError(f"verification failed: the fold is not exact in float64: {result}")
-    if min(result.folded_exact, result.tflite_exact) < min_exact:
+    if min(result.folded_exact, result.file_exact) < min_exact:
         raise VerificationError(
             f"verification failed: fewer than {min_exact:.0%} of the inputs equal Keras's "
             f"output within float32 rounding: {result}"

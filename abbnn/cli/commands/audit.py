@@ -1,7 +1,7 @@
-"""Counts the multiplications of one inference, the paper's MO column, in a Keras model
-or a converted .tflite file: full-precision products, shifts (powers of two in A&B
-models), binary-conv output scalings, fused BatchNorms, and what the paper's rule
-excludes. --energy prices the counts with published per-operation energy and area
+"""Counts the multiplications of one inference, the paper's MO column, in a Keras model,
+a converted .tflite file or a QONNX .onnx file: full-precision products, shifts (powers
+of two in A&B models), binary-conv output scalings, fused BatchNorms, and what the
+paper's rule excludes. --energy prices the counts with published per-operation energy and area
 (Horowitz, ISSCC 2014, 45 nm, or your own table), for several models side by side."""
 
 from __future__ import annotations
@@ -44,16 +44,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from abbnn.cli.loaders import load_model
     from abbnn.cli.options import refuse_zoo_options
-    from larq_abbnn.analysis import count_multiplications, energy, read_tflite
+    from larq_abbnn.analysis import converted, count_multiplications, energy
+    from larq_abbnn.converters import formats
 
     costs = energy.HOROWITZ_45NM
     if args.energy_table:
         costs = energy.OperationCosts.from_json(args.energy_table)
     estimates = []
     for spec in args.models:
-        if spec.endswith(".tflite"):
+        if spec.endswith(tuple(f.suffix for f in formats.FORMATS)):
             refuse_zoo_options(spec, args)
-            model = read_tflite(spec, probe=False)
+            model = converted.read(spec)
         else:
             model = load_model(spec, args)
         report = count_multiplications(model, family=args.family)

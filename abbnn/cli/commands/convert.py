@@ -1,6 +1,7 @@
 """Folds a model (mask layers removed, standardization, gains and alphas precomputed,
-Q-PReLU slopes frozen to powers of two) and converts it with Larq Compute Engine. The
-output is written atomically."""
+Q-PReLU slopes frozen to powers of two) and converts it: with Larq Compute Engine to a
+.tflite file (ARM boards), or to a QONNX .onnx file (FPGA flows; the [onnx] extra). The
+format follows the output's suffix; the file is written atomically."""
 
 from __future__ import annotations
 
@@ -10,17 +11,22 @@ import time
 
 from abbnn.cli import options
 
-HELP = "fold a model and convert it to an LCE TFLite file"
+HELP = "fold a model and convert it to an LCE .tflite or a QONNX .onnx file"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     options.add_model(parser, saved_models=True)
-    parser.add_argument("-o", "--output", required=True, help="output .tflite file")
+    parser.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="output file: .tflite (LCE) or .onnx (QONNX); the format follows the suffix",
+    )
     parser.add_argument(
         "--verify",
         action="store_true",
-        help="check that the folded model (float64) and the file (float32) compute what "
-        "the Keras model computes",
+        help="check that the folded model (float64) and the file (float32; LCE's "
+        "interpreter or qonnx's executor) compute what the Keras model computes",
     )
     parser.add_argument(
         "--verify-samples",
@@ -35,29 +41,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from abbnn.cli.loaders import load_model
-    from larq_abbnn.analysis import count_multiplications, op_counts
-    from larq_abbnn.converters import convert, verify
+    from larq_abbnn.analysis import converted as converted_files
+    from larq_abbnn.analysis import count_multiplications
+    from larq_abbnn.converters import fold, formats, verify
     from larq_abbnn.files import atomic_write_bytes, check_writable
 
-    if not args.output.endswith(".tflite"):
-        raise ValueError(f"output must end in .tflite, got {args.output}")
+    target = formats.of_path(args.output)
+    target.check_installed()
     check_writable(args.output)  # before the conversion's half minute, not after
     model = load_model(args.model, args)
     start = time.perf_counter()
-    flatbuffer = convert(model, on_stage=lambda stage: print(f"convert    {stage} ...", flush=True))
+    print("convert    folding (mask layers out; standardization, gains, alphas and slopes "
+          "precomputed) ...", flush=True)  # fmt: skip
+    folded = fold(model)
+    print(f"convert    converting with {target.converter} ...", flush=True)
+    converted = target.convert_folded(folded)
     seconds = time.perf_counter() - start
-    atomic_write_bytes(args.output, flatbuffer)
-    ops = op_counts(flatbuffer)
+    data = target.to_bytes(converted)
+    atomic_write_bytes(args.output, data)
+    ops = converted_files.op_counts(converted)
     print(
-        f"wrote {args.output}: {len(flatbuffer) / 1e6:.2f} MB, folded and converted in "
-        f"{seconds:.1f} s; {ops.get('LceBconv2d', 0)} LceBconv2d"
+        f"wrote {args.output}: {len(data) / 1e6:.2f} MB ({target.name}), folded and converted "
+        f"in {seconds:.1f} s"
     )
     print("ops: " + ", ".join(f"{name} {n}" for name, n in sorted(ops.items())))
     if args.audit:
-        print(count_multiplications(flatbuffer).table())
+        print(count_multiplications(converted).table())
     if args.verify:
-        result = verify(
-            model, flatbuffer, samples=args.verify_samples, progress=sys.stderr.isatty()
-        )
+        result = verify(model, converted, samples=args.verify_samples, progress=sys.stderr.isatty())
         print(f"verify: {result}")
     return 0

@@ -1,0 +1,28 @@
+"""Converted files of any format (`converters.formats`): read one back, count its ops."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+
+from larq_abbnn.analysis.tflite_file import op_counts as tflite_op_counts
+from larq_abbnn.analysis.tflite_file import read_tflite
+from larq_abbnn.converters import formats
+
+
+def read(path: str | os.PathLike):
+    """A converted file by its suffix: TFLite bytes or an `onnx.ModelProto`; a clear error
+    for a missing, damaged or foreign file."""
+    target = formats.of_path(path)
+    if target is formats.TFLITE:
+        return read_tflite(path, probe=False)
+    from larq_abbnn.converters.qonnx_export import read_qonnx
+
+    return read_qonnx(path)
+
+
+def op_counts(converted) -> dict[str, int]:
+    """{op name: count} of TFLite bytes or a QONNX `onnx.ModelProto`."""
+    if formats.of_converted(converted) is formats.TFLITE:
+        return tflite_op_counts(converted)
+    return dict(Counter(node.op_type for node in converted.graph.node))

@@ -1,0 +1,136 @@
+"""The file formats a folded model converts to, one entry each: how it is written from the
+folded model, what runs it (for `verify`) and how it is saved (reading files back and
+counting their ops is the analysis's: `analysis.converted`).
+
+- `TFLITE`: Larq Compute Engine's converter, run by LCE's interpreter (the Raspberry Pi
+  path; the base install).
+- `QONNX`: `qonnx_export`, run by qonnx's executor (the FPGA path: FINN, hls4ml; the
+  `[onnx]` extra).
+
+A new format is one more entry here (`abbnn convert` picks it by the output's suffix,
+`verify` runs it), its reader in `analysis.converted` and its counting rule in
+`analysis.audit`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str
+    #: the file name ending that selects it
+    suffix: str
+    #: what converts the folded model, for progress messages
+    converter: str
+    #: what runs the file in `verify`
+    runner: str
+    #: folded Keras model -> the converted model (TFLite bytes, an `onnx.ModelProto`)
+    convert_folded: Callable[[tf.keras.Model], object]
+    #: (converted model, NHWC float32 images) -> logits
+    run: Callable[[object, np.ndarray], np.ndarray]
+    to_bytes: Callable[[object], bytes]
+    #: whether a converted model is one of this format
+    holds: Callable[[object], bool]
+    #: what it needs beyond the base install, and the extra that brings it
+    modules: tuple[str, ...] = ()
+    extra: str | None = None
+
+    def check_installed(self) -> None:
+        """An `ImportError` naming the extra when a module the format needs is missing
+        (before a model is loaded and folded, not after)."""
+        missing = [m for m in self.modules if importlib.util.find_spec(m) is None]
+        if missing:
+            raise ImportError(
+                f"{self.suffix} files need {', '.join(missing)}: pip install "
+                f'"larq-abbnn[{self.extra}]" (README, FPGA flows)'
+            )
+
+
+def _lce_convert(folded):
+    from larq_compute_engine import convert_keras_model
+
+    return convert_keras_model(folded)
+
+
+def _lce_run(flatbuffer: bytes, images: np.ndarray) -> np.ndarray:
+    from larq_compute_engine.tflite.python.interpreter import Interpreter
+
+    return Interpreter(flatbuffer, num_threads=2).predict(np.asarray(images, np.float32))
+
+
+def _qonnx_convert(folded):
+    from larq_abbnn.converters.qonnx_export import export_folded
+
+    return export_folded(folded)
+
+
+def _qonnx_run(proto, images: np.ndarray) -> np.ndarray:
+    from larq_abbnn.converters.qonnx_export import execute
+
+    return execute(proto, images)
+
+
+def _is_onnx_model(converted) -> bool:
+    return type(converted).__name__ == "ModelProto" and hasattr(converted, "graph")
+
+
+TFLITE = Format(
+    name="tflite",
+    suffix=".tflite",
+    converter="Larq Compute Engine (MLIR)",
+    runner="TFLite (LCE interpreter)",
+    convert_folded=_lce_convert,
+    run=_lce_run,
+    to_bytes=bytes,
+    holds=lambda converted: isinstance(converted, (bytes, bytearray)),
+)
+QONNX = Format(
+    name="qonnx",
+    suffix=".onnx",
+    converter="larq_abbnn.converters.to_qonnx (QONNX)",
+    runner="QONNX (qonnx executor)",
+    convert_folded=_qonnx_convert,
+    run=_qonnx_run,
+    to_bytes=lambda proto: proto.SerializeToString(),
+    holds=_is_onnx_model,
+    modules=("onnx", "onnxruntime", "qonnx"),
+    extra="onnx",
+)
+FORMATS = (TFLITE, QONNX)
+
+
+def of_path(path: str | os.PathLike) -> Format:
+    """The format a file name's suffix selects; a clear error for any other suffix."""
+    path = os.fspath(path)
+    for format in FORMATS:
+        if path.endswith(format.suffix):
+            return format
+    suffixes = " or ".join(format.suffix for format in FORMATS)
+    raise ValueError(
+        f"{path}: the file name must end in {suffixes} (the format follows the suffix)"
+    )
+
+
+def of_converted(converted) -> Format:
+    """The format of a converted model (TFLite bytes, an `onnx.ModelProto`)."""
+    for format in FORMATS:
+        if format.holds(converted):
+            return format
+    raise TypeError(f"expected TFLite bytes or an onnx.ModelProto, got {type(converted).__name__}")
+
+
+def get(name: str) -> Format:
+    """A format by its name, "tflite" or "qonnx"."""
+    for format in FORMATS:
+        if format.name == name:
+            return format
+    names = ", ".join(repr(format.name) for format in FORMATS)
+    raise ValueError(f"unknown format {name!r}: expected {names}")
