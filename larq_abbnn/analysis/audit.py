@@ -42,6 +42,7 @@ from larq_abbnn import families, layers
 from larq_abbnn.analysis import onnx_graph
 from larq_abbnn.analysis.tflite_file import reads_flatbuffer
 from larq_abbnn.analysis.tflite_graph import Graph, Op
+from larq_abbnn.converters import formats
 from larq_abbnn.families import Family, is_power_of_two
 from larq_abbnn.graph import ancestors, consumers, inbound_layers
 from larq_abbnn.zoo import BLOCK_PREFIX
@@ -649,11 +650,11 @@ def count_multiplications(
     (`families.of_keras`, `families.of_tflite`).
     """
     family = None if family is None else families.get(family)
-    if isinstance(model_or_file, (bytes, bytearray)):
+    if formats.TFLITE.holds(model_or_file):
         return _count_tflite(bytes(model_or_file), family)
     if isinstance(model_or_file, tf.keras.Model):
         return _count_keras(model_or_file, family or families.of_keras(model_or_file))
-    if type(model_or_file).__name__ == "ModelProto":
+    if formats.QONNX.holds(model_or_file):
         return _count_qonnx(model_or_file, family)
     raise TypeError(
         "expected a Keras model, TFLite bytes or an onnx.ModelProto, got "

@@ -463,6 +463,10 @@ def _input(layer):
     )
 
 
+#: What `fold` does, in the words progress messages use (`convert`, `abbnn convert`).
+STAGE = "folding (mask layers out; standardization, gains, alphas and slopes precomputed)"
+
+
 def fold(model: tf.keras.Model) -> tf.keras.Model:
     """The inference form of `model`: same function, nothing LCE cannot run fast.
 

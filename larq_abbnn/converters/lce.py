@@ -7,6 +7,8 @@ from collections.abc import Callable
 import tensorflow as tf
 from larq_compute_engine import convert_keras_model
 
+from larq_abbnn.converters import formats
+from larq_abbnn.converters.fold import STAGE as FOLD_STAGE
 from larq_abbnn.converters.fold import fold
 
 
@@ -21,7 +23,7 @@ def convert(
     `experimental_default_int8_range`).
     """
     say = on_stage or (lambda _: None)
-    say("folding (mask layers out; standardization, gains, alphas and slopes precomputed)")
+    say(FOLD_STAGE)
     folded = fold(model)
-    say("converting with Larq Compute Engine (MLIR)")
+    say(f"converting with {formats.TFLITE.converter}")
     return convert_keras_model(folded, **lce_options)

@@ -34,6 +34,7 @@ import numpy as np
 import tensorflow as tf
 
 from larq_abbnn import layers
+from larq_abbnn.converters import formats
 from larq_abbnn.converters.fold import FoldError, SpatialBias, fold
 from larq_abbnn.graph import inbound_layers, output_layers
 from larq_abbnn.layers_base import dilated_size, symmetric_padding
@@ -47,14 +48,10 @@ OPSET = 13
 
 
 def _onnx():
-    try:
-        import onnx
-        import qonnx  # noqa: F401
-    except ImportError as error:
-        raise ImportError(
-            f'QONNX files need onnx and qonnx ({error}): pip install "larq-abbnn[onnx]" '
-            "(README, FPGA flows)"
-        ) from None
+    """onnx, after `formats.QONNX.check_installed` (the extra's error, named once)."""
+    formats.QONNX.check_installed()
+    import onnx
+
     return onnx
 
 

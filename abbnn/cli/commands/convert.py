@@ -44,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from larq_abbnn.analysis import converted as converted_files
     from larq_abbnn.analysis import count_multiplications
     from larq_abbnn.converters import fold, formats, verify
+    from larq_abbnn.converters.fold import STAGE as FOLD_STAGE
     from larq_abbnn.files import atomic_write_bytes, check_writable
 
     target = formats.of_path(args.output)
@@ -51,8 +52,7 @@ def run(args: argparse.Namespace) -> int:
     check_writable(args.output)  # before the conversion's half minute, not after
     model = load_model(args.model, args)
     start = time.perf_counter()
-    print("convert    folding (mask layers out; standardization, gains, alphas and slopes "
-          "precomputed) ...", flush=True)  # fmt: skip
+    print(f"convert    {FOLD_STAGE} ...", flush=True)
     folded = fold(model)
     print(f"convert    converting with {target.converter} ...", flush=True)
     converted = target.convert_folded(folded)
