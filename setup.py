@@ -1,6 +1,9 @@
+import os
 import re
 
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
+from setuptools.command.editable_wheel import editable_wheel
 
 # One source for the version: `abbnn.__version__`, read without importing it.
 with open("abbnn/__init__.py", encoding="utf-8") as f:
@@ -40,6 +43,46 @@ FPGA = [*ONNX, "hls4ml==1.3.0"]
 X86 = "platform_machine=='x86_64' or platform_machine=='AMD64'"
 NOT_X86 = "platform_machine!='x86_64' and platform_machine!='AMD64'"
 
+# A start-up hook in the environment larq-abbnn is installed into: Python runs a `.pth`
+# file's `import` line at every start, so Keras 2 is selected before anything imports
+# TensorFlow, and `import larq as lq` first (Larq's own docs' order) works on TF 2.16+
+# (measured without it: `AttributeError: module 'keras._tf_keras.keras.layers' has no
+# attribute 'LocallyConnected1D'`). It is abbnn.stack.select_keras_2 written out, without
+# importing the package (a .pth line that fails prints at every start): where the tf_keras
+# package is installed and the variable is unset, TF_USE_LEGACY_KERAS=1. Setting the
+# variable (e.g. to 0) overrides it. pip uninstall removes it with the package.
+HOOK_NAME = "larq_abbnn_keras2.pth"
+HOOK = (
+    "import os, importlib.util; os.environ.get('TF_USE_LEGACY_KERAS') is not None or "
+    "importlib.util.find_spec('tf_keras') is None or "
+    "os.environ.__setitem__('TF_USE_LEGACY_KERAS', '1')\n"
+)
+
+
+def _write_hook(folder):
+    with open(os.path.join(folder, HOOK_NAME), "w", encoding="utf-8") as f:
+        f.write(HOOK)
+
+
+class BuildWithHook(build_py):
+    """Wheels (`pip install .`): the hook at the top of the wheel, i.e. site-packages."""
+
+    def run(self):
+        super().run()
+        if not self.editable_mode:
+            _write_hook(self.build_lib)
+
+
+class EditableWithHook(editable_wheel):
+    """Editable installs (`pip install -e .`, the README's): setuptools builds the editable
+    wheel from a folder it fills first with namespace-package hooks; the hook joins them
+    there, so it lands in site-packages as in a wheel."""
+
+    def _install_namespaces(self, installation_dir, pth_prefix):
+        super()._install_namespaces(installation_dir, pth_prefix)
+        _write_hook(installation_dir)
+
+
 setup(
     name="larq-abbnn",
     version=VERSION,
@@ -59,6 +102,11 @@ setup(
         "larq==0.14.0",
         "larq-compute-engine==0.16.0",
         "tensorflow-datasets>=4.9.3,<4.10",
+        # tfds's builders find their checksums through etils.epath, which imports
+        # importlib_resources; etils 1.15 (beside tfds 4.9.10) no longer brings it
+        # (measured: `abbnn train --dataset cifar10` failed with "No module named
+        # 'importlib_resources'" before any download)
+        "importlib_resources",
         "tensorflow-metadata>=1.14.0",
         "keras-tuner==1.4.8",
         "numpy<2",
@@ -87,6 +135,7 @@ setup(
         "fpga": FPGA,
     },
     entry_points={"console_scripts": ["abbnn=abbnn.cli:main"]},
+    cmdclass={"build_py": BuildWithHook, "editable_wheel": EditableWithHook},
     classifiers=[
         "Programming Language :: Python :: 3.10",
         "Programming Language :: Python :: 3.11",

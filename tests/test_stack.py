@@ -51,6 +51,23 @@ def test_larq_imported_before_larq_abbnn_works():
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-3000:]
 
 
+def test_import_larq_first_works_in_the_environment_the_install_made():
+    """Larq's docs' order, `import larq as lq` first, with nothing exported: the start-up
+    hook setup.py installs selects Keras 2 before anything imports TensorFlow (without it,
+    on TF 2.16+: `module 'keras._tf_keras.keras.layers' has no attribute
+    'LocallyConnected1D'`)."""
+    result = _python(
+        "import larq as lq\nimport tensorflow as tf\nfrom larq_abbnn import zoo\n"
+        "m = zoo.ABXnorNet18(input_shape=(32, 32, 3), num_classes=10, width_multiplier=0.125)\n"
+        "print(tf.keras.layers.Layer.__module__, lq.layers.QuantConv2D.__module__)"
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    layer_module = result.stdout.split()[0]
+    assert stack.problem(tf.__version__, layer_module, stack.has_tf_keras()) is None
+    if not OWN_KERAS_2:
+        assert layer_module.startswith("tf_keras.")
+
+
 def test_the_cli_selects_keras_2_with_no_user_step():
     result = _python(
         "import sys; from abbnn import cli\n"
@@ -62,7 +79,8 @@ def test_the_cli_selects_keras_2_with_no_user_step():
 
 @pytest.mark.skipif(OWN_KERAS_2, reason="TensorFlow 2.15's tf.keras is Keras 2 in any order")
 def test_tensorflow_imported_first_with_keras_3_is_refused_with_what_to_do():
-    result = _python("import tensorflow\nimport larq_abbnn")
+    """Keras 3 asked for (the variable set to 0 overrides the install's start-up hook)."""
+    result = _python("import tensorflow\nimport larq_abbnn", TF_USE_LEGACY_KERAS="0")
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]
     assert f"TensorFlow {tf.__version__} was imported with Keras 3 as tf.keras" in last, last

@@ -108,27 +108,25 @@ def _load_tfds(name, batch_size, image_size, data_dir, manual_dir, seed) -> Data
     import tensorflow_datasets as tfds  # slow import; only tfds users pay for it
 
     num_classes, stem, eval_split = TFDS[name]
-    kwargs = {}
-    if manual_dir is not None:
-        kwargs["download_and_prepare_kwargs"] = {
-            "download_config": tfds.download.DownloadConfig(manual_dir=manual_dir)
-        }
-    try:
-        (train, validation), info = tfds.load(
-            name,
-            split=["train", eval_split],
-            data_dir=data_dir,
-            as_supervised=True,
-            with_info=True,
-            **kwargs,
-        )
-    except OSError as error:  # requests' ConnectionError after tfds's retries, a full disk
-        first = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
-        raise DataError(
-            f"{name} is not prepared in {data_dir or '~/tensorflow_datasets'} and could not "
-            f"be downloaded ({type(error).__name__}: {first}). Prepare it where --data-dir "
-            "points, or train on an image folder (folder:PATH)"
-        ) from error
+    # tfds.load's own steps (builder, download_and_prepare, as_dataset), so that a
+    # download that cannot happen is said before tfds spends minutes retrying it
+    builder = tfds.builder(name, data_dir=data_dir)
+    where = data_dir or "~/tensorflow_datasets"
+    if not builder.is_prepared():
+        _check_downloadable(name, builder, where, manual_dir)
+        config = tfds.download.DownloadConfig(manual_dir=manual_dir)
+        try:
+            builder.download_and_prepare(download_config=config)
+        except (OSError, AssertionError, tfds.core.download.download_manager.NonMatchingChecksumError) as error:
+            # OSError: requests' ConnectionError after tfds's retries, a full disk;
+            # AssertionError: ImageNet's manual folder missing or empty; a checksum: a
+            # file in --manual-dir that is not the dataset's archive
+            raise DataError(
+                f"{name} is not prepared in {where} and could not be prepared "
+                f"({_first_line(error)}). {_HOW_TO_GIVE_A_COPY}"
+            ) from error
+    train, validation = builder.as_dataset(split=["train", eval_split], as_supervised=True)
+    info = builder.info
     n_train = _num_examples(info, "train", train)
     n_val = _num_examples(info, eval_split, validation)
     if stem == "cifar":  # 32x32 uint8: 150 MB for CIFAR's train split, decoded once
@@ -139,6 +137,46 @@ def _load_tfds(name, batch_size, image_size, data_dir, manual_dir, seed) -> Data
         train, validation, num_classes, stem, size, n_train, n_val, batch_size,
         validation_split=eval_split,
     )  # fmt: skip
+
+
+_HOW_TO_GIVE_A_COPY = (
+    "Give a local copy: --data-dir DIR holding the prepared dataset (tfds's folder from a "
+    "machine that downloaded it), --manual-dir DIR holding its archive, or an image folder "
+    "(--dataset folder:PATH)"
+)
+
+
+def _first_line(error: BaseException) -> str:
+    first = (str(error).strip().splitlines() or [""])[0][:200]
+    return f"{type(error).__name__}: {first}" if first else type(error).__name__
+
+
+def _check_downloadable(name: str, builder, where: str, manual_dir: str | None) -> None:
+    """Raise `DataError` at once if a file tfds would download for `name` is neither in
+    `manual_dir` nor on a host this machine reaches. tfds's downloader retries an
+    unreachable host ten times with backoff (measured: 3.5 minutes offline) before its
+    `ConnectionError`; one connection attempt per host tells the same in a second, and a
+    reachable host leaves tfds's retries for real transfers. Datasets that tfds cannot
+    download (ImageNet: manual archives) are left to tfds, which says what it needs."""
+    import socket
+    from urllib.parse import urlparse
+
+    if getattr(builder, "MANUAL_DOWNLOAD_INSTRUCTIONS", None):
+        return
+    for url, info in (type(builder).url_infos or {}).items():
+        filename = info.filename or os.path.basename(urlparse(url).path)
+        if manual_dir and os.path.isfile(os.path.join(manual_dir, filename)):
+            continue
+        parsed = urlparse(url)
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        try:
+            socket.create_connection((parsed.hostname, port), timeout=10).close()
+        except OSError as error:
+            raise DataError(
+                f"{name} is not prepared in {where} and needs a download of {filename} "
+                f"from {parsed.hostname}, which this machine cannot reach "
+                f"({_first_line(error)}). {_HOW_TO_GIVE_A_COPY}"
+            ) from None
 
 
 def _num_examples(info, split: str, dataset: tf.data.Dataset) -> int:
