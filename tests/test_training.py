@@ -183,6 +183,27 @@ def test_linear_decay_is_per_epoch():
         training.linear_decay(1e-3, epochs=0, steps_per_epoch=10)
 
 
+def test_a_compiled_and_trained_model_saves_as_h5_and_loads_with_its_optimizer(tmp_path):
+    """A model `compile_for_step` compiled and `fit` trained, saved in the legacy `.h5`
+    format and read back by Keras's own loader (the trial: `Unknown decay: 'LinearDecay'`;
+    `.keras` files, the runs' own, are read back by the resume tests)."""
+    model = zoo.ABReActNet18(input_shape=(32, 32, 3), num_classes=10, width_multiplier=0.125)
+    compiled = training.compile_for_step(
+        model, step=1, stem="cifar", epochs=3, steps_per_epoch=2, learning_rate=0.004
+    )
+    x = np.random.default_rng(0).normal(size=(4, 32, 32, 3)).astype(np.float32)
+    compiled.fit(x, np.arange(4), batch_size=2, epochs=1, verbose=0)
+    path = str(tmp_path / "c.h5")
+    compiled.save(path)
+    restored = tf.keras.models.load_model(path)
+    np.testing.assert_array_equal(restored.predict(x, verbose=0), model.predict(x, verbose=0))
+    schedule = restored.optimizer._learning_rate  # Keras keeps the schedule there
+    assert isinstance(schedule, training.LinearDecay)
+    assert schedule.get_config() == {"learning_rate": 0.004, "epochs": 3, "steps_per_epoch": 2}
+    assert type(restored.optimizer) is type(compiled.optimizer)
+    assert int(restored.optimizer.iterations) == 2
+
+
 def test_compile_uses_the_recipe_defaults():
     model = zoo.ABReActNet18(
         input_shape=(32, 32, 3), num_classes=10, step=1, width_multiplier=0.125

@@ -219,6 +219,14 @@ class LinearDecay(tf.keras.optimizers.schedules.LearningRateSchedule):
         }
 
 
+# The legacy .h5 format names a learning-rate schedule by its bare class name ("LinearDecay",
+# not the registered "larq_abbnn>LinearDecay"), and its loader looks that name up among
+# the custom objects (measured: `load_model("c.h5")` of a compiled model raised `Unknown
+# decay: 'LinearDecay'`). So the schedule answers to both names, as Larq registers its own
+# objects by their bare names.
+tf.keras.utils.get_custom_objects()[LinearDecay.__name__] = LinearDecay
+
+
 def linear_decay(learning_rate: float, epochs: int, steps_per_epoch: int) -> LinearDecay:
     """The reference's per-epoch linear decay as a schedule of the iteration count.
 
