@@ -209,6 +209,44 @@ def test_sigkill_and_rerun_resumes_losing_at_most_one_epoch(folder, tmp_path, ro
     assert len(epochs) == EPOCHS + (logged + 1 - first_epoch)  # a repeated epoch logs twice
 
 
+def test_sigterm_stops_like_ctrl_c_keeps_the_backup_and_the_rerun_resumes(folder, tmp_path):
+    """`timeout`, SLURM and `docker stop` send SIGTERM: the trial's run died with nothing
+    printed. Now it stops cleanly, says so on a line of its own with how to resume, and
+    the rerun resumes from the backup."""
+    epochs = 6
+    args = [
+        sys.executable, "-m", "abbnn.cli", "train", "--dataset", folder, "--step", "1",
+        "--epochs", str(epochs), "--steps-per-epoch", "2", "--output", str(tmp_path), *TINY,
+    ]  # fmt: skip
+    history = tmp_path / "step1" / "history.csv"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True
+    )
+    deadline = time.time() + 600
+    backup = tmp_path / "step1" / "backup"
+    # until the first epoch's backup is written (Keras's checkpoint file in it)
+    while proc.poll() is None and time.time() < deadline:
+        if list(backup.glob("**/checkpoint")):
+            break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 128 + signal.SIGTERM, stderr
+    assert stderr.splitlines()[-1] == (
+        "abbnn: terminated; rerun the same command to resume from the last finished epoch"
+    )
+    assert stdout.endswith("\n")
+    logged = _history_rows(history)
+    assert 1 <= logged < epochs and not (tmp_path / "step1" / "done.json").exists()
+    assert backup.is_dir()
+
+    rerun = subprocess.run(args, capture_output=True, text=True, env=env, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr
+    assert "resuming step 1 at epoch " in rerun.stdout
+    assert (tmp_path / "step1" / "done.json").exists()
+
+
 _RESUME_PROBE = """
 import os, signal, sys
 import numpy as np

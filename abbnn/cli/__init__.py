@@ -11,7 +11,9 @@ import argparse
 import importlib
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 from abbnn import __version__, stack
@@ -82,6 +84,24 @@ def _prepare_tensorflow(debug: bool) -> None:
             logging.getLogger(name).setLevel(logging.ERROR)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Python next runs (as Ctrl-C raises `KeyboardInterrupt`)."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated
+
+
+def _terminate_as_interrupt():
+    """SIGTERM, which `timeout`, SLURM's time limit and `docker stop` send, stops a command
+    as Ctrl-C does: Keras's `fit` unwinds, the run's backup stays for the rerun, and the
+    user is told how to resume (the default action ended the process silently). Returns
+    the handler it replaced, or None where signals cannot be set (not the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _raise_terminated)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -89,12 +109,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     _prepare_tensorflow(args.debug)
+    previous = _terminate_as_interrupt()
     try:
         return args.run(args)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
+        terminated = isinstance(interrupt, Terminated)
         hint = f"; {args.interrupted}" if args.interrupted else ""
-        print(f"abbnn: interrupted{hint}", file=sys.stderr)
-        return 130
+        sys.stdout.write("\n")  # end a progress bar's line: the message gets its own
+        sys.stdout.flush()
+        print(f"abbnn: {'terminated' if terminated else 'interrupted'}{hint}", file=sys.stderr)
+        return 128 + (signal.SIGTERM if terminated else signal.SIGINT)
     except Exception as error:  # one line for users; --debug for the traceback
         if args.debug:
             raise
@@ -103,3 +127,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in lines[1:]:  # e.g. the offending keys of a checkpoint
             print(line, file=sys.stderr)
         return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)

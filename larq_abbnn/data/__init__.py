@@ -115,9 +115,10 @@ def _load_tfds(name, batch_size, image_size, data_dir, manual_dir, seed) -> Data
     if not builder.is_prepared():
         _check_downloadable(name, builder, where, manual_dir)
         config = tfds.download.DownloadConfig(manual_dir=manual_dir)
+        wrong_archive = tfds.core.download.download_manager.NonMatchingChecksumError
         try:
             builder.download_and_prepare(download_config=config)
-        except (OSError, AssertionError, tfds.core.download.download_manager.NonMatchingChecksumError) as error:
+        except (OSError, AssertionError, wrong_archive) as error:
             # OSError: requests' ConnectionError after tfds's retries, a full disk;
             # AssertionError: ImageNet's manual folder missing or empty; a checksum: a
             # file in --manual-dir that is not the dataset's archive
