@@ -52,6 +52,52 @@ def test_a_rerun_resumes_and_says_so_and_other_options_are_refused(abbnn, images
     assert RunFolder(out).config()["steps"] == [1, 2]
 
 
+def test_a_tune_rerun_with_other_options_is_refused_before_it_reloads_the_trials(
+    abbnn, images, tmp_path
+):
+    """keras-tuner reloads a project folder whatever the options: the trial's rerun at
+    another width, batch size and epochs reported the old trial as best, training nothing."""
+    command = ["tune", "--dataset", images, "--trials", "1", "--steps-per-epoch", "1",
+               "--directory", tmp_path]  # fmt: skip
+    code, stdout, stderr = abbnn(*command, "--epochs", "1", *TINY)
+    assert code == 0, stderr
+    project = tmp_path / "ab_reactnet18-step1"
+    trials = sorted(p.name for p in project.iterdir() if p.name.startswith("trial_"))
+    assert len(trials) == 1
+
+    wider = ["--width-multiplier", "0.25", "--batch-size", "4", "--verbose", "2"]
+    code, stdout, stderr = abbnn(*command, "--epochs", "2", *wider)
+    assert code == 1 and "best trial" not in stdout
+    assert stderr.startswith(
+        f"abbnn tune: error: {project} holds a run with other options (--epochs 1 there, 2 "
+        "now; --batch-size 8 there, 4 now; --width-multiplier 0.125 there, 0.25 now). "
+    )
+    assert "start anew in another folder (--directory)" in stderr
+    # more trials, and how it prints, are not other options: the search goes on
+    code, stdout, stderr = abbnn(*command[:4], "2", *command[5:], "--epochs", "1", *TINY[:4])
+    assert code == 0, stderr
+    assert len([p for p in project.iterdir() if p.name.startswith("trial_")]) == 2
+
+
+def test_train_and_tune_refuse_a_folder_they_cannot_write_before_reading_data(abbnn, tmp_path):
+    """The trial: `train` announced step 1 and then failed with `[Errno 30]`."""
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where the folder would go")
+    missing = f"folder:{tmp_path / 'no-images'}"  # never read: the check comes first
+    code, _, stderr = abbnn("train", "--dataset", missing, "--output", blocker / "run")
+    assert (code, stderr) == (
+        1,
+        f"abbnn train: error: cannot write {blocker / 'run' / 'run.json'}: {blocker} is not "
+        "a folder\n",
+    )
+    code, _, stderr = abbnn("tune", "--dataset", missing, "--directory", blocker)
+    assert code == 1
+    assert stderr == (
+        f"abbnn tune: error: cannot write {blocker / 'ab_reactnet18-step1' / 'run.json'}: "
+        f"{blocker} is not a folder\n"
+    )
+
+
 def test_a_rerun_of_options_that_do_not_change_the_run_is_allowed(tmp_path):
     run = RunFolder(tmp_path)
     run.start({"model": "ab_reactnet18", "epochs": (2, 1), "strategy": "default"})

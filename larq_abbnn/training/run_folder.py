@@ -42,7 +42,13 @@ class RunMismatch(ValueError):
     """A rerun whose options differ from those its run folder was started with;
     `differences` maps each run.json key to (recorded, given)."""
 
-    def __init__(self, folder: str, differences: dict[str, tuple], names: dict | None = None):
+    def __init__(
+        self,
+        folder: str,
+        differences: dict[str, tuple],
+        names: dict | None = None,
+        folder_option: str = "--output",
+    ):
         names = names or {}
         listed = "; ".join(
             f"{names.get(key, key)} {old!r} there, {new!r} now"
@@ -50,8 +56,8 @@ class RunMismatch(ValueError):
         )
         super().__init__(
             f"{folder} holds a run with other options ({listed}). Rerun with the options it "
-            "was started with to resume it, or start anew in another folder (--output) or "
-            "after deleting this one."
+            f"was started with to resume it, or start anew in another folder ({folder_option}) "
+            "or after deleting this one."
         )
         self.folder, self.differences = folder, differences
 
@@ -143,12 +149,15 @@ class RunFolder:
             if key in recorded and key not in NOT_COMPARED and recorded[key] != value
         }
 
-    def check(self, config: dict, names: dict[str, str] | None = None) -> None:
+    def check(
+        self, config: dict, names: dict[str, str] | None = None, folder_option: str = "--output"
+    ) -> None:
         """Raise `RunMismatch` naming each option where `config` differs from the run's
-        (`names`: how to call a key in the message, e.g. "--lr" for "learning_rate")."""
+        (`names`: how to call a key in the message, e.g. "--lr" for "learning_rate";
+        `folder_option`: the option that names the folder, for "another folder (...)")."""
         differences = self.differences(config)
         if differences:
-            raise RunMismatch(self.path, differences, names)
+            raise RunMismatch(self.path, differences, names, folder_option)
 
     def start(self, config: dict, names: dict[str, str] | None = None) -> None:
         """Check `config` against the run's (`check`) and record it, with the steps asked

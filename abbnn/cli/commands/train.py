@@ -92,15 +92,18 @@ def run(args: argparse.Namespace) -> int:
 
     from abbnn.cli.loaders import check_model_size, check_zoo_options, load_data, make_strategy
     from larq_abbnn import training
+    from larq_abbnn.files import check_writable
     from larq_abbnn.training import plots
+    from larq_abbnn.training.run_folder import CONFIG
 
     check_zoo_options(args)
     check_model_size(args.model, args.width_multiplier)
+    folder = args.output or _default_folder(args)
+    check_writable(os.path.join(folder, CONFIG))  # before the data is read and step 1 starts
     strategy = make_strategy(args.strategy)
     tf.keras.utils.set_random_seed(args.seed)
     tf.keras.backend.set_floatx(args.floatx)  # before the data and models are built
     d = load_data(args)
-    folder = args.output or _default_folder(args)
     recipe = _recipe(args)
     config = _recorded(args, d, recipe)
     names = {**{key: "--" + key.replace("_", "-") for key in config}, **_NAMES}

@@ -44,15 +44,37 @@ def train_options(values: dict) -> list[str]:
     return [word for name, value in values.items() for word in spelled[name](value)]
 
 
+#: The options that change what a search's trials train (--trials adds trials, --verbose
+#: and the data's location do not change them).
+_COMPARED = (
+    "model", "step", "epochs", "dataset", "val_fraction", "batch_size", "padding",
+    "width_multiplier", "alpha", "activation", "steps_per_epoch", "validation_steps",
+    "prelu_exponent", "seed",
+)  # fmt: skip
+
+
+def _recorded(args: argparse.Namespace) -> dict:
+    """What the search folder's run.json records, by option name (`--width-multiplier`)."""
+    return {"--" + name.replace("_", "-"): getattr(args, name) for name in _COMPARED}
+
+
 def run(args: argparse.Namespace) -> int:
     import tensorflow as tf
 
     from abbnn.cli.loaders import check_model_size, check_zoo_options, load_data
-    from larq_abbnn.files import write_json
+    from larq_abbnn.files import check_writable, write_json
+    from larq_abbnn.training import RunFolder
     from larq_abbnn.training.tune import RecipeHyperModel, is_worker, search
 
     check_zoo_options(args)
     check_model_size(args.model, args.width_multiplier)
+    project = f"{args.model}-step{args.step}"
+    # keras-tuner reloads a project folder whatever the options (the trial: a rerun at
+    # another width and batch size reported the old trial as best, training nothing), so
+    # its options are recorded there and a rerun with others is refused, as train does
+    search_folder = RunFolder(os.path.join(args.directory, project))
+    check_writable(search_folder.config_path)  # before the data is read
+    search_folder.check(_recorded(args), folder_option="--directory")
     tf.keras.utils.set_random_seed(args.seed)
     d = load_data(args)
     steps = args.steps_per_epoch or max(1, math.ceil(d.train_examples / d.batch_size))
@@ -65,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         prelu_exponent=args.prelu_exponent,
         **options.network_options(args),
     )
-    project = f"{args.model}-step{args.step}"
+    search_folder.start(_recorded(args))
     tuner = search(
         hypermodel,
         trials=args.trials,
