@@ -32,6 +32,14 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescrip
         return super()._get_help_string(action)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser with one-line errors: the error and where the options are listed,
+    without the usage block, whose many lines hid the one that matters (`--help` shows it)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (options: {self.prog} --help)\n")
+
+
 def _global_options(parser: argparse.ArgumentParser, default) -> None:
     parser.add_argument(
         "--debug",
@@ -42,7 +50,7 @@ def _global_options(parser: argparse.ArgumentParser, default) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="abbnn",
         description="A&B BNN (CVPR 2024) for Larq: build, train, convert and check models.",
         formatter_class=_HelpFormatter,

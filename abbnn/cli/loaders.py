@@ -62,7 +62,7 @@ def check_model_size(name: str, width_multiplier: float) -> None:
     parameters = zoo.estimated_parameters(name, width_multiplier)
     # float32 weights, their gradients and Adam's two moments: 16 bytes per parameter
     needed = 16 * parameters
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    memory = _memory()
     if needed > memory:
         raise ValueError(
             f"--width-multiplier {width_multiplier:g} makes {name} about {parameters:.2g} "
@@ -71,9 +71,27 @@ def check_model_size(name: str, width_multiplier: float) -> None:
         )
 
 
+def _memory() -> int:
+    """This machine's physical memory, in bytes."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def check_batch_size(d: Data) -> None:
+    """Refuse a batch whose images alone would not fit in this machine's memory, before a
+    batch is read (the trial: `evaluate --batch-size 100000000` ended after 93 s in a raw
+    allocation error)."""
+    needed = d.batch_size * d.image_size * d.image_size * 3 * 4  # float32 images
+    if needed > _memory():
+        raise ValueError(
+            f"--batch-size {d.batch_size:,} makes one batch of {d.image_size} px images "
+            f"{needed / 1e9:,.1f} GB, more than this machine's {_memory() / 1e9:.0f} GB"
+        )
+
+
 def load_data(args: argparse.Namespace) -> Data:
-    """The dataset of the shared `--dataset/--data-dir/...` options."""
-    return data.load(
+    """The dataset of the shared `--dataset/--data-dir/...` options, its batch checked
+    against this machine's memory (`check_batch_size`)."""
+    d = data.load(
         args.dataset,
         batch_size=args.batch_size,
         data_dir=args.data_dir,
@@ -82,6 +100,8 @@ def load_data(args: argparse.Namespace) -> Data:
         skip_corrupt=args.skip_corrupt,
         seed=getattr(args, "seed", SEED),
     )
+    check_batch_size(d)
+    return d
 
 
 def make_strategy(name: str) -> tf.distribute.Strategy:

@@ -43,6 +43,21 @@ def positive(kind: type) -> Callable[[str], int | float]:
     return _bounded(kind, lambda v: 0 < v < math.inf, f"a positive finite {kind.__name__}")
 
 
+def up_to(kind: type, most: int | float, what: str) -> Callable[[str], int | float]:
+    """An argparse type: a positive `kind` of at most `most` (`what` says why, in the
+    error), so that an absurd number is refused up front rather than failing late: the
+    trial's `--width-multiplier 1e300` overflowed, `--epochs 1e12` was accepted."""
+    return _bounded(
+        kind, lambda v: 0 < v <= most, f"a positive {kind.__name__} up to {most:,} ({what})"
+    )
+
+
+#: The widest network the options take: 64 times the paper's channels is already 4,096
+#: times its parameters (ReActNet-18: about 46 billion, 740 GB to train).
+WIDEST = 64
+#: The most epochs a step or trial takes (the paper's runs: 256 at most).
+MOST_EPOCHS = 100_000
+
 #: An argparse type: a finite float >= 0 (0 turns a term off).
 non_negative = _bounded(float, lambda v: 0 <= v < math.inf, "a finite float >= 0")
 #: An argparse type: a float strictly between 0 and 1.
@@ -66,7 +81,7 @@ def add_network(parser: argparse.ArgumentParser, *, unset: bool = False) -> None
     )
     parser.add_argument(
         "--width-multiplier",
-        type=positive(float),
+        type=up_to(float, WIDEST, "the paper's network is 1"),
         default=None if unset else 1.0,
         help="scale every layer's channels (1.0: the paper's network)"
         + (f" (default: 1.0{zoo_only})" if unset else ""),

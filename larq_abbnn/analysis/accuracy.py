@@ -16,7 +16,7 @@ from tqdm import tqdm  # installed with larq-compute-engine
 
 from larq_abbnn.analysis.kernels import KERNELS, default_kernel
 from larq_abbnn.analysis.tflite_file import read_tflite
-from larq_abbnn.saved_models import load_keras_file
+from larq_abbnn.saved_models import SUFFIXES, load_keras_file
 
 
 @dataclass(frozen=True)
@@ -39,10 +39,23 @@ def _predictor(model, threads: int, kernel: str | None):
 
 def load_for_evaluation(path: str):
     """A `.tflite` file's bytes (checked), or a Keras model loaded from `path`."""
+    from larq_abbnn.converters.formats import TFLITE, refuse_other_formats
+
     if not os.path.exists(path):
         raise FileNotFoundError(f"model not found: {path}")
+    refuse_other_formats(
+        path,
+        "abbnn evaluate",
+        "evaluates .keras/.h5 models, SavedModel folders and .tflite files (abbnn convert "
+        "--verify compares a .onnx file with the model it was converted from)",
+        TFLITE,
+    )
     if path.endswith(".tflite"):
         return read_tflite(path)
+    if not (path.endswith(SUFFIXES) or os.path.isdir(path)):
+        raise ValueError(
+            f"{path}: expected a .keras or .h5 file, a SavedModel folder or a .tflite file"
+        )
     return load_keras_file(path)
 
 

@@ -67,14 +67,32 @@ def full_precision_counterpart(model: tf.keras.Model) -> tf.keras.Model:
     return full
 
 
-def _larq_zoo_model(name: str, input_shape) -> tf.keras.Model:
-    try:
-        import larq_zoo
-    except ImportError:
+#: The smallest input the comparison's networks take: every one has the ImageNet stem (as
+#: larq-zoo's), whose maps are smaller than a kernel below it (fold refuses those).
+SMALLEST_INPUT = 64
+
+
+def check_comparable(input_shape) -> None:
+    """Refuse, before any work, what `compare` cannot do: larq-zoo missing (the `[bench]`
+    extra), or inputs smaller than `SMALLEST_INPUT`."""
+    import importlib.util
+
+    if min(input_shape[:2]) < SMALLEST_INPUT:
+        raise ValueError(
+            f"--compare builds every network with the ImageNet stem, as larq-zoo's are, which "
+            f"needs inputs of at least {SMALLEST_INPUT} px: --input-shape "
+            f"{SMALLEST_INPUT},{SMALLEST_INPUT},3 or larger (got {input_shape[0]}x{input_shape[1]})"
+        )
+    if importlib.util.find_spec("larq_zoo") is None:
         raise ImportError(
             "--compare times larq-zoo's QuickNet and BiRealNet models: "
             'pip install "larq-abbnn[bench]" (larq-zoo 2.4.0)'
-        ) from None
+        )
+
+
+def _larq_zoo_model(name: str, input_shape) -> tf.keras.Model:
+    import larq_zoo
+
     family = larq_zoo.literature if name == "BiRealNet" else larq_zoo.sota
     return getattr(family, name)(input_shape=input_shape, weights=None)
 
@@ -132,6 +150,7 @@ def compare(
     `kernel` is LCE's binary conv kernel for every binary model (`kernels.KERNELS`);
     `progress` shows a bar (on stderr) over the conversions and timings.
     """
+    check_comparable(input_shape)
     todo = candidates(name, input_shape)
     bar = tqdm(total=len(todo) * (1 + rounds), unit="task", disable=not progress)
     files = []

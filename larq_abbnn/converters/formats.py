@@ -119,6 +119,18 @@ def of_path(path: str | os.PathLike) -> Format:
     )
 
 
+def refuse_other_formats(path: str, command: str, what_it_reads: str, *accepted: Format) -> None:
+    """Raise `ValueError` if `path` is a converted file of a format `command` does not
+    read (not one of `accepted`), saying what it reads instead of a reader's confusion
+    (the trial: `abbnn benchmark m.onnx` said "not a TFLite flatbuffer")."""
+    for format in FORMATS:
+        if os.fspath(path).endswith(format.suffix) and format not in accepted:
+            raise ValueError(
+                f"{path} is a {format.suffix} ({format.name.upper()}) file, which {command} "
+                f"does not read: it {what_it_reads}"
+            )
+
+
 def of_converted(converted) -> Format:
     """The format of a converted model (TFLite bytes, an `onnx.ModelProto`)."""
     for format in FORMATS:

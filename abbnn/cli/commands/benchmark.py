@@ -74,8 +74,10 @@ def _flatbuffer(spec: str, args: argparse.Namespace) -> bytes:
     from larq_abbnn.analysis import read_tflite
     from larq_abbnn.analysis.synthetic import trained_looking
     from larq_abbnn.converters import convert
+    from larq_abbnn.converters.formats import refuse_other_formats
 
     if not spec.startswith("zoo:"):
+        refuse_other_formats(spec, "abbnn benchmark", "times .tflite files in LCE's interpreter")
         return read_tflite(spec)
     model = zoo.get(spec[len("zoo:") :])(input_shape=args.input_shape or (224, 224, 3))
     return convert(trained_looking(model))  # zero biases would vanish: too few ops
@@ -99,8 +101,9 @@ def run(args: argparse.Namespace) -> int:
                 "--compare picks the reference models for one zoo model: "
                 "abbnn benchmark zoo:ab_reactneta --compare"
             )
-        from larq_abbnn.analysis.comparison import compare
+        from larq_abbnn.analysis.comparison import check_comparable, compare
 
+        check_comparable(args.input_shape or (224, 224, 3))
         rows = compare(
             args.models[0][len("zoo:") :],
             args.input_shape or (224, 224, 3),

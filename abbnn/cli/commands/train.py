@@ -33,7 +33,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="initial weights: a Keras model/weights file or a paper checkpoint (.pth/.h5)",
     )
     parser.add_argument(
-        "--epochs", type=options.positive(int), default=recipe.EPOCHS, help="epochs per step"
+        "--epochs",
+        type=options.up_to(int, options.MOST_EPOCHS, "the paper trains 256"),
+        default=recipe.EPOCHS,
+        help="epochs per step",
     )
     parser.add_argument(
         "--lr",

@@ -28,7 +28,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--trials", type=options.positive(int), default=10, help="trials to run in total"
     )
-    parser.add_argument("--epochs", type=options.positive(int), default=5, help="epochs per trial")
+    parser.add_argument(
+        "--epochs",
+        type=options.up_to(int, options.MOST_EPOCHS, "the paper trains 256"),
+        default=5,
+        help="epochs per trial",
+    )
     parser.add_argument("--directory", default="runs/tune", help="keras-tuner project folder")
     options.add_run(parser)
 
