@@ -16,6 +16,7 @@ from onnx import numpy_helper  # noqa: E402
 
 from larq_abbnn import zoo  # noqa: E402
 from larq_abbnn.analysis import count_multiplications  # noqa: E402
+from larq_abbnn.analysis.converted import binary_convs  # noqa: E402
 from larq_abbnn.analysis.synthetic import trained_looking  # noqa: E402
 from larq_abbnn.converters import (  # noqa: E402
     FoldError,
@@ -82,6 +83,7 @@ def test_the_export_holds_the_papers_concepts():
     signs = [n for n in quant if n.input[0] not in constants]
     assert len(kernels) == 19  # 16 3x3 + 3 shortcut 1x1 (binary weights, real input)
     assert len(signs) == zoo.binary_conv_count(model) == 16  # the 3x3 convs' input signs
+    assert binary_convs(proto) == 16  # what `abbnn convert` reports, as for LceBconv2d
     for node in quant:
         assert node.domain == "qonnx.custom_op.general" and constants[node.input[1]] == 1.0
     for node in kernels:

@@ -102,6 +102,7 @@ def test_evaluate_keras_and_tflite(two_step_run, folder, tmp_path):
     assert converted.returncode == 0, converted.stderr
     assert converted.stderr == ""  # no library noise
     assert "convert    converting with Larq Compute Engine (MLIR) ...\n" in converted.stdout
+    assert "binary convs: 16\n" in converted.stdout  # every 3x3 conv of ReActNet-18
     result = run_abbnn("evaluate", str(tflite), "--dataset", folder)
     assert result.returncode == 0, result.stderr
     from larq_abbnn.analysis.kernels import default_kernel  # indirect_bgemm on x86-64

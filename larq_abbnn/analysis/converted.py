@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from collections import Counter
 
+from larq_abbnn.analysis import onnx_graph
+from larq_abbnn.analysis.audit import QONNX
 from larq_abbnn.analysis.tflite_file import op_counts as tflite_op_counts
 from larq_abbnn.analysis.tflite_file import read_tflite
 from larq_abbnn.converters import formats
@@ -26,3 +28,18 @@ def op_counts(converted) -> dict[str, int]:
     if formats.of_converted(converted) is formats.TFLITE:
         return tflite_op_counts(converted)
     return dict(Counter(node.op_type for node in converted.graph.node))
+
+
+def binary_convs(converted) -> int:
+    """The binary convolutions (binary inputs and weights: XNOR-popcount on hardware) of
+    TFLite bytes (LCE's `LceBconv2d`) or a QONNX `onnx.ModelProto` (a `Conv` whose weights
+    and input, through padding, are `BipolarQuant` outputs). The shortcuts' binary-weight
+    convs of real inputs are not among them, in either format."""
+    if formats.of_converted(converted) is formats.TFLITE:
+        return tflite_op_counts(converted).get("LceBconv2d", 0)
+    g = onnx_graph.Graph(converted)
+    return sum(
+        1
+        for op in g.ops
+        if QONNX.is_binary_conv(g, op) and g.produced_by(g.source(op.inputs[0]), "BipolarQuant")
+    )

@@ -65,6 +65,15 @@ def run(args: argparse.Namespace) -> int:
         f"in {seconds:.1f} s"
     )
     print("ops: " + ", ".join(f"{name} {n}" for name, n in sorted(ops.items())))
+    binary = converted_files.binary_convs(converted)
+    print(f"binary convs: {binary}")
+    if binary == 0:  # the trial: a step-1 model converted to a full-precision file silently
+        print(
+            f"abbnn convert: warning: {args.output} has no binary convolution: the model "
+            "computes in full precision (a step-1 model has real weights; convert the "
+            "step-2 model of a run, RUN/step2/best.keras)",
+            file=sys.stderr,
+        )
     if args.audit:
         print(count_multiplications(converted).table())
     if args.verify:
