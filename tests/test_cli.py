@@ -278,5 +278,13 @@ def test_demo_trains_converts_and_verifies_on_an_image_folder(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert "(2 classes)" in result.stdout
     assert "16 LceBconv2d of 16 binary convs" in result.stdout
+    # the loss with what to read it against (the trial: a lone 7.773 read as divergence)
+    assert "on the first batch, " in result.stdout and "(chance: ln 2 = 0.693)" in result.stdout
+    # the latency of the kernel every other command uses, named (the trial: another's)
+    from larq_abbnn.analysis.kernels import default_kernel
+
+    assert f"(LCE interpreter, {default_kernel()} kernel as abbnn benchmark's default" in (
+        result.stdout
+    )
     assert (tmp_path / "run" / "model.tflite").stat().st_size > 100_000
     assert not [p for p in os.listdir(tmp_path / "run") if p.endswith(".tmp")]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from larq_abbnn.analysis.kernels import KERNELS
+from larq_abbnn.analysis.kernels import KERNELS, default_kernel
 from larq_abbnn.analysis.tflite_file import op_counts
 
 
@@ -63,14 +63,16 @@ def measure(
     runs: int = 20,
     warmup: int = 3,
     interpreter: str = "lce",
-    kernel: str = "bgemm",
+    kernel: str | None = None,
 ) -> Measurement:
     """Single-image latency after `warmup` runs (median and min).
 
     `interpreter` is `"lce"` (LCE's interpreter, which runs LCE's binary ops) or
     `"tflite"` (TF Lite's, with XNNPACK: for full-precision baselines). `kernel` picks
-    LCE's binary conv kernel (`KERNELS`); compare models on the same one.
+    LCE's binary conv kernel (`KERNELS`; default `default_kernel()`, as every command
+    uses); compare models on the same one.
     """
+    kernel = kernel or default_kernel()
     if runs < 1 or threads < 1 or warmup < 0:
         raise ValueError(
             f"runs and threads must be >= 1 and warmup >= 0 ({runs}, {threads}, {warmup})"

@@ -141,13 +141,14 @@ def compare(
     runs: int = 10,
     rounds: int = 3,
     save_dir: str | None = None,
-    kernel: str = "bgemm",
+    kernel: str | None = None,
     progress: bool = False,
 ) -> list[Measurement]:
     """Convert every candidate, time them in `rounds` interleaved rounds, audit them.
 
     `save_dir` keeps the converted files (e.g. to time them on a Raspberry Pi too);
-    `kernel` is LCE's binary conv kernel for every binary model (`kernels.KERNELS`);
+    `kernel` is LCE's binary conv kernel for every binary model (`kernels.KERNELS`;
+    default `default_kernel()`);
     `progress` shows a bar (on stderr) over the conversions and timings.
     """
     check_comparable(input_shape)

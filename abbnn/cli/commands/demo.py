@@ -55,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
     from abbnn.cli.loaders import build_zoo_model
     from larq_abbnn import zoo
     from larq_abbnn.analysis import count_multiplications
+    from larq_abbnn.analysis.benchmark import measure
     from larq_abbnn.converters import verify
 
     tf.keras.utils.set_random_seed(args.seed)
@@ -78,8 +79,9 @@ def run(args: argparse.Namespace) -> int:
         f"MO), {audit.shifts:,} shifts, {audit.binary_conv_scaling:,} binary-conv output "
         "scalings per image (abbnn audit for the table)"
     )
-    print(f"latency    {_latency_ms(flatbuffer, inputs[:1]):.1f} ms median of 10 (1 thread, "
-          "this machine)")  # fmt: skip
+    timed = measure(flatbuffer, name=model.name, threads=1, runs=10, warmup=1)
+    print(f"latency    {timed.median_ms:.1f} ms median of 10 (LCE interpreter, {timed.kernel} "
+          "kernel as abbnn benchmark's default, 1 thread, this machine)")  # fmt: skip
     if ops.get("LceBconv2d", 0) != binary_convs:
         print("demo: FAILED: not every binary conv became an LceBconv2d")
         return 1
@@ -112,17 +114,29 @@ def _data(args: argparse.Namespace):
 
 def _train(model, dataset, args: argparse.Namespace, *, stem: str, source: str) -> None:
     """A few steps of the paper's optimizer, in place."""
+    import math
+
+    import tensorflow as tf
+
     from larq_abbnn import training
 
     fit_model = training.compile_for_step(
         model, step=args.step, stem=stem, epochs=1, steps_per_epoch=args.steps
     )
     start = time.perf_counter()
-    history = fit_model.fit(dataset.repeat(), steps_per_epoch=args.steps, epochs=1, verbose=0)
+    losses = []  # each step's mean loss so far: the first is the first batch's
+    record = tf.keras.callbacks.LambdaCallback(
+        on_train_batch_end=lambda batch, logs: losses.append(logs["loss"])
+    )
+    fit_model.fit(
+        dataset.repeat(), steps_per_epoch=args.steps, epochs=1, verbose=0, callbacks=[record]
+    )
+    classes = model.output_shape[-1]
     print(
         f"training   {args.steps} steps of {args.batch_size} with the paper's optimizer "
-        f"(Adam, AGC{', L2' if args.step == 1 else ''}) on {source}: "
-        f"loss {history.history['loss'][-1]:.3f} in {time.perf_counter() - start:.1f} s"
+        f"(Adam, AGC{', L2' if args.step == 1 else ''}) on {source}: loss {losses[0]:.3f} "
+        f"on the first batch, {losses[-1]:.3f} mean over the {args.steps} (chance: ln "
+        f"{classes} = {math.log(classes):.3f}) in {time.perf_counter() - start:.1f} s"
     )
 
 
@@ -144,18 +158,3 @@ def _convert(model, path: str, binary_convs: int):
     )
     print("ops        " + ", ".join(f"{name} {n}" for name, n in sorted(ops.items())))
     return flatbuffer, ops
-
-
-def _latency_ms(flatbuffer: bytes, single) -> float:
-    """Median of 10 runs of LCE's interpreter on one input, after a warm-up run."""
-    import numpy as np
-    from larq_compute_engine.tflite.python.interpreter import Interpreter
-
-    interpreter = Interpreter(flatbuffer, num_threads=1)
-    interpreter.predict(single)
-    times = []
-    for _ in range(10):
-        start = time.perf_counter()
-        interpreter.predict(single)
-        times.append(time.perf_counter() - start)
-    return float(np.median(times)) * 1e3
