@@ -227,3 +227,16 @@ def test_binary_macs_of_reactnet18_at_224_in_keras_and_tflite():
     assert expected == 1_676_279_808
     assert count_multiplications(model).binary_macs == expected
     assert count_multiplications(convert(model)).binary_macs == expected
+
+
+def test_binary_macs_count_the_models_channels_in_every_dialect_at_narrow_widths():
+    """At width 0.25 the binary convs read 16-128 channels: LCE packs 16 into a 32-bit word,
+    which the trial's TFLite count took for 32 channels (44,826,624 against Keras's
+    34,209,792). One definition: the model's input channels, in Keras and in the file."""
+    model = zoo.ABReActNet18(input_shape=(32, 32, 3), num_classes=10, width_multiplier=0.25)
+    layer1 = 4 * 32 * 32 * 16 * 9 * 16  # four 3x3 convs of 16 channels at 32x32
+    stage = 16 * 16 * 32 * 9 * 16 + 3 * 16 * 16 * 32 * 9 * 32  # the first reads half
+    expected = layer1 + 3 * stage  # stages 3 and 4: half the size, twice the channels
+    assert expected == 34_209_792
+    assert count_multiplications(model).binary_macs == expected
+    assert count_multiplications(convert(model)).binary_macs == expected
