@@ -240,3 +240,29 @@ def test_binary_macs_count_the_models_channels_in_every_dialect_at_narrow_widths
     assert expected == 34_209_792
     assert count_multiplications(model).binary_macs == expected
     assert count_multiplications(convert(model)).binary_macs == expected
+
+
+def test_networks_that_are_not_the_papers_have_their_real_convs_and_dense_layers_counted():
+    """The trial: Keras's ResNet50 audited as its BatchNorms alone (MO 216,064, none of its
+    53 convs listed), a Dense model as MO 0. The paper's exemptions stay: the first conv
+    (here after a ZeroPadding2D) and the last Linear (here before a softmax)."""
+    resnet = tf.keras.applications.ResNet50(weights=None, input_shape=(32, 32, 3), classes=10)
+    report = count_multiplications(resnet)
+    convs = [layer for layer in resnet.layers if isinstance(layer, tf.keras.layers.Conv2D)]
+    assert len(convs) == 53
+    outputs = [int(np.prod(layer.output_shape[1:])) for layer in convs]
+    fan_ins = [int(np.prod(layer.kernel.shape[:-1])) for layer in convs]
+    expected = sum(n * (fan_in + 1) for n, fan_in in zip(outputs[1:], fan_ins[1:]))  # + bias
+    batch_norms = 216_064  # the trial's figure, all that was counted
+    assert report.full_precision == expected + batch_norms == 76_699_648
+    listed = [s for s in report.sources if s.note == "full-precision conv inside the network"]
+    assert len(listed) == 52
+    assert [s.count for s in report.sources if s.note == "first conv"] == [outputs[0] * fan_ins[0]]
+
+    dense = tf.keras.Sequential([tf.keras.Input((20,)), tf.keras.layers.Dense(30),
+                                 tf.keras.layers.Dense(10), tf.keras.layers.Softmax()])  # fmt: skip
+    report = count_multiplications(dense)
+    assert report.full_precision == 30 * 20 + 30
+    assert [(s.kind, s.count) for s in report.sources if s.note == "head: last Linear"] == [
+        ("excluded", 10 * 30)
+    ]

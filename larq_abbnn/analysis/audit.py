@@ -207,17 +207,40 @@ class _KerasCount:
     def __init__(self, model, family: Family):
         self.out = _Collector(family)
         self.consumers = consumers(model)
+        self.layers = {layer.name: layer for layer in model.layers}
         self.binary_convs = {
             layer.name: layer for layer in model.layers if layers.is_binary_conv(layer)
         }
         self.first_conv = None
 
 
+#: Keras layers that move data and compute nothing, as the file dialects' MOVES_DATA.
+_KERAS_MOVES_DATA = (
+    tf.keras.layers.ZeroPadding2D,
+    tf.keras.layers.Cropping2D,
+    tf.keras.layers.Reshape,
+    tf.keras.layers.Permute,
+)
+
+
+def _reads_the_input(layer) -> bool:
+    """Whether `layer` reads the model's input, through data-movement layers only (e.g.
+    Keras's ResNet50 pads before its first conv)."""
+    source = inbound_layers(layer)[0]
+    while isinstance(source, _KERAS_MOVES_DATA):
+        source = inbound_layers(source)[0]
+    return isinstance(source, tf.keras.layers.InputLayer)
+
+
 def _keras_conv(c: _KerasCount, layer, n: int, label: str) -> None:
-    fan_in = int(np.prod(layer.kernel.shape[:-1]))
-    binary_kernel = getattr(layer.kernel_quantizer, "precision", 32) == 1
-    binary_input = getattr(layer.input_quantizer, "precision", None) == 1
-    if c.first_conv is None and isinstance(inbound_layers(layer)[0], tf.keras.layers.InputLayer):
+    """Larq's and this package's convs, and Keras's own (Conv2D, DepthwiseConv2D: networks
+    that are not the paper's, whose real convs the trial's audit left out)."""
+    kernel = tuple(layer.kernel.shape)
+    depthwise = isinstance(layer, tf.keras.layers.DepthwiseConv2D)
+    fan_in = int(np.prod(kernel[:2] if depthwise else kernel[:-1]))
+    binary_kernel = getattr(getattr(layer, "kernel_quantizer", None), "precision", 32) == 1
+    binary_input = getattr(getattr(layer, "input_quantizer", None), "precision", None) == 1
+    if c.first_conv is None and _reads_the_input(layer):
         c.first_conv = layer
         c.out.add(label, "excluded", n * fan_in, "first conv")
     elif binary_kernel:
@@ -236,8 +259,31 @@ def _keras_conv(c: _KerasCount, layer, n: int, label: str) -> None:
         c.out.add(
             f"{type(layer).__name__} {layer.name}",
             "full_precision",
-            n * fan_in + n,
+            n * fan_in + (n if layer.use_bias else 0),
             "full-precision conv inside the network",
+        )
+
+
+def _keras_dense(c: _KerasCount, layer, n: int, label: str) -> None:
+    """The last Linear (no conv or Dense after it: a softmax may follow) is the paper's
+    exempt head; any other Dense layer multiplies in full precision (the trial: a Dense
+    model audited as MO 0)."""
+    fan_in = int(layer.kernel.shape[0])
+    after, stack = set(), list(c.consumers[layer.name])
+    while stack:
+        reader = stack.pop()
+        if reader.name not in after:
+            after.add(reader.name)
+            stack.extend(c.consumers[reader.name])
+    if not any(isinstance(c.layers[name], (tf.keras.layers.Dense, tf.keras.layers.Conv2D))
+               for name in after):  # fmt: skip
+        c.out.add(label, "excluded", n * fan_in, "head: last Linear")
+    else:
+        c.out.add(
+            f"{type(layer).__name__} {layer.name}",
+            "full_precision",
+            n * fan_in + (n if layer.use_bias else 0),
+            "full-precision Dense layer inside the network",
         )
 
 
@@ -517,12 +563,8 @@ KERAS_RULES: tuple[tuple[type, Rule], ...] = (
         tf.keras.layers.GlobalAveragePooling2D,
         lambda c, layer, n, label: c.out.add(label, "excluded", n, "head: global average pool"),
     ),
-    (
-        tf.keras.layers.Dense,
-        lambda c, layer, n, label: c.out.add(
-            label, "excluded", n * int(layer.kernel.shape[0]), "head: last Linear"
-        ),
-    ),
+    (tf.keras.layers.Dense, _keras_dense),
+    (tf.keras.layers.Conv2D, _keras_conv),  # Keras's own (after this package's, a subclass)
 )
 
 #: TFLite: op name -> rule; an op not listed counts one multiplication per output.
