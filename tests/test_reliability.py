@@ -410,7 +410,6 @@ def test_every_subcommand_fails_in_one_line(args, message, tmp_path):
         ["train", "--epochs", "0"],
         ["benchmark", "--runs", "-1"],
         ["convert"],
-        ["summary", "resnet50"],
         ["nonsense"],
         # non-finite values, refused as nan always was (inf trained a NaN epoch)
         ["train", "--lr", "inf"],

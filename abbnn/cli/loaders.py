@@ -31,7 +31,10 @@ def load_model(spec: str, args: argparse.Namespace) -> tf.keras.Model:
         return build_zoo_model(spec[len("zoo:") :], args)
     refuse_zoo_options(spec, args)
     if not os.path.exists(spec):
-        raise FileNotFoundError(f"model not found: {spec} (or use zoo:NAME)")
+        raise FileNotFoundError(
+            f"model not found: {spec} is no file or folder, nor zoo:NAME with NAME one of "
+            + ", ".join(zoo.MODELS)
+        )
     return load_keras_file(spec)
 
 

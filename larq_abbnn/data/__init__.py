@@ -81,7 +81,9 @@ def load(
             seed,
         )
     elif name not in TFDS:
-        raise DataError(f"unknown dataset {name!r}: use one of {', '.join(TFDS)} or folder:PATH")
+        raise DataError(  # the names the CLI's help uses (imagenet, not tfds's imagenet2012)
+            f"unknown dataset {name!r}: use one of {', '.join(DATASETS)} or folder:PATH"
+        )
     else:
         data = _load_tfds(name, batch_size, image_size, data_dir, manual_dir, seed)
     return dataclasses.replace(data, name=dataset)
