@@ -8,9 +8,9 @@ from larq_abbnn.analysis import report
 from larq_abbnn.training.plots import _pyplot
 
 
-def _run(model: str, best: float, mo_224: int) -> report.Run:
+def _run(model: str, best: float, mo_224: int, folder: str = "") -> report.Run:
     return report.Run(
-        folder=model,
+        folder=f"runs/{folder or model}",
         config={"model": model, "width_multiplier": 0.5},
         steps={2: {"best_val_accuracy": best}},
         mo_224=mo_224,
@@ -26,6 +26,7 @@ def test_plot_labels_do_not_overlap_and_stay_inside_the_figure(dataset):
         _run("ab_reactnet18", 0.8995, 0),
         _run("bn_reactnet18", 0.9000, 796_544),
         _run("bnfree_reactneta", 0.85, 14_651_392),
+        _run("ab_reactnet18", 0.70, 0, folder="second"),  # two runs of one network
     ]
     fig = report.figure(runs, dataset, plt)
     try:
@@ -33,7 +34,11 @@ def test_plot_labels_do_not_overlap_and_stay_inside_the_figure(dataset):
         renderer = fig.canvas.get_renderer()
         texts = list(fig.axes[0].texts)
         boxes = [Text.get_window_extent(t, renderer) for t in texts]  # without lines
-        assert {t.get_text() for t in texts} >= {"ab_reactnet18 (x0.5)", "bn_reactnet18 (x0.5)"}
+        assert {t.get_text() for t in texts} >= {
+            "ab_reactnet18: ab_reactnet18 (x0.5)",  # runs are named by their folders
+            "second: ab_reactnet18 (x0.5)",
+            "bn_reactnet18: bn_reactnet18 (x0.5)",
+        }
         for i, a in enumerate(boxes):
             assert fig.bbox.contains(a.x0, a.y0) and fig.bbox.contains(a.x1, a.y1), texts[
                 i

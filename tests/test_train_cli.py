@@ -572,10 +572,13 @@ def test_report_reads_finished_runs_beside_the_papers_numbers(
         for d in (out / "step2", bn / "step1")
     ]
     (row,) = [line for line in stdout.splitlines() if line.startswith("| ReActNet-18 |")]
-    assert (
-        row
-        == f"| ReActNet-18 | {100 * best[1]:.2f} / 92.31 | - / 92.08 | {100 * best[0]:.2f} / 92.30 |"
+    # each of ours named by its run folder, then the paper's (the trial: "13.33 / 33.33 / 92.30")
+    assert row == (
+        f"| ReActNet-18 | {100 * best[1]:.2f} ({bn.name}); 92.31 | -; 92.08 | "
+        f"{100 * best[0]:.2f} ({out.name}); 92.30 |"
     )
+    header = stdout.splitlines()[stdout.splitlines().index(row) - 2]
+    assert "| A&B top-1 %: ours (run); paper |" in header
     (ab,) = [line for line in stdout.splitlines() if "ab_reactnet18 (x" in line]
     cells = [c.strip() for c in ab.strip("|").split("|")]
     assert cells[6] == "92.30"  # the paper's, for ReActNet-18 A&B on CIFAR-10

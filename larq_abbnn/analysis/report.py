@@ -79,6 +79,11 @@ class Run:
         return self.config["model"]
 
     @property
+    def name(self) -> str:
+        """The run's folder name: what tells two runs of one network apart."""
+        return os.path.basename(os.path.normpath(self.folder))
+
+    @property
     def network(self) -> tuple[str, str]:
         return ZOO.get(self.model, (self.model, "?"))
 
@@ -170,17 +175,18 @@ def _percent(value: float | None) -> str:
 def paper_table(runs: list[Run], dataset: str, fmt: str = "markdown") -> str:
     """The paper's layout for `dataset`: networks x (BN, BN-Free, A&B), each cell ours
     (best validation top-1 of the last step) and the paper's."""
-    header = ["network", *[f"{c} ours / paper" for c in COLUMNS]]
+    header = ["network", *[f"{c} top-1 %: ours (run); paper" for c in COLUMNS]]
     rows = []
     for network in NETWORKS:
         published = PUBLISHED.get((network, dataset), {})
         cells = [network]
         for column in COLUMNS:
             ours = [r for r in runs if r.network == (network, column)]
-            mine = " / ".join(_percent(r.best) for r in ours) or "-"
+            # each of ours named by its run folder (the trial: "13.33 / 33.33 / 92.30")
+            mine = ", ".join(f"{_percent(r.best)} ({r.name})" for r in ours) or "-"
             paper = published.get(column)
-            cells.append(f"{mine} / {'-' if paper is None else f'{paper:.2f}'}")
-        if len(set(cells[1:])) > 1 or published:
+            cells.append(f"{mine}; {'-' if paper is None else f'{paper:.2f}'}")
+        if any(cell != "-; -" for cell in cells[1:]) or published:
             rows.append(cells)
     return _format(header, rows, fmt)
 
@@ -198,7 +204,7 @@ def runs_table(runs: list[Run], fmt: str = "markdown", paper: str | None = None)
         published = r.published(paper)
         rows.append(
             [
-                os.path.basename(os.path.normpath(r.folder)),
+                r.name,
                 r.label,
                 r.config.get("dataset", "?"),
                 str(r.config.get("epochs", "?")),
@@ -257,7 +263,7 @@ def figure(runs: list[Run], dataset: str | None, plt):
         if r.best is not None and r.mo_224 is not None:
             _, column = r.network
             ax.scatter(r.mo_224 / 1e6, 100 * r.best, marker=markers.get(column, "x"))
-            labels.append((r.label, r.mo_224 / 1e6, 100 * r.best))
+            labels.append((f"{r.name}: {r.label}", r.mo_224 / 1e6, 100 * r.best))
     ax.set_xlabel("full-precision multiplications per 224x224 inference (millions)")
     ours = sorted({str(r.config.get("dataset")) for r in runs})
     ax.set_ylabel(f"top-1 (%), {dataset or ', '.join(ours)}")
