@@ -52,7 +52,7 @@ def test_train_two_step_writes_models_history_and_plots(two_step_run):
     # which step runs, what comes after the last epoch, and no library noise on stderr
     assert "step 1 of 2: binary activations, real weights; 2 epochs\n" in stdout
     assert "step 2 of 2: binary activations and weights; 2 epochs\n" in stdout
-    assert "step 2 of 2 done: best val accuracy" in stdout
+    assert "step 2 of 2 done: best val top-1 " in stdout  # percent, as the report's
     assert "plots      writing the training curves" in stdout
     assert stderr == "", stderr
     for step in (1, 2):

@@ -26,7 +26,9 @@ class Accuracy:
     examples: int
 
     def __str__(self) -> str:
-        return f"top-1 {self.top1:.4f}, top-5 {self.top5:.4f} on {self.examples:,} images"
+        # percent, as `abbnn report` and the paper give accuracy
+        top1, top5 = 100 * self.top1, 100 * self.top5
+        return f"top-1 {top1:.2f}%, top-5 {top5:.2f}% on {self.examples:,} images"
 
 
 def _predictor(model, threads: int, kernel: str | None):

@@ -131,8 +131,8 @@ def train_recipe_step(
     finished = finished_step(folder)
     if finished is not None:
         say(
-            f"{label} finished earlier: skipped (best val accuracy "
-            f"{finished.best_val_accuracy:.4f} at epoch {finished.best_epoch}; {folder})"
+            f"{label} finished earlier: skipped (best val top-1 "
+            f"{100 * finished.best_val_accuracy:.2f}% at epoch {finished.best_epoch}; {folder})"
         )
         return finished
     say(f"{label}: {STEP_NAMES[step]}; {epochs} epoch{'s' * (epochs != 1)}")
@@ -163,7 +163,7 @@ def train_recipe_step(
     )
     result = _finished(step, folder, epochs, wall_seconds=time.perf_counter() - start)
     say(
-        f"{label} done: best val accuracy {result.best_val_accuracy:.4f} at epoch "
+        f"{label} done: best val top-1 {100 * result.best_val_accuracy:.2f}% at epoch "
         f"{result.best_epoch} of {epochs}; {result.best_path}"
     )
     return result

@@ -113,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     number = int(best.trial_id) + 1
     print(
         f"best trial #{number} ({tuner.get_trial_dir(best.trial_id)}): "
-        f"val_accuracy {best.score:.4f}"
+        f"val top-1 {100 * best.score:.2f}%"
     )
     for name, value in best.hyperparameters.values.items():
         print(f"  {name} = {value}")
