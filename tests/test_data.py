@@ -289,3 +289,15 @@ def test_tfds_imagenet_pipeline_on_mock_data(mocked_tfds):
         assert (d.num_classes, d.stem, d.image_size) == (1000, "imagenet", 224)
         assert next(iter(d.train))[0].shape == (2, 224, 224, 3)
         assert next(iter(d.validation))[0].shape == (2, 224, 224, 3)
+
+
+def test_preprocess_input_is_what_the_models_take_the_test_transform_without_resizing():
+    """The deployed file's contract: [0, 255] pixels, scaled and normalized with ImageNet's
+    mean and std (the paper's, for CIFAR too), as the validation pipeline feeds them."""
+    image = _image(32, 32, seed=3)
+    expected = (image.numpy() / 255.0 - MEAN) / STD
+    np.testing.assert_allclose(data.preprocess_input(image).numpy(), expected, rtol=1e-5, atol=1e-6)
+    batch = tf.stack([image, _image(32, 32, seed=4)])  # a batch, and floats in [0, 255]
+    out = data.preprocess_input(tf.cast(batch, tf.float32)).numpy()
+    assert out.shape == (2, 32, 32, 3) and out.dtype == np.float32
+    np.testing.assert_allclose(out[0], transforms.cifar_test(image).numpy(), rtol=1e-6)

@@ -6,6 +6,7 @@ from larq_abbnn import data
 d = data.load("cifar10", batch_size=256)                 # tfds, downloads once
 d = data.load("folder:/data/cifar10-jpeg")               # ROOT/<class>/*.jpg
 model.fit(d.train, validation_data=d.validation, epochs=...)
+logits = model(data.preprocess_input(uint8_images))     # what every model takes
 ```
 """
 
@@ -20,6 +21,9 @@ import tensorflow as tf
 from abbnn.recipe import DATASETS, stem_for
 from larq_abbnn.data import folders, transforms
 from larq_abbnn.data.folders import DataError
+from larq_abbnn.data.transforms import preprocess_input
+
+__all__ = ["ALIASES", "TFDS", "Data", "DataError", "load", "preprocess_input"]
 
 #: tfds name -> (classes, stem, evaluation split), from `abbnn.recipe.DATASETS`
 TFDS = {tfds: (classes, stem, split) for tfds, classes, stem, _, split in DATASETS.values()}

@@ -32,6 +32,19 @@ def normalize(image: tf.Tensor) -> tf.Tensor:
     return tf.cast(image, tf.keras.backend.floatx())
 
 
+def preprocess_input(images) -> tf.Tensor:
+    """What every model of this package (Keras, `.tflite`, `.onnx`) takes: images or
+    batches of them with values in [0, 255] (uint8 or float), scaled to [0, 1] and
+    normalized with ImageNet's per-channel mean and std (`MEAN`, `STD`; the paper's, for
+    CIFAR too), in Keras's float type. The models return logits, not probabilities: apply
+    a softmax for those (larq-zoo's models end in one; these do not).
+
+    As larq-zoo's and Keras applications' `preprocess_input`; the test transforms
+    (`cifar_test`, `imagenet_test`) do the same after resizing and cropping.
+    """
+    return normalize(to_unit(images))
+
+
 def cifar_train(image: tf.Tensor, size: int = 32) -> tf.Tensor:
     """Reflect-pad 4, random size x size crop, random horizontal flip, normalize."""
     image = to_unit(image)

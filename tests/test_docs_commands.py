@@ -1,0 +1,217 @@
+"""The README's and the guides' commands and Python snippets, run as a reader runs them, in
+order, in one scratch folder, at a small size (issue 31: the README's own recipe broke on
+the stack it installs, and no test ran it).
+
+Every fenced `bash` or `python` block of README.md and docs/*.md is read. Each shell line
+(continuations joined, comments dropped) is one of:
+- an `abbnn` command: parsed as written by the real parser (a flag that no longer exists
+  fails here), then run in this process after `SMALL`'s substitutions (the dataset becomes
+  an image folder, widths, epochs and inputs small);
+- a command that CI runs itself (`BY_CI`: the install and the test command), or one for
+  a board or a build host that cannot run here (`ELSEWHERE`): named, so that a new command
+  that is neither fails the test until it is run or listed.
+Python blocks run in one namespace per document, in order, after `SMALL_PYTHON`'s
+substitutions; a block that is a signature, not code, is listed in `NOT_CODE`.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+import tensorflow as tf
+import torch_format
+from conftest import REPO, image_folder
+from test_benchmark import BOARD_LOG
+from test_checkpoint_import import _reference_state
+
+from abbnn.cli import build_parser
+
+DOCUMENTS = ["README.md", *sorted(p.relative_to(REPO).as_posix() for p in REPO.glob("docs/*.md"))]
+
+#: Shell commands CI runs itself (`.ci/run`), by their first words.
+BY_CI = {
+    "python3 -m venv": "the README's first command: .ci/run installs and runs the demo",
+    "python tools/run_tests.py": "the README's test command: .ci/run runs it",
+    "pip install": ".ci/run installs each extra on the stacks it checks",
+}
+#: Commands for a build host or a board (the Raspberry Pi guide): not on this machine.
+ELSEWHERE = ("git ", "cd ", "./configure.py", "bazel ", "scp ", "ssh ", "chmod ", "for ", "./lce_benchmark_model", "done", "> ")  # fmt: skip
+#: Python blocks that document a signature rather than run (their first line).
+NOT_CODE = ("Model(*, input_shape=None",)
+
+#: --option -> what it becomes here, for every abbnn command (None: dropped with its value)
+OPTIONS = {
+    "--epochs": "1",
+    "--width-multiplier": "0.125",
+    "--batch-size": "8",
+    "--input-shape": "32,32,3",
+    "--data-dir": None,
+    "--runs": "3",
+}
+#: options added to a command where it does not give them
+ADDED = {
+    "train": ["--epochs", "1", "--steps-per-epoch", "1", "--batch-size", "8",
+              "--width-multiplier", "0.125", "--verbose", "0"],
+    "zoo": ["--input-shape", "32,32,3", "--num-classes", "3", "--width-multiplier", "0.125"],
+    "convert": ["--verify-samples", "8"],
+}  # fmt: skip
+#: Python snippets: (pattern, replacement), applied in order
+SMALL_PYTHON = [
+    (r'data\.load\("cifar10", batch_size=256\)', "data.load(IMAGES, batch_size=8)"),
+    (r"epochs=256", "epochs=1"),
+    (r"step=1\)", "step=1, width_multiplier=0.125)"),
+    (r"print\(verify\(model, flatbuffer\)\)", "print(verify(model, flatbuffer, samples=8))"),
+]
+
+
+def _blocks(document: str) -> list[tuple[str, str]]:
+    text = (REPO / document).read_text(encoding="utf-8")
+    return re.findall(r"^```(bash|python)\n(.*?)^```", text, re.S | re.M)
+
+
+def _shell_lines(block: str) -> list[str]:
+    joined = re.sub(r"\\\n\s*", " ", block)
+    lines = []
+    for line in joined.splitlines():
+        line = re.sub(r"\s+#.*$", "", line).strip()
+        if line and not line.startswith("#"):
+            lines.append(line)
+    return lines
+
+
+def _image_folder(dataset: str, images: str) -> str:
+    """The scratch image folder standing for `dataset`, under the dataset's own name
+    (`cifar10`, `folder:~/images` -> `images`), so that each gets the default run folder
+    it would have (`runs/MODEL-DATASET`); all hold the same images."""
+    name = dataset.replace("folder:", "").rstrip("/").split("/")[-1]
+    root = Path(images.replace("folder:", "")).parent
+    if not (root / name).exists():
+        (root / name).symlink_to(root / "images", target_is_directory=True)
+    return f"folder:{root / name}"
+
+
+def _small(argv: list[str], images: str) -> list[str]:
+    """An `abbnn` command's arguments at this test's size."""
+    out, i = [], 0
+    while i < len(argv):
+        word = argv[i]
+        if word == "--dataset" and argv[0] in ("train", "tune", "evaluate"):  # data, not a
+            # checkpoint's dataset (import-torch)
+            out += ["--dataset", _image_folder(argv[i + 1], images)]
+            i += 2
+            continue
+        if word in OPTIONS:
+            if OPTIONS[word] is not None:
+                out += [word, OPTIONS[word]]
+            i += 2
+            continue
+        out.append(word)
+        i += 1
+    command = out[0]
+    given = set(out)
+    for extra in (
+        ADDED.get(command, []),
+        ADDED["zoo"] if any(w.startswith("zoo:") for w in out) else [],
+    ):
+        for option, value in zip(extra[::2], extra[1::2]):
+            if option not in given:
+                out += [option, value]
+                given.add(option)
+    return out
+
+
+@pytest.fixture
+def scratch(tmp_path, monkeypatch):
+    """A folder with what the documents' commands read: CIFAR-like images (under each
+    dataset's name, `_image_folder`), a
+    trained-looking paper checkpoint under both names the documents use, a Keras
+    model, board logs."""
+    from larq_abbnn import zoo
+
+    monkeypatch.chdir(tmp_path)
+    images = image_folder(tmp_path / "data" / "images", classes=3, per_class=10)
+    state = _reference_state(zoo.ABReActNetA(num_classes=1000))
+    torch_format.save(state, tmp_path / "ReActNet_A_ImageNet.h5")
+    (tmp_path / "reactneta_imagenet_step2.h5").symlink_to(tmp_path / "ReActNet_A_ImageNet.h5")
+    tf.keras.utils.set_random_seed(0)
+    zoo.ABReActNet18(input_shape=(32, 32, 3), num_classes=3, width_multiplier=0.125).save(
+        "model.keras"
+    )
+    for name in ("pi.log", "ab_reactneta_t1.log", "bnfree_reactneta_t1.log", "ab_reactneta_t4.log"):
+        Path(name).write_text(BOARD_LOG)
+    return tmp_path, images
+
+
+def _needs_an_extra(argv: list[str]) -> str | None:
+    import importlib.util
+
+    if any(w.endswith(".onnx") for w in argv) and importlib.util.find_spec("qonnx") is None:
+        return "the [onnx] extra"
+    return None
+
+
+@pytest.mark.parametrize("document", DOCUMENTS)
+def test_every_command_and_snippet_of_the_document_runs(document, scratch, abbnn, capsys):
+    folder, images = scratch
+    parser = build_parser()
+    ran, listed = [], []
+    namespace = {"IMAGES": images}
+    for language, block in _blocks(document):
+        if language == "python":
+            if block.startswith(NOT_CODE):
+                listed.append(block.splitlines()[0])
+                continue
+            code = block
+            for pattern, replacement in SMALL_PYTHON:
+                code = re.sub(pattern, replacement, code)
+            try:
+                exec(compile(code, f"{document} snippet", "exec"), namespace)
+            except Exception as error:
+                pytest.fail(f"{document}: this snippet failed ({error!r}):\n{block}")
+            ran.append(block.splitlines()[0])
+            continue
+        for line in _shell_lines(block):
+            if line.startswith("abbnn "):
+                argv = shlex.split(line)[1:]
+                try:
+                    parser.parse_args(argv)  # as written: every flag still exists
+                except SystemExit:
+                    pytest.fail(f"{document}: `{line}` does not parse: {capsys.readouterr().err}")
+                if _needs_an_extra(argv):
+                    listed.append(line)
+                    continue
+                small = _small(argv, images)
+                code, out, err = abbnn(*small)
+                assert code == 0, f"{document}: `{line}` (run as `abbnn {' '.join(small)}`):\n{err}"
+                ran.append(line)
+            elif any(line.startswith(prefix) for prefix in BY_CI):
+                listed.append(line)
+            elif line.startswith(ELSEWHERE):
+                listed.append(line)
+            else:
+                pytest.fail(
+                    f"{document}: `{line}` is neither run by this test nor listed as run by CI "
+                    "or elsewhere (tests/test_docs_commands.py)"
+                )
+    print(f"{document}: {len(ran)} run, {len(listed)} listed as run elsewhere")
+    assert ran or not _blocks(document) or document == "docs/architecture.md"
+
+
+def test_the_runner_refuses_an_unknown_flag_and_an_unlisted_command(tmp_path):
+    """The check can fail: a flag the parser lacks, a line no list names."""
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--epoch", "3"])
+    lines = _shell_lines(
+        "abbnn train --model ab_reactnet18 \\\n  --epochs 30  # a comment\nmake all\n"
+    )
+    assert lines == ["abbnn train --model ab_reactnet18 --epochs 30", "make all"]
+    assert not lines[1].startswith(ELSEWHERE) and not any(lines[1].startswith(p) for p in BY_CI)
+    assert _small(shlex.split(lines[0])[1:], "folder:x") == [
+        "train", "--model", "ab_reactnet18", "--epochs", "1", "--steps-per-epoch", "1",
+        "--batch-size", "8", "--width-multiplier", "0.125", "--verbose", "0",
+    ]  # fmt: skip
+    # the recipe's default 256 epochs become one as well
+    assert _small(["train", "--two-step"], "folder:x")[:3] == ["train", "--two-step", "--epochs"]
