@@ -127,8 +127,16 @@ setup(
             *OLD_STACK,
         ],
         "tensorflow215_gpu": [f"tensorflow[and-cuda]=={OLD_TF}", *OLD_STACK],
-        # dill: tfds.testing.mock_data; ruff: lint and format; pdoc: the API reference
-        "dev": ["pytest>=7", "hypothesis>=6", "dill", "ruff==0.17.6", "pdoc==16.0.0"],
+        # dill: tfds.testing.mock_data; ruff: lint and format; pdoc: the API reference;
+        # mkdocs: the guides' site (docs/, mkdocs.yml)
+        "dev": [
+            "pytest>=7",
+            "hypothesis>=6",
+            "dill",
+            "ruff==0.17.6",
+            "pdoc==16.0.0",
+            "mkdocs==1.6.1",
+        ],  # fmt: skip
         # zookeeper (larq-zoo's) fails with typeguard >= 3 (`Sequence[int]` fields)
         "bench": ["larq-zoo==2.4.0", "typeguard<3"],
         "onnx": ONNX,

@@ -1,6 +1,6 @@
 """The paper's recipe and the choices it offers, as plain Python: one source for the
 library (`larq_abbnn.training`, `larq_abbnn.zoo`, `larq_abbnn.data`), the `abbnn`
-command line and the README's recipe table (a test keeps the table equal to these).
+command line and the recipe table of docs/training.md (a test keeps the table equal to these).
 
 This module imports nothing, so `abbnn --help` shows these defaults without loading
 TensorFlow (about 4 s). Values are the reference's (spec section 4) unless noted.

@@ -1,5 +1,5 @@
 """`abbnn.recipe` is the one source of the recipe's defaults: the training code, the CLI
-and the README's table must all say what it says."""
+and the recipe table of docs/training.md must all say what it says."""
 
 import re
 from pathlib import Path
@@ -10,12 +10,12 @@ from abbnn import cli, recipe
 from larq_abbnn import data, training, zoo
 from larq_abbnn.training import run
 
-README = (Path(__file__).parent.parent / "README.md").read_text()
+README = (Path(__file__).parent.parent / "docs" / "training.md").read_text()  # the recipe table
 
 
 def _readme_default(flag: str) -> str:
     match = re.search(rf"^\| `{flag}` \| ([^|]+) \|", README, re.M)
-    assert match, f"README's recipe table has no row for {flag}"
+    assert match, f"docs/training.md's recipe table has no row for {flag}"
     return match.group(1).strip()
 
 
