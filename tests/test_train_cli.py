@@ -206,7 +206,7 @@ def test_sigkill_and_rerun_resumes_losing_at_most_one_epoch(folder, tmp_path, ro
     assert first_epoch in (logged, logged + 1), (first_epoch, logged)
     assert f"resuming step 1 at epoch {first_epoch} of {EPOCHS}\n" in rerun.stdout
     epochs = [int(line.split(",")[0]) for line in history.read_text().splitlines()[1:]]
-    assert sorted(set(epochs)) == list(range(EPOCHS))  # 0-based in the CSV
+    assert sorted(set(epochs)) == list(range(1, EPOCHS + 1))  # 1-based, as the console
     assert len(epochs) == EPOCHS + (logged + 1 - first_epoch)  # a repeated epoch logs twice
 
 

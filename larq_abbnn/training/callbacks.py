@@ -17,6 +17,15 @@ def _finite(logs: dict) -> bool:
     return all(math.isfinite(float(v)) for v in logs.values() if v is not None)
 
 
+class History(tf.keras.callbacks.CSVLogger):
+    """Keras's CSVLogger with epochs counted from 1, as the console ("Epoch 1/20"), the
+    resume note, best.json/last.json and done.json count them (Keras's own file counts
+    from 0)."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch + 1, logs)
+
+
 class ModelFile(tf.keras.callbacks.Callback):
     """Saves the trained network as a `.keras` file: every epoch, or when `monitor` improves.
 

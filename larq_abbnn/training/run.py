@@ -20,7 +20,7 @@ import tensorflow as tf
 from abbnn.recipe import CLIP_FACTOR, LEARNING_RATE, STEP1_WEIGHT_DECAY
 from larq_abbnn.data import Data
 from larq_abbnn.saved_models import load_keras_file
-from larq_abbnn.training.callbacks import ModelFile, ResumeNote
+from larq_abbnn.training.callbacks import History, ModelFile, ResumeNote
 from larq_abbnn.training.distill import Distiller
 from larq_abbnn.training.metrics import top_k_accuracy
 from larq_abbnn.training.optimizer import AGCAdam, linear_decay
@@ -205,7 +205,7 @@ def _run_callbacks(folder: str) -> list[tf.keras.callbacks.Callback]:
     """
     return [
         tf.keras.callbacks.TerminateOnNaN(),
-        tf.keras.callbacks.CSVLogger(os.path.join(folder, "history.csv"), append=True),
+        History(os.path.join(folder, "history.csv"), append=True),
         tf.keras.callbacks.TensorBoard(os.path.join(folder, "logs"), profile_batch=0),
         ModelFile(os.path.join(folder, "best.keras"), monitor="val_accuracy"),
         ModelFile(os.path.join(folder, "last.keras")),
