@@ -288,3 +288,36 @@ def test_the_output_suffix_picks_the_format_and_a_missing_extra_is_named(monkeyp
     with pytest.raises(ImportError, match=message):
         formats.QONNX.check_installed()
     formats.TFLITE.check_installed()  # needs nothing beyond the base install
+
+
+def test_the_converted_files_say_what_they_take_and_return(tmp_path):
+    """The deployed file's contract in its own metadata (issue 31): a board reads the
+    normalization and that the output is logits from the file; the interpreter still runs it."""
+    from larq_abbnn.converters import contract, formats
+    from larq_abbnn.data import transforms
+
+    model = zoo.ABReActNet18(input_shape=(32, 32, 3), num_classes=10, width_multiplier=0.125)
+    flatbuffer = convert(model)
+    record = contract.read(flatbuffer)
+    assert record["input"]["layout"] == "NHWC" and record["output"].startswith("logits")
+    assert (record["input"]["mean"], record["input"]["std"]) == (
+        list(transforms.MEAN),
+        list(transforms.STD),
+    )
+    names = _metadata_names(flatbuffer)
+    assert contract.NAME in names and "min_runtime_version" in names  # LCE's own kept
+    x = np.random.default_rng(0).normal(size=(2, 32, 32, 3)).astype(np.float32)
+    logits = formats.TFLITE.run(flatbuffer, x)  # the file still runs, as before the record
+    assert logits.shape == (2, 10) and np.isfinite(logits).all()
+    assert (logits.argmax(1) == model.predict(x, verbose=0).argmax(1)).all()
+    pytest.importorskip("qonnx")
+    from larq_abbnn.converters import to_qonnx
+
+    assert contract.read(to_qonnx(model))["input"]["layout"] == "NCHW"
+
+
+def _metadata_names(flatbuffer: bytes) -> list[str]:
+    from larq_compute_engine.mlir.python import tflite_schema
+
+    model = tflite_schema.Model.GetRootAsModel(flatbuffer, 0)
+    return [model.Metadata(i).Name().decode() for i in range(model.MetadataLength())]

@@ -20,7 +20,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import tensorflow as tf
 
 
 @dataclass(frozen=True)
@@ -32,8 +31,9 @@ class Format:
     converter: str
     #: what runs the file in `verify`
     runner: str
-    #: folded Keras model -> the converted model (TFLite bytes, an `onnx.ModelProto`)
-    convert_folded: Callable[[tf.keras.Model], object]
+    #: folded Keras model (, the converter's options) -> the converted model (TFLite bytes,
+    #: an `onnx.ModelProto`), with `converters.contract`'s record of what it takes
+    convert_folded: Callable[..., object]
     #: (converted model, NHWC float32 images) -> logits
     run: Callable[[object, np.ndarray], np.ndarray]
     to_bytes: Callable[[object], bytes]
@@ -54,10 +54,14 @@ class Format:
             )
 
 
-def _lce_convert(folded):
+def _lce_convert(folded, **lce_options):
+    """LCE's `convert_keras_model` (its options: `inference_input_type`, `target`, ...),
+    with the file's contract in its metadata. The one route to a TFLite file."""
     from larq_compute_engine import convert_keras_model
 
-    return convert_keras_model(folded)
+    from larq_abbnn.converters import contract
+
+    return contract.add_to_tflite(convert_keras_model(folded, **lce_options))
 
 
 def _lce_run(flatbuffer: bytes, images: np.ndarray) -> np.ndarray:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import tensorflow as tf
-from larq_compute_engine import convert_keras_model
 
 from larq_abbnn.converters import formats
 from larq_abbnn.converters.fold import STAGE as FOLD_STAGE
@@ -26,4 +25,4 @@ def convert(
     say(FOLD_STAGE)
     folded = fold(model)
     say(f"converting with {formats.TFLITE.converter}")
-    return convert_keras_model(folded, **lce_options)
+    return formats.TFLITE.convert_folded(folded, **lce_options)

@@ -426,15 +426,21 @@ def export_folded(
     and the head as `MatMul` + `Add`. qonnx's executor cannot run it (it has no
     channels-last AveragePool); its shapes are the NCHW export's, transposed.
     """
+    from larq_abbnn.converters import contract
+
     if not channels_last:
-        return _infer_shapes(_build(folded, pad_binary_with_ones))
+        proto = _infer_shapes(_build(folded, pad_binary_with_ones))
+        contract.add_to_onnx(proto, "NCHW")
+        return proto
     # hls4ml pads a binary input with -1 (its code 0) and a Pad with zeros only: each
     # padded binary conv pads its real input with 0 before the sign (+1 after it) and
     # takes what the +1s add away after the conv. The NCHW twin, built the same way,
     # gives the shapes.
     forms = dict(pad_binary_with_ones=True, pad_before_sign=True)
     twin = _infer_shapes(_build(folded, **forms))
-    return _with_shapes_of(_build(folded, **forms, channels_last=True), twin)
+    proto = _with_shapes_of(_build(folded, **forms, channels_last=True), twin)
+    contract.add_to_onnx(proto, "NHWC")
+    return proto
 
 
 def _build(
