@@ -28,6 +28,17 @@ def consumers(model: tf.keras.Model) -> dict[str, list]:
     return found
 
 
+def descendants(readers: dict[str, list], layer: tf.keras.layers.Layer) -> list:
+    """Every layer computed from `layer`'s output (not itself), given `consumers(model)`."""
+    found, stack = {}, list(readers[layer.name])
+    while stack:
+        reader = stack.pop()
+        if reader.name not in found:
+            found[reader.name] = reader
+            stack.extend(readers[reader.name])
+    return list(found.values())
+
+
 def ancestors(layer: tf.keras.layers.Layer) -> set[str]:
     """Names of every layer `layer` depends on (itself included, input layers not)."""
     seen, stack = set(), [layer]

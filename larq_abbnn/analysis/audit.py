@@ -44,7 +44,7 @@ from larq_abbnn.analysis.tflite_file import reads_flatbuffer
 from larq_abbnn.analysis.tflite_graph import Graph, Op
 from larq_abbnn.converters import formats
 from larq_abbnn.families import Family, is_power_of_two
-from larq_abbnn.graph import ancestors, consumers, inbound_layers
+from larq_abbnn.graph import ancestors, consumers, descendants, inbound_layers
 from larq_abbnn.zoo import BLOCK_PREFIX
 
 KINDS = (
@@ -207,7 +207,6 @@ class _KerasCount:
     def __init__(self, model, family: Family):
         self.out = _Collector(family)
         self.consumers = consumers(model)
-        self.layers = {layer.name: layer for layer in model.layers}
         self.binary_convs = {
             layer.name: layer for layer in model.layers if layers.is_binary_conv(layer)
         }
@@ -256,12 +255,17 @@ def _keras_conv(c: _KerasCount, layer, n: int, label: str) -> None:
     elif _is_keras_shortcut_conv(layer, c.consumers, c.binary_convs):
         c.out.add(label, "paper_excluded", n * fan_in + n, "full-precision shortcut conv")
     else:
-        c.out.add(
-            f"{type(layer).__name__} {layer.name}",
-            "full_precision",
-            n * fan_in + (n if layer.use_bias else 0),
-            "full-precision conv inside the network",
-        )
+        _full_precision_layer(c, layer, n, fan_in, "conv")
+
+
+def _full_precision_layer(c: _KerasCount, layer, n: int, fan_in: int, kind: str) -> None:
+    """A real conv or Dense layer inside the network: its products and bias, by its name."""
+    c.out.add(
+        f"{type(layer).__name__} {layer.name}",
+        "full_precision",
+        n * fan_in + (n if layer.use_bias else 0),
+        f"full-precision {kind} inside the network",
+    )
 
 
 def _keras_dense(c: _KerasCount, layer, n: int, label: str) -> None:
@@ -269,22 +273,11 @@ def _keras_dense(c: _KerasCount, layer, n: int, label: str) -> None:
     exempt head; any other Dense layer multiplies in full precision (the trial: a Dense
     model audited as MO 0)."""
     fan_in = int(layer.kernel.shape[0])
-    after, stack = set(), list(c.consumers[layer.name])
-    while stack:
-        reader = stack.pop()
-        if reader.name not in after:
-            after.add(reader.name)
-            stack.extend(c.consumers[reader.name])
-    if not any(isinstance(c.layers[name], (tf.keras.layers.Dense, tf.keras.layers.Conv2D))
-               for name in after):  # fmt: skip
+    weighted = (tf.keras.layers.Dense, tf.keras.layers.Conv2D)
+    if not any(isinstance(later, weighted) for later in descendants(c.consumers, layer)):
         c.out.add(label, "excluded", n * fan_in, "head: last Linear")
     else:
-        c.out.add(
-            f"{type(layer).__name__} {layer.name}",
-            "full_precision",
-            n * fan_in + (n if layer.use_bias else 0),
-            "full-precision Dense layer inside the network",
-        )
+        _full_precision_layer(c, layer, n, fan_in, "Dense layer")
 
 
 def _keras_batch_norm(c: _KerasCount, layer, n: int, label: str) -> None:
