@@ -73,11 +73,13 @@ def _flatbuffer(spec: str, args: argparse.Namespace) -> bytes:
     from larq_abbnn import zoo
     from larq_abbnn.analysis import read_tflite
     from larq_abbnn.analysis.synthetic import trained_looking
-    from larq_abbnn.converters import convert
+    from larq_abbnn.converters import convert, formats
     from larq_abbnn.converters.formats import refuse_other_formats
 
     if not spec.startswith("zoo:"):
-        refuse_other_formats(spec, "abbnn benchmark", "times .tflite files in LCE's interpreter")
+        refuse_other_formats(
+            spec, "abbnn benchmark", "times .tflite files in LCE's interpreter", formats.TFLITE
+        )
         return read_tflite(spec)
     model = zoo.get(spec[len("zoo:") :])(input_shape=args.input_shape or (224, 224, 3))
     return convert(trained_looking(model))  # zero biases would vanish: too few ops
