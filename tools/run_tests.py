@@ -29,6 +29,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: Measured longest first (seconds on this machine kind), so the tail of the run is short.
 LONGEST = [
     "test_train_cli.py",
+    "test_docs_commands.py",
     "test_conversion.py",
     "test_zoo.py",
     "test_training.py",
