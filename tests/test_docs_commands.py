@@ -153,7 +153,7 @@ CHECKPOINT_NAMES = ("ReActNet_A_ImageNet.h5", "reactneta_imagenet_step2.h5")
 def scratch(tmp_path, monkeypatch, request):
     """A folder with what the documents' commands read: CIFAR-like images (under each
     dataset's name, `_image_folder`), a Keras model, board logs, and the paper's checkpoint
-    where the document names it."""
+    and a converted file where the document names them."""
     from larq_abbnn import zoo
 
     monkeypatch.chdir(tmp_path)
@@ -164,9 +164,14 @@ def scratch(tmp_path, monkeypatch, request):
         for name in CHECKPOINT_NAMES:
             (tmp_path / name).symlink_to(checkpoint)
     tf.keras.utils.set_random_seed(0)
-    zoo.ABReActNet18(input_shape=(32, 32, 3), num_classes=3, width_multiplier=0.125).save(
-        "model.keras"
-    )
+    model = zoo.ABReActNet18(input_shape=(32, 32, 3), num_classes=3, width_multiplier=0.125)
+    model.save("model.keras")
+    if "model.tflite" in text:  # a converted file, where a guide times one
+        from larq_abbnn.converters import convert
+
+        flatbuffer = convert(model)
+        for name in ("model.tflite", "other.tflite"):
+            Path(name).write_bytes(flatbuffer)
     for name in ("pi.log", "ab_reactneta_t1.log", "bnfree_reactneta_t1.log", "ab_reactneta_t4.log"):
         Path(name).write_text(BOARD_LOG)
     return tmp_path, images
