@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import tarfile
 from dataclasses import dataclass
 
 import tensorflow as tf
@@ -124,12 +125,14 @@ def _load_tfds(name, batch_size, image_size, data_dir, manual_dir, seed) -> Data
         wrong_archive = tfds.core.download.download_manager.NonMatchingChecksumError
         try:
             builder.download_and_prepare(download_config=config)
-        except (OSError, AssertionError, wrong_archive) as error:
+        except (OSError, AssertionError, wrong_archive, tarfile.TarError) as error:
             # OSError: requests' ConnectionError after tfds's retries, a full disk;
-            # AssertionError: ImageNet's manual folder missing or empty; a checksum: a
-            # file in --manual-dir that is not the dataset's archive
+            # AssertionError: ImageNet's manual folder missing or empty; a file in
+            # --manual-dir that is not the dataset's archive: its checksum (tfds 4.9.10),
+            # or, where tfds takes it unchecked (4.9.3), its extraction
+            source = f" from {manual_dir}" if manual_dir else ""
             raise DataError(
-                f"{name} is not prepared in {where} and could not be prepared "
+                f"{name} is not prepared in {where} and could not be prepared{source} "
                 f"({_first_line(error)}). {_HOW_TO_GIVE_A_COPY}"
             ) from error
     train, validation = builder.as_dataset(split=["train", eval_split], as_supervised=True)
