@@ -262,10 +262,9 @@ def test_tfds_real_download_and_prepare_reads_the_manual_dir_and_names_a_wrong_a
         data.load("cifar10", data_dir=str(tmp_path / "tfds"), manual_dir=str(manual))
     message = str(error.value)
     assert message.startswith(
-        f"cifar10 is not prepared in {tmp_path / 'tfds'} and could not be prepared from "
-        f"{manual} ("
+        f"cifar10 is not prepared in {tmp_path / 'tfds'} and could not be prepared from {manual} ("
     )
-    assert "(NonMatchingChecksumError: " in message or "(ReadError: " in message, message
+    assert "(NonMatchingChecksumError: " in message or "(ExtractError: " in message, message
     assert "--manual-dir DIR" in message and len(message.splitlines()) == 1
     assert not (tmp_path / "tfds" / "cifar10" / "3.0.2" / "dataset_info.json").exists()
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tarfile
 from dataclasses import dataclass
 
 import tensorflow as tf
@@ -122,10 +121,14 @@ def _load_tfds(name, batch_size, image_size, data_dir, manual_dir, seed) -> Data
     if not builder.is_prepared():
         _check_downloadable(name, builder, where, manual_dir)
         config = tfds.download.DownloadConfig(manual_dir=manual_dir)
-        wrong_archive = tfds.core.download.download_manager.NonMatchingChecksumError
+        download = tfds.core.download
+        wrong_archive = (
+            download.download_manager.NonMatchingChecksumError,
+            download.extractor.ExtractError,
+        )
         try:
             builder.download_and_prepare(download_config=config)
-        except (OSError, AssertionError, wrong_archive, tarfile.TarError) as error:
+        except (OSError, AssertionError, *wrong_archive) as error:
             # OSError: requests' ConnectionError after tfds's retries, a full disk;
             # AssertionError: ImageNet's manual folder missing or empty; a file in
             # --manual-dir that is not the dataset's archive: its checksum (tfds 4.9.10),
