@@ -1,12 +1,12 @@
 """The README's and the guides' commands and Python snippets, run as a reader runs them, in
-order, in one scratch folder, at a small size (issue 31: the README's own recipe broke on
-the stack it installs, and no test ran it).
+order, in a scratch folder per document, at a small size (issue 31: the README's own recipe
+broke on the stack it installs, and no test ran it).
 
 Every fenced `bash` or `python` block of README.md and docs/*.md is read. Each shell line
 (continuations joined, comments dropped) is one of:
 - an `abbnn` command: parsed as written by the real parser (a flag that no longer exists
-  fails here), then run in this process after `SMALL`'s substitutions (the dataset becomes
-  an image folder, widths, epochs and inputs small);
+  fails here), then run in this process with `OPTIONS` replaced and `ADDED` added (the
+  dataset becomes an image folder, widths, epochs and inputs small);
 - a command that CI runs itself (`BY_CI`: the install and the test command), or one for
   a board or a build host that cannot run here (`ELSEWHERE`): named, so that a new command
   that is neither fails the test until it is run or listed.
