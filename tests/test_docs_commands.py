@@ -229,7 +229,7 @@ def test_every_command_and_snippet_of_the_document_runs(document, scratch, abbnn
                     "or elsewhere (tests/test_docs_commands.py)"
                 )
     print(f"{document}: {len(ran)} run, {len(listed)} listed as run elsewhere")
-    assert ran or not _blocks(document)
+    assert ran or listed or not _blocks(document)  # a document with blocks was read
 
 
 def test_the_readmes_links_name_files_that_exist():
