@@ -404,6 +404,15 @@ def test_every_subcommand_fails_in_one_line(args, message, tmp_path):
     assert not (tmp_path / "x.tflite").exists() and not (tmp_path / "x.keras").exists()
 
 
+def test_an_unknown_option_is_named_by_the_command_it_was_given_to():
+    """argparse reports a subcommand's unknown options as the top parser's (`abbnn: error`)."""
+    result = run_abbnn("train", "--epochz", "3")
+    assert result.returncode == 2
+    assert result.stderr == (
+        "abbnn train: error: unrecognized arguments: --epochz 3 (options: abbnn train --help)\n"
+    )
+
+
 @pytest.mark.parametrize(
     "args",
     [
