@@ -84,10 +84,11 @@ def check_batch_size(d: Data) -> None:
     batch is read (the trial: `evaluate --batch-size 100000000` ended after 93 s in a raw
     allocation error)."""
     needed = d.batch_size * d.image_size * d.image_size * 3 * 4  # float32 images
-    if needed > _memory():
+    memory = _memory()
+    if needed > memory:
         raise ValueError(
             f"--batch-size {d.batch_size:,} makes one batch of {d.image_size} px images "
-            f"{needed / 1e9:,.1f} GB, more than this machine's {_memory() / 1e9:.0f} GB"
+            f"{needed / 1e9:,.1f} GB, more than this machine's {memory / 1e9:.0f} GB"
         )
 
 

@@ -97,12 +97,12 @@ def run(args: argparse.Namespace) -> int:
     from larq_abbnn import training
     from larq_abbnn.files import check_writable
     from larq_abbnn.training import plots
-    from larq_abbnn.training.run_folder import CONFIG
 
     check_zoo_options(args)
     check_model_size(args.model, args.width_multiplier)
     folder = args.output or _default_folder(args)
-    check_writable(os.path.join(folder, CONFIG))  # before the data is read and step 1 starts
+    run_folder = training.RunFolder(folder)
+    check_writable(run_folder.config_path)  # before the data is read and step 1 starts
     strategy = make_strategy(args.strategy)
     tf.keras.utils.set_random_seed(args.seed)
     tf.keras.backend.set_floatx(args.floatx)  # before the data and models are built
@@ -110,7 +110,6 @@ def run(args: argparse.Namespace) -> int:
     recipe = _recipe(args)
     config = _recorded(args, d, recipe)
     names = {**{key: "--" + key.replace("_", "-") for key in config}, **_NAMES}
-    run_folder = training.RunFolder(folder)
     run_folder.check(config, names)  # other options are refused before anything is touched
     print(
         f"train      {args.model} (width x{args.width_multiplier:g}) on {args.dataset}: "

@@ -79,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
     # its options are recorded there and a rerun with others is refused, as train does
     search_folder = RunFolder(os.path.join(args.directory, project))
     check_writable(search_folder.config_path)  # before the data is read
-    search_folder.check(_recorded(args), folder_option="--directory")
+    recorded = _recorded(args)
+    search_folder.check(recorded, folder_option="--directory")
     tf.keras.utils.set_random_seed(args.seed)
     d = load_data(args)
     steps = args.steps_per_epoch or max(1, math.ceil(d.train_examples / d.batch_size))
@@ -92,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         prelu_exponent=args.prelu_exponent,
         **options.network_options(args),
     )
-    search_folder.start(_recorded(args))
+    search_folder.start(recorded)
     tuner = search(
         hypermodel,
         trials=args.trials,
