@@ -38,6 +38,7 @@ __all__ = [
     "SymmetricConv2D",
     "BinaryConv2D",
     "BatchNorm",
+    "PixelNormalization",
     "is_binary_conv",
     "torch_default_conv_initializer",
 ]
@@ -70,6 +71,57 @@ class MaskLayer(tf.keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "beta": self.beta}
+
+
+@lq_utils.register_keras_custom_object
+class PixelNormalization(tf.keras.layers.Layer):
+    r"""Raw pixels to the normalized images the networks take, inside the graph:
+
+    $$y_c = \frac{x_c / 255 - \mu_c}{\sigma_c} = x_c \cdot \frac{1}{255\,\sigma_c} -
+    \frac{\mu_c}{\sigma_c}$$
+
+    per channel `c`, on pixels `x` in [0, 255] of any dtype (uint8 from a camera), cast to
+    the layer's float type first. `larq_abbnn.data.preprocess_input` is the same map
+    outside the graph. The fold puts it in front of a converted model on request
+    (`fold(model, input_pixels="uint8")`), so that a board feeds its camera's bytes; it is
+    preprocessing, outside the paper's multiplication count (the audit lists it as
+    excluded).
+    """
+
+    def __init__(self, mean, std, **kwargs):
+        self.mean = tuple(float(m) for m in mean)
+        self.std = tuple(positive_float("PixelNormalization", "std", s) for s in std)
+        if len(self.mean) != len(self.std):
+            raise ValueError(f"PixelNormalization: {len(self.mean)} means for {len(self.std)} stds")
+        kwargs.setdefault("autocast", False)  # takes uint8 and casts itself
+        super().__init__(**kwargs)
+
+    @property
+    def scale(self) -> np.ndarray:
+        return 1.0 / (255.0 * np.asarray(self.std, np.float64))
+
+    @property
+    def offset(self) -> np.ndarray:
+        return -np.asarray(self.mean, np.float64) / np.asarray(self.std, np.float64)
+
+    def build(self, input_shape):
+        channels = tf.TensorShape(input_shape)[-1]
+        if channels != len(self.mean):
+            raise ValueError(
+                f"PixelNormalization '{self.name}': {len(self.mean)} channel means for an "
+                f"input of {channels} channels ({input_shape})"
+            )
+        super().build(input_shape)
+
+    def call(self, inputs):
+        x = tf.cast(inputs, self.compute_dtype)
+        return x * tf.constant(self.scale, x.dtype) + tf.constant(self.offset, x.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "mean": list(self.mean), "std": list(self.std)}
 
 
 @lq_utils.register_keras_custom_object

@@ -321,3 +321,64 @@ def _metadata_names(flatbuffer: bytes) -> list[str]:
 
     model = tflite_schema.Model.GetRootAsModel(flatbuffer, 0)
     return [model.Metadata(i).Name().decode() for i in range(model.MetadataLength())]
+
+
+def test_a_uint8_pixel_file_normalizes_inside_and_computes_what_the_model_does():
+    """`input_pixels="uint8"`: the board feeds its camera's bytes; the file casts and
+    normalizes them (one MUL, outside the paper's count) and computes what the Keras model
+    computes on `preprocess_input` of the same pixels."""
+    from larq_compute_engine.tflite.python.interpreter import Interpreter
+
+    from larq_abbnn.analysis.audit import INPUT_NORMALIZATION
+    from larq_abbnn.converters import contract, formats
+
+    model = trained_looking(
+        zoo.ABReActNet18(input_shape=(32, 32, 3), num_classes=10, width_multiplier=0.25)
+    )
+    flatbuffer = convert(model, input_pixels="uint8")
+    assert Interpreter(flatbuffer).input_types[0] == np.uint8
+    record = contract.read(flatbuffer)["input"]
+    assert record["dtype"] == "uint8" and record["mean"] == [0.485, 0.456, 0.406]
+    assert op_counts(flatbuffer)["CAST"] == 1
+    result = verify(model, flatbuffer, samples=32)  # uint8 pixels in, by the file's record
+    assert result.float64_relative_difference < 1e-12
+    assert min(result.folded_exact, result.file_exact) >= 0.75
+    pixels = np.random.default_rng(1).integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
+    with pytest.raises(ValueError, match="takes raw uint8 pixels .* got float32 images"):
+        formats.TFLITE.run(flatbuffer, pixels.astype(np.float32))
+    from larq_abbnn.analysis.benchmark import measure
+
+    assert measure(flatbuffer, runs=1, warmup=0).median_ms > 0  # benchmark feeds it pixels
+    # the audit: the same count as the normalized file's, the normalization excluded
+    report, plain = count_multiplications(flatbuffer), count_multiplications(convert(model))
+    assert (report.full_precision, report.shifts, report.binary_macs, report.family) == (
+        plain.full_precision,
+        plain.shifts,
+        plain.binary_macs,
+        plain.family,
+    )
+    normalization = [s for s in report.sources if s.note == INPUT_NORMALIZATION]
+    assert [(s.kind, s.count) for s in normalization] == [("excluded", 32 * 32 * 3)]
+    assert any(s.note == "first conv" for s in report.sources)
+    keras = count_multiplications(fold(model, input_pixels="uint8"))
+    assert [(s.kind, s.count) for s in keras.sources if s.note == INPUT_NORMALIZATION] == [
+        ("excluded", 32 * 32 * 3)
+    ]
+    assert keras.full_precision == count_multiplications(fold(model)).full_precision
+
+
+def test_fold_refuses_input_pixels_it_cannot_take():
+    model = zoo.ABReActNet18(input_shape=(32, 32, 3), num_classes=10, width_multiplier=0.25)
+    with pytest.raises(
+        ValueError, match="input_pixels='float16': expected one of normalized, uint8"
+    ):
+        fold(model, input_pixels="float16")
+    with pytest.raises(FoldError, match="already normalizes its pixels"):
+        fold(fold(model, input_pixels="uint8"), input_pixels="uint8")
+    inputs = tf.keras.Input((8, 8, 1))
+    gray = tf.keras.Model(inputs, tf.keras.layers.GlobalAveragePooling2D()(inputs))
+    with pytest.raises(
+        FoldError,
+        match="input '.*' of shape \\(None, 8, 8, 1\\): input_pixels='uint8' takes NHWC images of 3",
+    ):
+        fold(gray, input_pixels="uint8")

@@ -329,3 +329,21 @@ def test_the_padding_formula_is_pytorchs_and_says_when_tf_same_pads_alike():
     assert symmetric_padding_mode((8, 8), (4, 4), (1, 1), (1, 1)) == "explicit"
     assert symmetric_padding_mode((None, None), (3, 3), (1, 1), (1, 1)) == "same"
     assert symmetric_padding_mode((None, None), (3, 3), (2, 2), (1, 1)) == "explicit"
+
+
+def test_pixel_normalization_is_the_papers_normalization_of_uint8_pixels(float64):
+    """(x / 255 - mean) / std per channel (spec section 4: ImageNet's mean and std), on
+    uint8 pixels, in Keras's float type; refuses a mean per channel it does not have."""
+    mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+    pixels = np.random.default_rng(0).integers(0, 256, size=(2, 5, 4, 3), dtype=np.uint8)
+    layer = layers.PixelNormalization(mean, std)
+    y = layer(tf.constant(pixels)).numpy()
+    assert y.dtype == np.float64
+    expected = (pixels / 255.0 - np.array(mean)) / np.array(std)
+    np.testing.assert_allclose(y, expected, rtol=0, atol=1e-14)
+    clone = layers.PixelNormalization.from_config(layer.get_config())
+    np.testing.assert_array_equal(clone(tf.constant(pixels)).numpy(), y)
+    with pytest.raises(ValueError, match="3 channel means for an input of 1 channels"):
+        layers.PixelNormalization(mean, std)(tf.zeros((1, 4, 4, 1), tf.uint8))
+    with pytest.raises(ValueError, match="std must be a positive finite number"):
+        layers.PixelNormalization(mean, (0.2, 0.0, 0.2))

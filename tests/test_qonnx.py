@@ -140,6 +140,30 @@ def test_execute_names_a_wrong_image_shape():
         execute(proto, np.zeros((1, 3, 32, 32), np.float32))
 
 
+def test_a_uint8_pixel_export_casts_normalizes_and_computes_what_the_model_does():
+    from larq_abbnn.analysis.audit import INPUT_NORMALIZATION
+    from larq_abbnn.converters import contract
+
+    model = _small("ab_reactnet18")
+    proto = to_qonnx(model, input_pixels="uint8")
+    assert proto.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.UINT8
+    readers = {n.name: n for n in proto.graph.node}
+    cast = next(n for n in proto.graph.node if proto.graph.input[0].name in n.input)
+    mul = next(n for n in readers.values() if cast.output[0] in n.input)
+    add = next(n for n in readers.values() if mul.output[0] in n.input)
+    assert [n.op_type for n in (cast, mul, add)] == ["Cast", "Mul", "Add"]
+    assert contract.read(proto)["input"]["dtype"] == "uint8"
+    result = verify(model, proto, samples=16)
+    assert result.float64_relative_difference < 1e-12 and result.file_exact >= 0.75
+    with pytest.raises(ValueError, match="takes raw uint8 pixels"):
+        execute(proto, _images(1))
+    report, plain = count_multiplications(proto), count_multiplications(to_qonnx(model))
+    assert report.full_precision == plain.full_precision and report.family == plain.family
+    assert [(s.kind, s.count) for s in report.sources if s.note == INPUT_NORMALIZATION] == [
+        ("excluded", 32 * 32 * 3)
+    ]
+
+
 # -- the audit in three dialects -------------------------------------------------------------
 
 

@@ -111,9 +111,18 @@ def test_evaluate_keras_and_tflite(two_step_run, folder, tmp_path):
     kind = f"[TFLite (LCE interpreter, {default_kernel()}, {cores} thread{'s' * (cores > 1)})]"
     assert kind in result.stdout
     assert "top-1" in result.stdout and "images/s)" in result.stdout
-    # every kernel computes the same binary convolutions: the same accuracy
+    # a file that takes the camera's uint8 pixels (the normalization inside), verified;
+    # evaluate gives it the pixels, and on every kernel it scores what the float file does
+    pixels = tmp_path / "m_uint8.tflite"
+    converted = run_abbnn(
+        "convert", str(model), "-o", str(pixels), "--input-pixels", "uint8", "--verify", "--audit"
+    )  # fmt: skip
+    assert converted.returncode == 0, converted.stderr
+    assert "ops: " in converted.stdout and "CAST 1" in converted.stdout
+    assert "input normalization (preprocessing)" in converted.stdout
+    assert "verify: 256 inputs; fold exact in float64" in converted.stdout
     other = run_abbnn(
-        "evaluate", str(tflite), "--dataset", folder, "--kernel", "reference", "--threads", "1"
+        "evaluate", str(pixels), "--dataset", folder, "--kernel", "reference", "--threads", "1"
     )  # fmt: skip
     assert other.returncode == 0, other.stderr
     assert "reference, 1 thread)" in other.stdout

@@ -16,6 +16,8 @@ from tqdm import tqdm  # installed with larq-compute-engine
 
 from larq_abbnn.analysis.kernels import KERNELS, default_kernel
 from larq_abbnn.analysis.tflite_file import read_tflite
+from larq_abbnn.converters import contract
+from larq_abbnn.data.transforms import MEAN, STD
 from larq_abbnn.saved_models import SUFFIXES, load_keras_file
 
 
@@ -35,8 +37,18 @@ def _predictor(model, threads: int, kernel: str | None):
     if isinstance(model, (bytes, bytearray)):
         options = KERNELS[kernel or default_kernel()]
         interpreter = Interpreter(bytes(model), num_threads=threads, **options)
+        if contract.read_input_pixels(bytes(model)) == "uint8":
+            return lambda x: interpreter.predict(to_pixels(x))
         return lambda x: interpreter.predict(x.astype(np.float32))
     return lambda x: model.predict_on_batch(x)
+
+
+def to_pixels(images: np.ndarray) -> np.ndarray:
+    """Normalized images (the data pipeline's) back to the uint8 pixels a file converted
+    with `input_pixels="uint8"` takes, as a camera gives them: exact for images the test
+    transform did not resize (CIFAR), rounded to the nearest pixel value for resized ones."""
+    pixels = (np.asarray(images, np.float64) * np.array(STD) + np.array(MEAN)) * 255.0
+    return np.clip(np.round(pixels), 0, 255).astype(np.uint8)
 
 
 def load_for_evaluation(path: str):

@@ -222,11 +222,16 @@ _KERAS_MOVES_DATA = (
 )
 
 
+#: The note of an input normalization's multiplications: preprocessing, which the paper
+#: does not count (`fold(model, input_pixels="uint8")` puts it in the graph).
+INPUT_NORMALIZATION = "input normalization (preprocessing)"
+
+
 def _reads_the_input(layer) -> bool:
-    """Whether `layer` reads the model's input, through data-movement layers only (e.g.
-    Keras's ResNet50 pads before its first conv)."""
+    """Whether `layer` reads the model's input, through data-movement layers and the
+    input's normalization only (e.g. Keras's ResNet50 pads before its first conv)."""
     source = inbound_layers(layer)[0]
-    while isinstance(source, _KERAS_MOVES_DATA):
+    while isinstance(source, (*_KERAS_MOVES_DATA, layers.PixelNormalization)):
         source = inbound_layers(source)[0]
     return isinstance(source, tf.keras.layers.InputLayer)
 
@@ -392,6 +397,8 @@ def _file_family(g, first_conv_output, dialect: _Dialect) -> Family:
         constants = g.constants(op.inputs) if mul or op.name == dialect.prelu else []
         if not constants or (mul and _scales_a_binary_conv(g, op, dialect)):
             continue
+        if mul and g.from_input(op.inputs[0]):  # the input's normalization
+            continue
         if mul:
             products.append(constants[0])
         elif not _outside_blocks(g, op, first_conv_output, dialect):
@@ -454,6 +461,9 @@ def _tflite_bconv(c: _FileCount, op: Op, n: int, label: str) -> None:
 
 
 def _file_mul(c: _FileCount, op, n: int, label: str) -> None:
+    if c.g.from_input(op.inputs[0]) and c.g.preprocesses(op):
+        c.out.add(label, "excluded", n, INPUT_NORMALIZATION)
+        return
     if _scales_a_binary_conv(c.g, op, c.dialect):
         c.out.add(label, "binary_conv_scaling", n, "binary conv output scale")
         return
@@ -558,6 +568,10 @@ KERAS_RULES: tuple[tuple[type, Rule], ...] = (
     ),
     (tf.keras.layers.Dense, _keras_dense),
     (tf.keras.layers.Conv2D, _keras_conv),  # Keras's own (after this package's, a subclass)
+    (
+        layers.PixelNormalization,
+        lambda c, layer, n, label: c.out.add(label, "excluded", n, INPUT_NORMALIZATION),
+    ),
 )
 
 #: TFLite: op name -> rule; an op not listed counts one multiplication per output.
@@ -577,6 +591,7 @@ TFLITE_RULES: dict[str, Rule] = {
         (
             "ADD",
             "SUB",
+            "CAST",
             "CONCATENATION",
             "PAD",
             "PADV2",
@@ -631,6 +646,7 @@ QONNX_RULES: dict[str, Rule] = {
         (
             "Add",
             "Sub",
+            "Cast",
             "Concat",
             "Pad",
             "MaxPool",

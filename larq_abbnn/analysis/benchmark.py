@@ -45,14 +45,18 @@ def _tflite_runner(flatbuffer: bytes, threads: int):
         interpreter.set_tensor(detail["index"], x)
         interpreter.invoke()
 
-    return list(detail["shape"]), run
+    return list(detail["shape"]), np.dtype(detail["dtype"]), run
 
 
 def _lce_runner(flatbuffer: bytes, threads: int, kernel: str):
     from larq_compute_engine.tflite.python.interpreter import Interpreter
 
     interpreter = Interpreter(flatbuffer, num_threads=threads, **KERNELS[kernel])
-    return list(interpreter.input_shapes[0]), interpreter.predict
+    return (
+        list(interpreter.input_shapes[0]),
+        np.dtype(interpreter.input_types[0]),
+        interpreter.predict,
+    )
 
 
 def measure(
@@ -84,14 +88,18 @@ def measure(
     ops = op_counts(flatbuffer)
     try:
         if interpreter == "lce":
-            shape, run = _lce_runner(flatbuffer, threads, kernel)
+            shape, dtype, run = _lce_runner(flatbuffer, threads, kernel)
         else:
-            shape, run = _tflite_runner(flatbuffer, threads)
+            shape, dtype, run = _tflite_runner(flatbuffer, threads)
     except (RuntimeError, ValueError) as error:  # load failures
         raise ValueError(f"{name}: the {interpreter} interpreter cannot load it: {error}") from None
     shape = [1 if d is None or d < 0 else int(d) for d in shape]
     shape[0] = 1
-    x = np.random.default_rng(0).normal(size=shape).astype(np.float32)
+    rng = np.random.default_rng(0)
+    if dtype == np.uint8:  # a file that takes raw pixels (convert's input_pixels="uint8")
+        x = rng.integers(0, 256, size=shape, dtype=np.uint8)
+    else:
+        x = rng.normal(size=shape).astype(dtype)
     for _ in range(warmup):
         run(x)
     times = []

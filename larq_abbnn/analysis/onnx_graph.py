@@ -37,6 +37,7 @@ class Graph(OpGraph):
     (producers, consumers, sources through data-movement ops, ancestors)."""
 
     MOVES_DATA = frozenset(MOVES_DATA)
+    PREPROCESSES = frozenset({"Cast", "Mul", "Add", "Sub"})
 
     def is_tensor(self, tensor) -> bool:
         return bool(tensor)

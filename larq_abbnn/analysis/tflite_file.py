@@ -187,7 +187,7 @@ from larq_compute_engine.tflite.python.interpreter import Interpreter
 try:
     interpreter = Interpreter(open(sys.argv[1], "rb").read(), num_threads=1)
     shape = [1 if d is None or d < 1 else d for d in interpreter.input_shapes[0]]
-    interpreter.predict(np.zeros(shape, np.float32))
+    interpreter.predict(np.zeros(shape, interpreter.input_types[0]))
 except Exception as error:
     print(f"{type(error).__name__}: {error}".splitlines()[0], file=sys.stderr)
     sys.exit(3)

@@ -44,6 +44,7 @@ class Graph(OpGraph):
     (producers, consumers, sources through data-movement ops, ancestors)."""
 
     MOVES_DATA = frozenset(MOVES_DATA)
+    PREPROCESSES = frozenset({"CAST", "MUL", "ADD", "SUB"})
 
     def is_tensor(self, tensor) -> bool:
         return tensor >= 0

@@ -3,6 +3,7 @@ on a board or an FPGA host can read it rather than guess: float32 images scaled 
 and normalized with ImageNet's per-channel mean and std (the paper's normalization,
 `larq_abbnn.data.preprocess_input`), NHWC in a TFLite file and NCHW in a QONNX file; the
 output is logits, not probabilities (larq-zoo's models end in a softmax, these do not).
+A file converted with `input_pixels="uint8"` takes raw uint8 pixels instead, and says so.
 
 The record is JSON under the name `NAME`: a TFLite `Metadata` entry (LCE's own entries
 are kept) and an ONNX `metadata_props` entry. TFLite's metadata is written with the
@@ -16,6 +17,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import tensorflow as tf
 
 from larq_abbnn.data.transforms import MEAN, STD
 
@@ -23,29 +25,43 @@ from larq_abbnn.data.transforms import MEAN, STD
 NAME = "larq_abbnn.contract"
 
 
-def describe(layout: str) -> dict:
-    """The record for a file whose images are laid out as `layout` ("NHWC" or "NCHW")."""
-    return {
-        "input": {
+def input_pixels(folded) -> str:
+    """What a folded model takes (`fold.INPUT_PIXELS`): "uint8" pixels when its input is
+    uint8 (normalized inside), else "normalized" images."""
+    return "uint8" if folded.inputs[0].dtype == tf.uint8 else "normalized"
+
+
+def describe(layout: str, pixels: str = "normalized") -> dict:
+    """The record for a file whose images are laid out as `layout` ("NHWC" or "NCHW") and
+    take `pixels` ("normalized" images, or raw "uint8" pixels normalized inside)."""
+    if pixels == "uint8":
+        images = {
+            "dtype": "uint8",
+            "layout": layout,
+            "pixels": "raw, in [0, 255]: the file normalizes them ((x / 255 - mean) / std "
+            "per channel, its first ops)",
+        }
+    else:
+        images = {
             "dtype": "float32",
             "layout": layout,
             "pixels": "scaled from [0, 255] to [0, 1], then (x - mean) / std per channel",
-            "mean": list(MEAN),
-            "std": list(STD),
             "python": "larq_abbnn.data.preprocess_input",
-        },
+        }
+    return {
+        "input": {**images, "mean": list(MEAN), "std": list(STD)},
         "output": "logits, one per class (no softmax)",
     }
 
 
-def add_to_tflite(flatbuffer: bytes) -> bytes:
+def add_to_tflite(flatbuffer: bytes, pixels: str = "normalized") -> bytes:
     """`flatbuffer` with the record (NHWC) as one more metadata entry."""
     import flatbuffers
     from larq_compute_engine.mlir.python import tflite_schema as schema
 
     model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(flatbuffer, 0))
     buffer = schema.BufferT()
-    buffer.data = np.frombuffer(json.dumps(describe("NHWC")).encode(), np.uint8)
+    buffer.data = np.frombuffer(json.dumps(describe("NHWC", pixels)).encode(), np.uint8)
     model.buffers.append(buffer)
     entry = schema.MetadataT()
     entry.name = NAME
@@ -56,10 +72,17 @@ def add_to_tflite(flatbuffer: bytes) -> bytes:
     return bytes(builder.Output())
 
 
-def add_to_onnx(proto, layout: str) -> None:
+def add_to_onnx(proto, layout: str, pixels: str = "normalized") -> None:
     """The record (images in `layout`) as one of `proto`'s metadata_props, in place."""
     entry = proto.metadata_props.add()
-    entry.key, entry.value = NAME, json.dumps(describe(layout))
+    entry.key, entry.value = NAME, json.dumps(describe(layout, pixels))
+
+
+def read_input_pixels(converted) -> str:
+    """What a converted file takes, by its record: "uint8" or "normalized" (files without a
+    record, written before it existed, took normalized images)."""
+    record = read(converted)
+    return "uint8" if record and record["input"]["dtype"] == "uint8" else "normalized"
 
 
 def read(converted) -> dict | None:

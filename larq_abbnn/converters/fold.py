@@ -38,6 +38,7 @@ from larq import utils as lq_utils
 from larq.quantizers import NoOp
 
 from larq_abbnn import families, layers, quantizers
+from larq_abbnn.data.transforms import MEAN, STD
 from larq_abbnn.graph import consumers, inbound_layers, output_layers
 from larq_abbnn.layers_base import dilated_size
 from larq_abbnn.quantizers import scaled_weight_standardization
@@ -71,7 +72,14 @@ SUPPORTED_LAYERS = (
     tf.keras.layers.Identity,
     tf.keras.layers.ReLU,
     tf.keras.layers.Activation,
+    layers.PixelNormalization,
 )
+
+#: What a folded model's input takes (`fold`'s `input_pixels`): "normalized" images, as
+#: the trained model (`larq_abbnn.data.preprocess_input`'s output), or raw "uint8" pixels
+#: with the normalization inside the graph (`layers.PixelNormalization`), for a board
+#: that feeds its camera's bytes.
+INPUT_PIXELS = ("normalized", "uint8")
 
 
 class FoldError(ValueError):
@@ -456,32 +464,57 @@ def _copy(layer, x, correction):
     return y
 
 
-def _input(layer):
+def _input(layer, input_pixels: str):
+    """The folded model's input for the trained model's input layer, and what the next
+    layer reads: the input itself, or its pixels normalized (`input_pixels="uint8"`)."""
     spec = layer.get_config()
-    return tf.keras.Input(
-        batch_shape=spec["batch_input_shape"], dtype=spec["dtype"], name=layer.name
-    )
+    shape = spec["batch_input_shape"]
+    if input_pixels == "normalized":
+        x = tf.keras.Input(batch_shape=shape, dtype=spec["dtype"], name=layer.name)
+        return x, x
+    if len(shape) != 4 or shape[-1] != len(MEAN):
+        raise FoldError(
+            f"input '{layer.name}' of shape {tuple(shape)}: input_pixels='uint8' takes "
+            f"NHWC images of {len(MEAN)} channels (the normalization's means and stds)"
+        )
+    x = tf.keras.Input(batch_shape=shape, dtype="uint8", name=layer.name)
+    return x, layers.PixelNormalization(MEAN, STD, name="pixel_normalization")(x)
 
 
 #: What `fold` does, in the words progress messages use (`convert`, `abbnn convert`).
 STAGE = "folding (mask layers out; standardization, gains, alphas and slopes precomputed)"
 
 
-def fold(model: tf.keras.Model) -> tf.keras.Model:
+def fold(model: tf.keras.Model, *, input_pixels: str = "normalized") -> tf.keras.Model:
     """The inference form of `model`: same function, nothing LCE cannot run fast.
+
+    `input_pixels` (`INPUT_PIXELS`) is what the folded model takes: the normalized images
+    `model` takes ("normalized"), or raw uint8 pixels ("uint8"), normalized by a
+    `PixelNormalization` in front (`larq_abbnn.data.preprocess_input` inside the graph).
 
     Raises `FoldError` naming the layer for any graph it cannot fold exactly: a mask
     layer not followed by a sign, a non-power-of-two alpha in an A&B model, a layer it
     does not know, a layer used more than once.
     """
+    if input_pixels not in INPUT_PIXELS:
+        raise ValueError(
+            f"input_pixels={input_pixels!r}: expected one of {', '.join(INPUT_PIXELS)}"
+        )
     model = _functional(model)
+    if input_pixels == "uint8" and any(
+        isinstance(layer, layers.PixelNormalization) for layer in model.layers
+    ):
+        raise FoldError(
+            f"{model.name} already normalizes its pixels (a PixelNormalization layer): "
+            "input_pixels='uint8' would normalize them twice"
+        )
     plan = _Plan(model)
     tensors = {}
     new_inputs = []
     for layer in model.layers:
         if isinstance(layer, tf.keras.layers.InputLayer):
-            tensors[layer.name] = _input(layer)
-            new_inputs.append(tensors[layer.name])
+            new_input, tensors[layer.name] = _input(layer, input_pixels)
+            new_inputs.append(new_input)
             continue
         sources = [tensors[source.name] for source in inbound_layers(layer)]
         x = sources[0] if len(sources) == 1 else sources

@@ -354,6 +354,15 @@ def _batch_norm(g: _Graph, layer, sources: list[str]) -> str:
     return g.node("Add", [y, g.constant(f"{name}.shift", g.per_channel(shift))], name)
 
 
+def _pixel_normalization(g: _Graph, layer, sources: list[str]) -> str:
+    """Raw uint8 pixels to normalized images: `Cast`, then a per-channel `Mul` and `Add`."""
+    name = layer.name
+    x = g.node("Cast", sources[:1], f"{name}/cast", to=_onnx().TensorProto.FLOAT)
+    x = g.node("Mul", [x, g.constant(f"{name}.scale", g.per_channel(layer.scale))],
+               f"{name}/mul")  # fmt: skip
+    return g.node("Add", [x, g.constant(f"{name}.offset", g.per_channel(layer.offset))], name)
+
+
 #: What each folded layer becomes: layer class -> its nodes, the first class a layer is an
 #: instance of (subclasses first). A layer of no class here gets a `FoldError`.
 EXPORTS = (
@@ -387,6 +396,7 @@ EXPORTS = (
     (tf.keras.layers.Dense, lambda g, layer, sources: _dense(g, layer, sources[0])),
     (tf.keras.layers.Identity, lambda g, layer, sources: sources[0]),
     (tf.keras.layers.BatchNormalization, _batch_norm),
+    (layers.PixelNormalization, _pixel_normalization),
 )
 
 
@@ -398,7 +408,9 @@ def _layer(g: _Graph, layer, sources: list[str]) -> str:
     return export(g, layer, sources)
 
 
-def to_qonnx(model: tf.keras.Model, *, pad_binary_with_ones: bool = False):
+def to_qonnx(
+    model: tf.keras.Model, *, pad_binary_with_ones: bool = False, input_pixels: str = "normalized"
+):
     """`model` as a QONNX `onnx.ModelProto`: one NCHW float32 image in, its logits out.
 
     The model is folded first (`fold`, the same as the LCE path; its `FoldError` for a
@@ -409,9 +421,11 @@ def to_qonnx(model: tf.keras.Model, *, pad_binary_with_ones: bool = False):
     `pad_binary_with_ones` writes each zero-padded binary conv as a conv of its input
     padded with +1 (`Pad`) and an `Add` of what the +1s add, negated (a per-position
     integer constant): the same function, in the form `qonnx_xnor.to_xnor_popcount`
-    can take (XNOR-popcount codes +-1 as {1, 0}, with no zero).
+    can take (XNOR-popcount codes +-1 as {1, 0}, with no zero). `input_pixels="uint8"`
+    takes raw uint8 pixels and normalizes them first (`fold`'s option).
     """
-    return export_folded(fold(model), pad_binary_with_ones=pad_binary_with_ones)
+    folded = fold(model, input_pixels=input_pixels)
+    return export_folded(folded, pad_binary_with_ones=pad_binary_with_ones)
 
 
 def export_folded(
@@ -430,7 +444,7 @@ def export_folded(
 
     if not channels_last:
         proto = _infer_shapes(_build(folded, pad_binary_with_ones))
-        contract.add_to_onnx(proto, "NCHW")
+        contract.add_to_onnx(proto, "NCHW", contract.input_pixels(folded))
         return proto
     # hls4ml pads a binary input with -1 (its code 0) and a Pad with zeros only: each
     # padded binary conv pads its real input with 0 before the sign (+1 after it) and
@@ -439,7 +453,7 @@ def export_folded(
     forms = dict(pad_binary_with_ones=True, pad_before_sign=True)
     twin = _infer_shapes(_build(folded, **forms))
     proto = _with_shapes_of(_build(folded, **forms, channels_last=True), twin)
-    contract.add_to_onnx(proto, "NHWC")
+    contract.add_to_onnx(proto, "NHWC", contract.input_pixels(folded))
     return proto
 
 
@@ -467,7 +481,8 @@ def _build(
             _, h, w, c = shape
             name = g.name("image")  # hls4ml reserves the Keras input's name, "input"
             dims = [1, h, w, c] if channels_last else [1, c, h, w]
-            inputs.append(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, dims))
+            dtype = onnx.TensorProto.UINT8 if layer.dtype == "uint8" else onnx.TensorProto.FLOAT
+            inputs.append(onnx.helper.make_tensor_value_info(name, dtype, dims))
             tensors[layer.name] = name
             continue
         sources = [tensors[source.name] for source in inbound_layers(layer)]
@@ -530,7 +545,14 @@ def execute(proto, images: np.ndarray, *, batch_size: int = 32) -> np.ndarray:
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.core.onnx_exec import execute_onnx
 
-    images = np.asarray(images, np.float32)
+    takes = np.uint8 if proto.graph.input[0].type.tensor_type.elem_type == 2 else np.float32
+    images = np.asarray(images)
+    if takes == np.uint8 and images.dtype != np.uint8:
+        raise ValueError(
+            f"the file takes raw uint8 pixels (converted with input_pixels='uint8'), got "
+            f"{images.dtype} images: give the pixels in [0, 255] as uint8"
+        )
+    images = np.asarray(images, takes)
     expected = [d.dim_value for d in proto.graph.input[0].type.tensor_type.shape.dim][1:]
     if list(images.shape[1:]) != [expected[1], expected[2], expected[0]]:
         raise ValueError(

@@ -10,8 +10,9 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm  # installed with larq-compute-engine
 
-from larq_abbnn.converters import formats
+from larq_abbnn.converters import contract, formats
 from larq_abbnn.converters.fold import fold
+from larq_abbnn.data.transforms import MEAN, STD
 
 
 class VerificationError(AssertionError):
@@ -100,29 +101,39 @@ def verify(
        else differs on almost every input (0% on the test with other weights).
 
     Argmax agreement is reported, not enforced. `inputs` defaults to `samples`
-    standard-normal images. Raises `VerificationError` saying which check failed.
+    standard-normal images, or uniform uint8 pixels for a file that takes them (its
+    `contract` record; Keras then takes their normalization). Raises `VerificationError` saying which check failed.
     `progress` shows a bar (on stderr) over the six stages, naming the running one
     (counted in stages, not inputs: the two float64 stages run 4 inputs, but building
     and folding the float64 twin takes about as long as the float32 stages).
     """
+    target = formats.of_converted(converted) if converted is not None else formats.get(format)
+    pixels = "normalized" if converted is None else contract.read_input_pixels(converted)
     if inputs is None:
         shape = tuple(model.input_shape[1:])
-        inputs = np.random.default_rng(seed).normal(size=(samples, *shape)).astype(np.float32)
-    exact_inputs = np.asarray(inputs[:float64_samples], np.float64)
+        rng = np.random.default_rng(seed)
+        if pixels == "uint8":
+            inputs = rng.integers(0, 256, size=(samples, *shape), dtype=np.uint8)
+        else:
+            inputs = rng.normal(size=(samples, *shape)).astype(np.float32)
+    elif pixels == "uint8" and np.asarray(inputs).dtype != np.uint8:
+        raise ValueError("the file takes raw uint8 pixels: give verify uint8 inputs")
+    # what the Keras model takes: the file's uint8 pixels normalized outside the graph
+    keras_inputs = _normalized(inputs) if pixels == "uint8" else inputs
+    exact_inputs = inputs[:float64_samples]
     predict = dict(batch_size=batch_size, verbose=0)
-    target = formats.of_converted(converted) if converted is not None else formats.get(format)
     with _Stages(6, progress) as stages:
-        folded = fold(model)
+        folded = fold(model, input_pixels=pixels)
         if converted is None:
             converted = stages.run(
                 f"converting ({target.name})", len(inputs), lambda: target.convert_folded(folded)
             )
         else:
             stages.skip()
-        keras = stages.run("Keras", len(inputs), lambda: model.predict(inputs, **predict))
+        keras = stages.run("Keras", len(inputs), lambda: model.predict(keras_inputs, **predict))
         folded_out = stages.run("folded", len(inputs), lambda: folded.predict(inputs, **predict))
         outputs = stages.run(target.runner, len(inputs), lambda: target.run(converted, inputs))
-        keras64, folded64 = _float64_outputs(model, exact_inputs, stages, predict)
+        keras64, folded64 = _float64_outputs(model, exact_inputs, pixels, stages, predict)
     result = _compare(keras, folded_out, outputs, keras64, folded64, target.runner)
     _check(result, min_exact)
     return result
@@ -158,16 +169,34 @@ class _Stages:
         self.bar.update(1)
 
 
-def _float64_outputs(model, inputs: np.ndarray, stages: _Stages, predict: dict):
-    """Keras's and the fold's logits of a float64 twin of `model` on `inputs`."""
+def _normalized(pixels: np.ndarray) -> np.ndarray:
+    """`preprocess_input` of uint8 pixels, computed in float64 and given in Keras's float
+    type (`preprocess_input` itself computes in float32, as the data pipeline does, which
+    is 1e-8 from exact: too far for the float64 check)."""
+    normalized = (np.asarray(pixels, np.float64) / 255.0 - np.array(MEAN)) / np.array(STD)
+    return normalized.astype(tf.keras.backend.floatx())
+
+
+def _float64_outputs(model, inputs: np.ndarray, pixels: str, stages: _Stages, predict: dict):
+    """Keras's and the fold's logits of a float64 twin of `model` on `inputs` (uint8
+    pixels, which the fold normalizes inside and Keras takes normalized, when `pixels` is
+    "uint8")."""
     previous = tf.keras.backend.floatx()
     tf.keras.backend.set_floatx("float64")  # the fold builds its layers in floatx
     try:
         stages.say("building the float64 twin")
         twin = _in_float64(model)
-        keras64 = stages.run("float64 Keras", len(inputs), lambda: twin.predict(inputs, **predict))
+        if pixels == "uint8":
+            keras_inputs = _normalized(inputs)  # float64: floatx
+        else:
+            keras_inputs = inputs = np.asarray(inputs, np.float64)
+        keras64 = stages.run(
+            "float64 Keras", len(inputs), lambda: twin.predict(keras_inputs, **predict)
+        )
         folded64 = stages.run(
-            "float64 folded", len(inputs), lambda: fold(twin).predict(inputs, **predict)
+            "float64 folded",
+            len(inputs),
+            lambda: fold(twin, input_pixels=pixels).predict(inputs, **predict),
         )
     finally:
         tf.keras.backend.set_floatx(previous)

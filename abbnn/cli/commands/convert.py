@@ -11,6 +11,9 @@ import time
 
 from abbnn.cli import options
 
+#: fold.INPUT_PIXELS, written out: the CLI's options import nothing heavy
+INPUT_PIXELS = ("normalized", "uint8")
+
 HELP = "fold a model and convert it to an LCE .tflite or a QONNX .onnx file"
 
 
@@ -21,6 +24,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--output",
         required=True,
         help="output file: .tflite (LCE) or .onnx (QONNX); the format follows the suffix",
+    )
+    parser.add_argument(
+        "--input-pixels",
+        choices=INPUT_PIXELS,
+        default="normalized",
+        help="what the file takes: normalized float32 images, as the Keras model "
+        "(larq_abbnn.data.preprocess_input), or raw uint8 pixels in [0, 255], which the "
+        "file normalizes itself (a cast, a multiply and an add before the first conv)",
     )
     parser.add_argument(
         "--verify",
@@ -53,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     model = load_model(args.model, args)
     start = time.perf_counter()
     print(f"convert    {FOLD_STAGE} ...", flush=True)
-    folded = fold(model)
+    folded = fold(model, input_pixels=args.input_pixels)
     print(f"convert    converting with {target.converter} ...", flush=True)
     converted = target.convert_folded(folded)
     seconds = time.perf_counter() - start
