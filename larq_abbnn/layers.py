@@ -32,6 +32,7 @@ __all__ = [
     "Scale",
     "LearnableBias",
     "QuantRPReLU",
+    "set_prelu_exponent",
     "ScaledStdConv2D",
     "BinaryScaledStdConv2D",
     "SymmetricMaxPooling2D",
@@ -39,6 +40,7 @@ __all__ = [
     "BinaryConv2D",
     "BatchNorm",
     "PixelNormalization",
+    "SpatialBias",
     "is_binary_conv",
     "torch_default_conv_initializer",
 ]
@@ -71,6 +73,37 @@ class MaskLayer(tf.keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "beta": self.beta}
+
+
+@lq_utils.register_keras_custom_object
+class SpatialBias(tf.keras.layers.Layer):
+    """A constant bias per position and channel, `y = x + B` with `B` of shape (H, W, C).
+
+    Inference only: the fold uses it to turn a one-padded binary conv back into the
+    zero-padded one it replaces. It lives with the other layers, so that a saved folded
+    model loads wherever `larq_abbnn` is imported, as Larq's layers load where `larq` is.
+    """
+
+    def __init__(self, shape, **kwargs):
+        self.bias_shape = tuple(int(d) for d in shape)
+        super().__init__(**kwargs)
+
+    def build(self, input_shape):
+        if tuple(tf.TensorShape(input_shape)[1:]) != self.bias_shape:
+            raise ValueError(
+                f"SpatialBias '{self.name}': input shape {input_shape} does not end in "
+                f"{self.bias_shape}"
+            )
+        self.bias = self.add_weight(
+            name="bias", shape=self.bias_shape, initializer="zeros", trainable=False
+        )
+        super().build(input_shape)
+
+    def call(self, inputs):
+        return inputs + self.bias
+
+    def get_config(self):
+        return {**super().get_config(), "shape": self.bias_shape}
 
 
 @lq_utils.register_keras_custom_object
@@ -244,6 +277,18 @@ class QuantRPReLU(tf.keras.layers.Layer):
             **super().get_config(),
             "exponent_initializer": tf.keras.initializers.serialize(self.exponent_initializer),
         }
+
+
+def set_prelu_exponent(model: tf.keras.Model, exponent: int) -> None:
+    """Start every Q-PReLU of `model` at slope 2^`exponent` (the paper's L, default -3).
+    Raises `ValueError` if the model has none."""
+    found = [layer for layer in model.layers if isinstance(layer, QuantRPReLU)]
+    if not found:
+        raise ValueError(f"{model.name} has no Q-PReLU, so no slope exponent to set")
+    for layer in found:
+        layer.exponent.assign(
+            tf.fill(layer.exponent.shape, tf.cast(exponent, layer.exponent.dtype))
+        )
 
 
 @lq_utils.register_keras_custom_object

@@ -39,17 +39,92 @@ def _floor(module: str) -> int | None:
     return None
 
 
+def _is_module(name: str) -> bool:
+    path = ROOT.joinpath(*name.split("."))
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+
+
 def _imports(path: Path) -> list[tuple[int, str]]:
+    """(line, module) of every import, lazy ones included; `from package import module`
+    names the module (`from larq_abbnn.converters import formats`: `...converters.formats`)."""
     found = []
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             found += [(node.lineno, alias.name) for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            if node.module in ("larq_abbnn", "abbnn"):  # `from larq_abbnn import zoo`
-                found += [(node.lineno, f"{node.module}.{alias.name}") for alias in node.names]
-            else:
-                found.append((node.lineno, node.module))
+            for alias in node.names:
+                submodule = f"{node.module}.{alias.name}"
+                found.append((node.lineno, submodule if _is_module(submodule) else node.module))
     return found
+
+
+def _modules() -> dict[str, Path]:
+    paths = sorted([*ROOT.glob("abbnn/**/*.py"), *ROOT.glob("larq_abbnn/**/*.py")])
+    return {
+        ".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): p
+        for p in paths
+    }
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan's algorithm):
+    each is a set of modules that import one another, directly or around a loop."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while not component or component[-1] != v:
+                component.append(stack.pop())
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return cycles
+
+
+def import_graph() -> dict[str, set[str]]:
+    """module -> the package's modules it imports (top-level and lazy imports alike)."""
+    modules = _modules()
+
+    def resolve(name: str) -> str | None:
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    return {
+        module: {t for _, name in _imports(path) if (t := resolve(name)) and t != module}
+        for module, path in modules.items()
+    }
+
+
+def test_no_import_cycle_between_any_two_modules():
+    """Not across floors (the rule above forbids that) nor within one: a lazy import
+    inside a function counts too, since it runs the imported module's top level."""
+    cycles = import_cycles(import_graph())
+    assert not cycles, "import cycles:\n" + "\n".join(" <-> ".join(c) for c in cycles)
+
+
+def test_the_cycle_check_finds_a_planted_cycle_and_nothing_else():
+    graph = import_graph()  # lce imports fold; fold importing lce closes a loop
+    graph["larq_abbnn.converters.fold"] = {*graph["larq_abbnn.converters.fold"],
+                                           "larq_abbnn.converters.lce"}  # fmt: skip
+    [cycle] = import_cycles(graph)
+    assert {"larq_abbnn.converters.fold", "larq_abbnn.converters.lce"} <= set(cycle)
+    assert import_cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 
 
 def test_no_import_runs_up_a_floor():

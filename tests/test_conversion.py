@@ -11,7 +11,7 @@ from larq_abbnn import layers, zoo
 from larq_abbnn.analysis import count_multiplications, op_counts
 from larq_abbnn.analysis.synthetic import trained_looking
 from larq_abbnn.converters import FoldError, VerificationError, convert, fold, verify
-from larq_abbnn.converters.fold import SpatialBias
+from larq_abbnn.layers import SpatialBias
 
 
 @pytest.mark.parametrize("name", sorted(zoo.MODELS))

@@ -5,7 +5,7 @@ import pytest
 from matplotlib.text import Text
 
 from larq_abbnn.analysis import report
-from larq_abbnn.training.plots import _pyplot
+from larq_abbnn.training.plots import pyplot
 
 
 def _run(model: str, best: float, mo_224: int, folder: str = "") -> report.Run:
@@ -21,7 +21,7 @@ def _run(model: str, best: float, mo_224: int, folder: str = "") -> report.Run:
 def test_plot_labels_do_not_overlap_and_stay_inside_the_figure(dataset):
     """The paper's A&B points share MO 0 and lie within a point of each other (CIFAR-10:
     Bi-ResNet-18 90.09, XNOR-Net-18 89.94, ReActNet-A 89.44); runs land among them."""
-    plt = _pyplot()
+    plt = pyplot()
     runs = [
         _run("ab_reactnet18", 0.8995, 0),
         _run("bn_reactnet18", 0.9000, 796_544),

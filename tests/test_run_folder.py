@@ -239,7 +239,7 @@ def test_curves_of_one_epoch_per_step_show_points_on_whole_epochs(tmp_path):
         (tmp_path / f"step{step}" / "history.csv").write_text(
             "epoch,accuracy,loss,val_accuracy,val_loss\n0,0.3,2.1,0.25,2.2\n"
         )
-    plt = plots._pyplot()
+    plt = plots.pyplot()
     fig = plots.curves_figure(str(tmp_path), plt)
     for ax in fig.axes:
         lines = ax.get_lines()
@@ -266,7 +266,7 @@ def test_the_slope_histogram_ticks_whole_exponents(values):
     -3.4, -3.2, ..., -2.6.)"""
     from larq_abbnn.training import plots
 
-    plt = plots._pyplot()
+    plt = plots.pyplot()
     fig = plots.slopes_figure(np.asarray(values), "m", plt)
     assert list(fig.axes[0].get_xticks()) == list(range(min(values), max(values) + 1))
     plt.close(fig)

@@ -236,9 +236,9 @@ def _format(header: list[str], rows: list[list[str]], fmt: str) -> str:
 def plot(runs: list[Run], dataset: str | None, path: str) -> None:
     """Top-1 against multiplications per 224x224 inference: our runs and the paper's."""
     from larq_abbnn.files import atomic_path
-    from larq_abbnn.training.plots import _pyplot
+    from larq_abbnn.training.plots import pyplot
 
-    plt = _pyplot()
+    plt = pyplot()
     fig = figure(runs, dataset, plt)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=120)

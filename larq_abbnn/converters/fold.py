@@ -34,12 +34,12 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 from larq import math as lq_math
-from larq import utils as lq_utils
 from larq.quantizers import NoOp
 
 from larq_abbnn import families, layers, quantizers
 from larq_abbnn.data.transforms import MEAN, STD
 from larq_abbnn.graph import consumers, inbound_layers, output_layers
+from larq_abbnn.layers import SpatialBias
 from larq_abbnn.layers_base import dilated_size
 from larq_abbnn.quantizers import scaled_weight_standardization
 
@@ -84,38 +84,6 @@ INPUT_PIXELS = ("normalized", "uint8")
 
 class FoldError(ValueError):
     """A graph the fold cannot turn into an exactly equivalent inference graph."""
-
-
-@lq_utils.register_keras_custom_object
-class SpatialBias(tf.keras.layers.Layer):
-    """A constant bias per position and channel, `y = x + B` with `B` of shape (H, W, C).
-
-    Inference only: the fold uses it to turn a one-padded binary conv back into the
-    zero-padded one it replaces, and is its only producer, so it lives here. A saved
-    folded model that holds one loads where `larq_abbnn.converters` is imported (which
-    registers it with Keras), as Larq's layers load where `larq` is.
-    """
-
-    def __init__(self, shape, **kwargs):
-        self.bias_shape = tuple(int(d) for d in shape)
-        super().__init__(**kwargs)
-
-    def build(self, input_shape):
-        if tuple(tf.TensorShape(input_shape)[1:]) != self.bias_shape:
-            raise ValueError(
-                f"SpatialBias '{self.name}': input shape {input_shape} does not end in "
-                f"{self.bias_shape}"
-            )
-        self.bias = self.add_weight(
-            name="bias", shape=self.bias_shape, initializer="zeros", trainable=False
-        )
-        super().build(input_shape)
-
-    def call(self, inputs):
-        return inputs + self.bias
-
-    def get_config(self):
-        return {**super().get_config(), "shape": self.bias_shape}
 
 
 @dataclass

@@ -14,12 +14,14 @@ A new format is one more entry here (`abbnn convert` picks it by the output's su
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+
+from larq_abbnn.converters import extras
+from larq_abbnn.converters.extras import Extra
 
 
 @dataclass(frozen=True)
@@ -39,19 +41,14 @@ class Format:
     to_bytes: Callable[[object], bytes]
     #: whether a converted model is one of this format
     holds: Callable[[object], bool]
-    #: what it needs beyond the base install, and the extra that brings it
-    modules: tuple[str, ...] = ()
-    extra: str | None = None
+    #: what it needs beyond the base install (`extras`), None for the base install
+    extra: Extra | None = None
 
     def check_installed(self) -> None:
         """An `ImportError` naming the extra when a module the format needs is missing
         (before a model is loaded and folded, not after)."""
-        missing = [m for m in self.modules if importlib.util.find_spec(m) is None]
-        if missing:
-            raise ImportError(
-                f"{self.suffix} files need {', '.join(missing)}: pip install "
-                f'"larq-abbnn[{self.extra}]" (README, FPGA flows)'
-            )
+        if self.extra is not None:
+            self.extra.check_installed()
 
 
 def _lce_convert(folded, **lce_options):
@@ -119,8 +116,7 @@ QONNX = Format(
     run=_qonnx_run,
     to_bytes=lambda proto: proto.SerializeToString(),
     holds=_is_onnx_model,
-    modules=("onnx", "onnxruntime", "qonnx"),
-    extra="onnx",
+    extra=extras.ONNX,
 )
 FORMATS = (TFLITE, QONNX)
 

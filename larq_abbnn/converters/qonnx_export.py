@@ -34,9 +34,10 @@ import numpy as np
 import tensorflow as tf
 
 from larq_abbnn import layers
-from larq_abbnn.converters import formats
-from larq_abbnn.converters.fold import FoldError, SpatialBias, fold
+from larq_abbnn.converters.extras import onnx_module as _onnx
+from larq_abbnn.converters.fold import FoldError, fold
 from larq_abbnn.graph import inbound_layers, output_layers
+from larq_abbnn.layers import SpatialBias
 from larq_abbnn.layers_base import dilated_size, symmetric_padding
 
 #: The domain of QONNX's custom ops (`BipolarQuant`), as qonnx's executor looks them up.
@@ -45,14 +46,6 @@ QONNX_DOMAIN = "qonnx.custom_op.general"
 CHANNELS_LAST_DOMAIN = "qonnx.custom_op.channels_last"
 #: ONNX opset of the standard nodes (hls4ml's ONNX front end reads 13).
 OPSET = 13
-
-
-def _onnx():
-    """onnx, after `formats.QONNX.check_installed` (the extra's error, named once)."""
-    formats.QONNX.check_installed()
-    import onnx
-
-    return onnx
 
 
 def _infer_shapes(proto):

@@ -102,7 +102,8 @@ def verify(
 
     Argmax agreement is reported, not enforced. `inputs` defaults to `samples`
     standard-normal images, or uniform uint8 pixels for a file that takes them (its
-    `contract` record; Keras then takes their normalization). Raises `VerificationError` saying which check failed.
+    `contract` record; Keras then takes their normalization). Raises
+    `VerificationError` saying which check failed.
     `progress` shows a bar (on stderr) over the six stages, naming the running one
     (counted in stages, not inputs: the two float64 stages run 4 inputs, but building
     and folding the float64 twin takes about as long as the float32 stages).

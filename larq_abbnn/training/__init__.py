@@ -13,6 +13,7 @@ fit_model.fit(d.train, validation_data=d.validation, epochs=256)
 run folder.
 """
 
+from larq_abbnn.layers import set_prelu_exponent  # beside Q-PReLU; re-exported for the CLI
 from larq_abbnn.training.distill import Distiller
 from larq_abbnn.training.optimizer import (
     AGCAdam,
@@ -27,7 +28,6 @@ from larq_abbnn.training.run import (
     TrainingError,
     compile_for_step,
     run_config,
-    set_prelu_exponent,
     train_recipe_step,
     two_step,
 )

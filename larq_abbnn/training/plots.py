@@ -10,7 +10,8 @@ from larq_abbnn.files import atomic_path
 from larq_abbnn.training.run_folder import RunFolder
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib's pyplot on the Agg backend (every plot of the package draws with it)."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only: no display on training machines
@@ -21,7 +22,7 @@ def _pyplot():
 
 def training_curves(folder: str, path: str) -> None:
     """Accuracy and loss per epoch, step 1 then step 2 on one epoch axis."""
-    plt = _pyplot()
+    plt = pyplot()
     fig = curves_figure(folder, plt)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=100)
@@ -73,7 +74,7 @@ def slope_histogram(model, path: str) -> bool:
     if not exponents:
         return False
     values = np.concatenate(exponents).astype(int)
-    plt = _pyplot()
+    plt = pyplot()
     fig = slopes_figure(values, model.name, plt)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=100)

@@ -323,20 +323,6 @@ def run_config(
     }
 
 
-def set_prelu_exponent(model: tf.keras.Model, exponent: int) -> None:
-    """Start every Q-PReLU of `model` at slope 2^`exponent` (the paper's L, default -3).
-    Raises `ValueError` if the model has none."""
-    from larq_abbnn.layers import QuantRPReLU
-
-    found = [layer for layer in model.layers if isinstance(layer, QuantRPReLU)]
-    if not found:
-        raise ValueError(f"{model.name} has no Q-PReLU, so no slope exponent to set")
-    for layer in found:
-        layer.exponent.assign(
-            tf.fill(layer.exponent.shape, tf.cast(exponent, layer.exponent.dtype))
-        )
-
-
 def _load(model: tf.keras.Model, path: str) -> None:
     if not os.path.exists(path):
         raise TrainingError(f"initial weights not found: {path}")

@@ -24,7 +24,8 @@ import tensorflow as tf
 
 from larq_abbnn import layers, zoo
 from larq_abbnn.data import Data
-from larq_abbnn.training.run import compile_for_step, set_prelu_exponent
+from larq_abbnn.layers import set_prelu_exponent
+from larq_abbnn.training.run import compile_for_step
 
 
 class RecipeHyperModel(kt.HyperModel):
