@@ -17,7 +17,10 @@ from larq_abbnn.layers import SpatialBias
 @pytest.mark.parametrize("name", sorted(zoo.MODELS))
 @pytest.mark.parametrize("step", [1, 2])
 def test_fold_computes_the_same_function_in_float64(float64, name, step):
-    model = zoo.get(name)(input_shape=(64, 64, 3), num_classes=10, stem="imagenet", step=step)
+    # a quarter width: every layer and map size of the network, a quarter of the channels
+    model = zoo.get(name)(
+        input_shape=(64, 64, 3), num_classes=10, stem="imagenet", step=step, width_multiplier=0.25
+    )
     trained_looking(model)
     folded = fold(model)
     x = np.random.default_rng(0).normal(size=(4, 64, 64, 3))
@@ -67,7 +70,9 @@ def test_fold_merges_biases_down_to_one_add_per_sign_and_residual():
     """ReActNet-A: each binary conv's residual add, each sign's bias, the head's bias."""
     # 96 px: the last maps are 3x3, so no tiny-map padding correction adds an ADD
     model = trained_looking(
-        zoo.ABReActNetA(input_shape=(96, 96, 3), num_classes=10, stem="imagenet")
+        zoo.ABReActNetA(
+            input_shape=(96, 96, 3), num_classes=10, stem="imagenet", width_multiplier=0.25
+        )
     )
     ops = op_counts(convert(model))
     assert ops["LceBconv2d"] == 31 and ops["LceQuantize"] == 26
@@ -114,7 +119,10 @@ def test_fold_refuses_graphs_it_cannot_fold_exactly():
     ],
 )
 def test_converted_folded_model_verifies(name, size, stem):
-    model = zoo.get(name)(input_shape=(size, size, 3), num_classes=10, stem=stem)
+    # a quarter width: every layer, map size and LCE op of the network, faster
+    model = zoo.get(name)(
+        input_shape=(size, size, 3), num_classes=10, stem=stem, width_multiplier=0.25
+    )
     trained_looking(model)
     flatbuffer = convert(model)
     assert op_counts(flatbuffer)["LceBconv2d"] == zoo.binary_conv_count(model)
@@ -124,9 +132,9 @@ def test_converted_folded_model_verifies(name, size, stem):
 
 
 def test_verify_fails_loudly_when_the_file_computes_something_else():
-    model = zoo.ABXnorNet18(input_shape=(32, 32, 3), num_classes=10)
+    model = zoo.ABXnorNet18(input_shape=(32, 32, 3), num_classes=10, width_multiplier=0.25)
     trained_looking(model)
-    other = zoo.ABXnorNet18(input_shape=(32, 32, 3), num_classes=10)
+    other = zoo.ABXnorNet18(input_shape=(32, 32, 3), num_classes=10, width_multiplier=0.25)
     trained_looking(other, seed=1)
     with pytest.raises(VerificationError, match="within float32 rounding: 32 inputs") as info:
         verify(model, convert(other), samples=32)
@@ -189,7 +197,9 @@ def test_convert_command_converts_a_saved_model_atomically_and_audits(tmp_path):
 def test_binary_convs_on_maps_smaller_than_the_kernel_are_deployed_correctly(name, size, stem):
     """LCE 0.16 miscomputes them with zero padding (see test_lce_conversion); the fold
     pads with +1 and corrects after the residual add."""
-    model = zoo.get(name)(input_shape=(size, size, 3), num_classes=10, stem=stem)
+    model = zoo.get(name)(
+        input_shape=(size, size, 3), num_classes=10, stem=stem, width_multiplier=0.25
+    )
     trained_looking(model)
     folded = fold(model)
     fixes = [layer for layer in folded.layers if isinstance(layer, SpatialBias)]

@@ -247,7 +247,10 @@ def test_step1_to_step2_keeps_every_variable():
 
 @pytest.mark.parametrize("name", ["ab_reactnet18", "ab_reactneta", "bnfree_reactnet18"])
 def test_a_training_step_changes_every_variable(name):
-    model = zoo.get(name)(input_shape=(32, 32, 3), num_classes=10, stem="cifar")
+    # a quarter width: the same layers and variables, a quarter of the channels
+    model = zoo.get(name)(
+        input_shape=(32, 32, 3), num_classes=10, stem="cifar", width_multiplier=0.25
+    )
     model.compile(
         tf.keras.optimizers.Adam(1e-3),
         tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
