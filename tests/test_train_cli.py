@@ -46,6 +46,19 @@ def two_step_run(folder, tmp_path_factory):
     return out, result.stdout, result.stderr
 
 
+@pytest.fixture(scope="module")
+def deployed(two_step_run, folder):
+    """The run's step-2 model converted beside it as a user does (README: `abbnn convert
+    RUN/step2/best.keras -o RUN/step2/best.tflite`), then evaluated on the run's data:
+    (file, convert's result, evaluate's result). Shared by the evaluate and report tests."""
+    out, _, _ = two_step_run
+    tflite = out / "step2" / "best.tflite"
+    converted = run_abbnn("convert", str(out / "step2" / "best.keras"), "-o", str(tflite),
+                          as_user=True)  # fmt: skip
+    evaluated = run_abbnn("evaluate", str(tflite), "--dataset", folder)
+    return tflite, converted, evaluated
+
+
 def test_train_two_step_writes_models_history_and_plots(two_step_run):
     out, stdout, stderr = two_step_run
     assert "33 train / 3 validation images, 3 classes, 32px" in stdout
@@ -89,7 +102,7 @@ def test_train_in_float64_with_ten_classes(tmp_path):
         assert {w.dtype for w in model.get_weights()} == {np.dtype("float64")}
 
 
-def test_evaluate_keras_and_tflite(two_step_run, folder, tmp_path):
+def test_evaluate_keras_and_tflite(two_step_run, deployed, folder, tmp_path):
     out, _, _ = two_step_run
     model = out / "step2" / "best.keras"
     keras = run_abbnn("evaluate", str(model))  # the run's dataset, as the README writes it
@@ -97,13 +110,11 @@ def test_evaluate_keras_and_tflite(two_step_run, folder, tmp_path):
     assert f"dataset    {folder}, the run's ({out / 'run.json'})" in keras.stdout
     assert "[Keras]" in keras.stdout and "on 3 images" in keras.stdout
     assert "validation (last 0.1 of each class)" in keras.stdout
-    tflite = tmp_path / "m.tflite"
-    converted = run_abbnn("convert", str(model), "-o", str(tflite), as_user=True)
+    tflite, converted, result = deployed
     assert converted.returncode == 0, converted.stderr
     assert converted.stderr == ""  # no library noise
     assert "convert    converting with Larq Compute Engine (MLIR) ...\n" in converted.stdout
     assert "binary convs: 16\n" in converted.stdout  # every 3x3 conv of ReActNet-18
-    result = run_abbnn("evaluate", str(tflite), "--dataset", folder)
     assert result.returncode == 0, result.stderr
     from larq_abbnn.analysis.kernels import default_kernel  # indirect_bgemm on x86-64
 
@@ -545,23 +556,19 @@ def _report(capsys, *args):
 
 
 def test_report_reads_finished_runs_beside_the_papers_numbers(
-    two_step_run, folder, tmp_path, capsys
+    two_step_run, deployed, folder, tmp_path, capsys
 ):
     """`abbnn report` on run folders of short real runs: an A&B two-step run, converted
     and evaluated, and a one-step BN run."""
     out, _, _ = two_step_run
+    tflite, converted, evaluated = deployed
     bn = tmp_path / "bn"
     trained = run_abbnn(
         "train", "--dataset", folder, "--model", "bn_reactnet18", "--step", "1",
         "--epochs", "1", "--steps-per-epoch", "2", "--output", str(bn), *TINY,
     )  # fmt: skip
     assert trained.returncode == 0, trained.stderr
-    tflite = out / "step2" / "best.tflite"
-    assert (
-        run_abbnn("convert", str(out / "step2" / "best.keras"), "-o", str(tflite)).returncode == 0
-    )
-    evaluated = run_abbnn("evaluate", str(tflite), "--dataset", folder)
-    assert evaluated.returncode == 0, evaluated.stderr
+    assert converted.returncode == 0 and evaluated.returncode == 0, evaluated.stderr
     (deployed,) = json.loads((out / "step2" / "best.tflite.accuracy.json").read_text())[
         "evaluations"
     ]
