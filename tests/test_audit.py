@@ -5,7 +5,6 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import run_abbnn
 
 from larq_abbnn import layers, zoo
 from larq_abbnn.analysis import count_multiplications, op_counts
@@ -209,13 +208,13 @@ def test_audit_refuses_what_is_not_a_model():
         count_multiplications("model.tflite")
 
 
-def test_audit_command_reads_zoo_models_and_tflite_files(tmp_path):
-    result = run_abbnn("audit", "zoo:bnfree_reactneta")
-    assert result.returncode == 0 and "full_precision (the paper's MO): 14,651,392" in result.stdout
+def test_audit_command_reads_zoo_models_and_tflite_files(tmp_path, abbnn):
+    code, stdout, _ = abbnn("audit", "zoo:bnfree_reactneta")
+    assert code == 0 and "full_precision (the paper's MO): 14,651,392" in stdout
     (tmp_path / "junk.tflite").write_bytes(os.urandom(256))
-    bad = run_abbnn("audit", str(tmp_path / "junk.tflite"))
-    assert bad.returncode == 1 and "not a TFLite flatbuffer" in bad.stderr
-    assert "Traceback" not in bad.stderr
+    code, _, stderr = abbnn("audit", tmp_path / "junk.tflite")
+    assert code == 1 and "not a TFLite flatbuffer" in stderr
+    assert "Traceback" not in stderr
 
 
 def test_binary_macs_of_reactnet18_at_224_in_keras_and_tflite():

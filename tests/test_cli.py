@@ -224,21 +224,23 @@ def test_import_without_a_supported_tensorflow_says_what_to_install(tmp_path, fa
     assert result.returncode == 1 and message in result.stderr, result.stderr
 
 
-def test_summary_prints_larq_model_stats_of_zoo_and_saved_models(tmp_path):
-    result = run_abbnn("summary", "ab_xnornet18", "--input-shape", "32,32,3", "--num-classes", "10")
-    assert result.returncode == 0, result.stderr
-    assert "layer4.3.conv1" in result.stdout and "Total params" in result.stdout
+def test_summary_prints_larq_model_stats_of_zoo_and_saved_models(tmp_path, abbnn):
+    code, stdout, stderr = abbnn(
+        "summary", "ab_xnornet18", "--input-shape", "32,32,3", "--num-classes", "10"
+    )
+    assert code == 0, stderr
+    assert "layer4.3.conv1" in stdout and "Total params" in stdout
     # a trained file, as every other command takes it (the trial: refused)
     from larq_abbnn import zoo
 
     path = tmp_path / "xnor.keras"
     zoo.ABXnorNet18(input_shape=(32, 32, 3), num_classes=10, width_multiplier=0.125).save(path)
-    saved = run_abbnn("summary", path)
-    assert saved.returncode == 0, saved.stderr
-    assert "layer4.3.conv1" in saved.stdout and "Ratio of MACs that are binarized" in saved.stdout
-    unknown = run_abbnn("summary", "resnet50")
-    assert unknown.returncode == 1
-    assert unknown.stderr.startswith(
+    code, stdout, stderr = abbnn("summary", path)
+    assert code == 0, stderr
+    assert "layer4.3.conv1" in stdout and "Ratio of MACs that are binarized" in stdout
+    code, _, stderr = abbnn("summary", "resnet50")
+    assert code == 1
+    assert stderr.startswith(
         "abbnn summary: error: model not found: resnet50 is no file or folder, nor zoo:NAME "
         "with NAME one of ab_biresnet18, "
     )
@@ -249,16 +251,16 @@ def test_bad_arguments_exit_2_with_usage():
     assert result.returncode == 2 and "expected H,W,C" in result.stderr
 
 
-def test_runtime_errors_are_one_line_without_traceback(tmp_path):
-    result = run_abbnn("demo", "--images", str(tmp_path / "nowhere"))
+def test_runtime_errors_are_one_line_without_traceback(tmp_path, abbnn):
+    result = run_abbnn("demo", "--images", str(tmp_path / "nowhere"))  # the real process
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (
         f"abbnn demo: error: image folder not found: {tmp_path / 'nowhere'}"
     )
     assert "Traceback" not in result.stderr
-    bad_size = run_abbnn("summary", "ab_reactnet18", "--input-shape", "208,208,3")
-    assert bad_size.returncode == 1 and "Traceback" not in bad_size.stderr
-    assert "layer4.0 gets a 13x13 feature map" in bad_size.stderr
+    code, _, stderr = abbnn("summary", "ab_reactnet18", "--input-shape", "208,208,3")
+    assert code == 1 and "Traceback" not in stderr
+    assert "layer4.0 gets a 13x13 feature map" in stderr
 
 
 def test_demo_trains_converts_and_verifies_on_an_image_folder(tmp_path):

@@ -8,7 +8,6 @@ from collections import Counter
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import run_abbnn
 
 pytest.importorskip("qonnx", reason='the [onnx] extra: pip install -e ".[onnx]"')
 import onnx  # noqa: E402
@@ -237,25 +236,25 @@ def test_xnor_popcount_transform_computes_the_same():
 # -- the command line ------------------------------------------------------------------------
 
 
-def test_convert_command_writes_verifies_and_audits_a_qonnx_file(tmp_path):
+def test_convert_command_writes_verifies_and_audits_a_qonnx_file(tmp_path, abbnn):
     model = _small("ab_xnornet18")
     model.save(tmp_path / "xnor.keras")
     out = tmp_path / "xnor.onnx"
-    result = run_abbnn(
-        "convert", str(tmp_path / "xnor.keras"), "-o", str(out), "--audit", "--verify",
+    code, stdout, stderr = abbnn(
+        "convert", tmp_path / "xnor.keras", "-o", out, "--audit", "--verify",
         "--verify-samples", "16",
     )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert f"wrote {out}" in result.stdout and "(qonnx)" in result.stdout
-    assert "BipolarQuant 35" in result.stdout
-    assert "full_precision (the paper's MO): 0" in result.stdout
-    assert "verify: 16 inputs" in result.stdout and "QONNX (qonnx executor)" in result.stdout
+    assert code == 0, stderr[-3000:]
+    assert f"wrote {out}" in stdout and "(qonnx)" in stdout
+    assert "BipolarQuant 35" in stdout
+    assert "full_precision (the paper's MO): 0" in stdout
+    assert "verify: 16 inputs" in stdout and "QONNX (qonnx executor)" in stdout
     assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
-    audit = run_abbnn("audit", str(out))
-    assert audit.returncode == 0 and "full_precision (the paper's MO): 0" in audit.stdout
+    code, stdout, _ = abbnn("audit", out)
+    assert code == 0 and "full_precision (the paper's MO): 0" in stdout
     (tmp_path / "junk.onnx").write_bytes(os.urandom(256))
-    bad = run_abbnn("audit", str(tmp_path / "junk.onnx"))
-    assert bad.returncode == 1 and "junk.onnx: not a valid ONNX file" in bad.stderr
-    assert "Traceback" not in bad.stderr
-    wrong = run_abbnn("convert", "zoo:ab_xnornet18", "-o", str(tmp_path / "x.pb"))
-    assert wrong.returncode != 0 and "must end in .tflite or .onnx" in wrong.stderr
+    code, _, stderr = abbnn("audit", tmp_path / "junk.onnx")
+    assert code == 1 and "junk.onnx: not a valid ONNX file" in stderr
+    assert "Traceback" not in stderr
+    code, _, stderr = abbnn("convert", "zoo:ab_xnornet18", "-o", tmp_path / "x.pb")
+    assert code != 0 and "must end in .tflite or .onnx" in stderr
