@@ -270,3 +270,31 @@ def test_the_slope_histogram_ticks_whole_exponents(values):
     fig = plots.slopes_figure(np.asarray(values), "m", plt)
     assert list(fig.axes[0].get_xticks()) == list(range(min(values), max(values) + 1))
     plt.close(fig)
+
+
+def test_only_the_run_folder_module_names_a_step_folders_files():
+    """Each file of a step folder is named once, in `run_folder.StepFolder` (the trial:
+    the training loop, the plots and the results each spelled them)."""
+    from pathlib import Path
+
+    root = Path(__file__).parent.parent
+    names = ('"history.csv"', '"best.keras"', '"last.keras"', '"backup"', '"done.json"', '"logs"')
+    offenders = [
+        f"{path.relative_to(root)}: {name}"
+        for path in [*root.glob("larq_abbnn/**/*.py"), *root.glob("abbnn/**/*.py")]
+        if path.name != "run_folder.py"
+        for name in names
+        if name in path.read_text()
+    ]
+    assert not offenders, offenders
+    from larq_abbnn.training.run_folder import StepFolder
+
+    files = StepFolder("runs/a/step2")
+    assert (files.best, files.last, files.history, files.backup, files.done, files.logs) == (
+        "runs/a/step2/best.keras",
+        "runs/a/step2/last.keras",
+        "runs/a/step2/history.csv",
+        "runs/a/step2/backup",
+        "runs/a/step2/done.json",
+        "runs/a/step2/logs",
+    )

@@ -7,7 +7,7 @@ import os
 import numpy as np
 
 from larq_abbnn.files import atomic_path
-from larq_abbnn.training.run_folder import RunFolder
+from larq_abbnn.training.run_folder import RunFolder, StepFolder
 
 
 def pyplot():
@@ -107,7 +107,7 @@ def write_plots(folder: str) -> list[str]:
     training_curves(folder, curves)
     written.append(curves)
     for step in (2, 1):
-        best = os.path.join(RunFolder(folder).step_folder(step), "best.keras")
+        best = StepFolder(RunFolder(folder).step_folder(step)).best
         if os.path.exists(best):
             model = load_keras_file(best)
             slopes = os.path.join(folder, "slopes.png")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import shutil
 import time
 from collections.abc import Callable
 
@@ -27,6 +26,7 @@ from larq_abbnn.training.optimizer import AGCAdam, linear_decay
 from larq_abbnn.training.parameters import parameter_groups
 from larq_abbnn.training.run_folder import (
     RunFolder,
+    StepFolder,
     StepResult,
     finished_step,
     read_history,
@@ -171,7 +171,7 @@ def train_recipe_step(
 
 def _finished(step: int, folder: str, epochs: int, wall_seconds: float) -> StepResult:
     """The step's result from its history, recorded in `done.json`, its backup gone."""
-    history = read_history(os.path.join(folder, "history.csv"))
+    history = read_history(StepFolder(folder).history)
     _check_finite(history, step=step, epochs=epochs, folder=folder)
     best_epoch, best_accuracy = _best_epoch(history)
     result = StepResult(
@@ -184,8 +184,7 @@ def _finished(step: int, folder: str, epochs: int, wall_seconds: float) -> StepR
         history=history,
     )
     write_finished_step(result)
-    # BackupAndRestore empties its folder at the end of training; the folder itself goes too.
-    shutil.rmtree(os.path.join(folder, "backup"), ignore_errors=True)
+    StepFolder(folder).remove_backup()
     return result
 
 
@@ -203,13 +202,14 @@ def _run_callbacks(folder: str) -> list[tf.keras.callbacks.Callback]:
     two repeats that epoch on the rerun (its row is logged twice; `read_history` keeps
     the last), where the opposite order would lose the row for good.
     """
+    files = StepFolder(folder)
     return [
         tf.keras.callbacks.TerminateOnNaN(),
-        History(os.path.join(folder, "history.csv"), append=True),
-        tf.keras.callbacks.TensorBoard(os.path.join(folder, "logs"), profile_batch=0),
-        ModelFile(os.path.join(folder, "best.keras"), monitor="val_accuracy"),
-        ModelFile(os.path.join(folder, "last.keras")),
-        tf.keras.callbacks.BackupAndRestore(os.path.join(folder, "backup")),
+        History(files.history, append=True),
+        tf.keras.callbacks.TensorBoard(files.logs, profile_batch=0),
+        ModelFile(files.best, monitor="val_accuracy"),
+        ModelFile(files.last),
+        tf.keras.callbacks.BackupAndRestore(files.backup),
     ]
 
 
@@ -219,7 +219,7 @@ def _check_finite(history: dict, *, step: int, epochs: int, folder: str) -> None
     losses = history.get("loss", [])
     good = next((i for i, v in enumerate(losses) if not math.isfinite(v)), len(losses))
     if good < epochs:
-        last = os.path.join(folder, "last.keras")
+        last = StepFolder(folder).last
         kept = (
             f"The last good model (epoch {good}) is {last}"
             if good and os.path.exists(last)

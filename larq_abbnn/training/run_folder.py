@@ -26,6 +26,7 @@ import glob
 import json
 import math
 import os
+import shutil
 from dataclasses import asdict, dataclass, field
 
 from larq_abbnn.files import write_json
@@ -36,6 +37,47 @@ HISTORY = "history.csv"
 #: run.json keys that do not change what is trained: a rerun may differ in them.
 #: `steps` grows (`--step 1` now, both steps later), the strategy and verbosity are how.
 NOT_COMPARED = frozenset({"steps", "strategy", "verbose", "data_dir", "manual_dir"})
+
+
+@dataclass(frozen=True)
+class StepFolder:
+    """One step's folder (`RUN/stepN`): the path of every file a step writes, named here
+    only (the module docstring's layout)."""
+
+    path: str
+
+    def _file(self, name: str) -> str:
+        return os.path.join(self.path, name)
+
+    @property
+    def history(self) -> str:
+        return self._file(HISTORY)
+
+    @property
+    def logs(self) -> str:
+        """TensorBoard's folder."""
+        return self._file("logs")
+
+    @property
+    def best(self) -> str:
+        return self._file("best.keras")
+
+    @property
+    def last(self) -> str:
+        return self._file("last.keras")
+
+    @property
+    def backup(self) -> str:
+        """Keras's BackupAndRestore folder, while the step runs."""
+        return self._file("backup")
+
+    @property
+    def done(self) -> str:
+        return self._file(DONE)
+
+    def remove_backup(self) -> None:
+        """BackupAndRestore empties its folder when training ends; the folder goes too."""
+        shutil.rmtree(self.backup, ignore_errors=True)
 
 
 class RunMismatch(ValueError):
@@ -76,11 +118,11 @@ class StepResult:
 
     @property
     def best_path(self) -> str:
-        return os.path.join(self.folder, "best.keras")
+        return StepFolder(self.folder).best
 
     @property
     def last_path(self) -> str:
-        return os.path.join(self.folder, "last.keras")
+        return StepFolder(self.folder).last
 
 
 def read_history(path: str) -> dict[str, list[float]]:
@@ -173,7 +215,7 @@ class RunFolder:
         return os.path.join(self.path, f"step{step}")
 
     def history(self, step: int) -> dict[str, list[float]]:
-        return read_history(os.path.join(self.step_folder(step), HISTORY))
+        return read_history(StepFolder(self.step_folder(step)).history)
 
     def finished_steps(self) -> dict[int, dict]:
         """step -> its `done.json`, for the steps that have finished."""
@@ -188,7 +230,7 @@ class RunFolder:
 
 def _done(folder: str) -> dict | None:
     """The `done.json` of the step in `folder`, or None while it has not finished."""
-    path = os.path.join(folder, DONE)
+    path = StepFolder(folder).done
     return _read_json(path) if os.path.isfile(path) else None
 
 
@@ -199,7 +241,7 @@ def finished_step(folder: str) -> StepResult | None:
 
 
 def write_finished_step(result: StepResult) -> None:
-    write_json(os.path.join(result.folder, DONE), asdict(result))
+    write_json(StepFolder(result.folder).done, asdict(result))
 
 
 # -- accuracy records ---------------------------------------------------------------------
