@@ -119,11 +119,11 @@ def test_no_import_cycle_between_any_two_modules():
 
 
 def test_the_cycle_check_finds_a_planted_cycle_and_nothing_else():
-    graph = import_graph()  # lce imports fold; fold importing lce closes a loop
+    graph = import_graph()  # pipeline imports fold; fold importing pipeline closes a loop
     graph["larq_abbnn.converters.fold"] = {*graph["larq_abbnn.converters.fold"],
-                                           "larq_abbnn.converters.lce"}  # fmt: skip
+                                           "larq_abbnn.converters.pipeline"}  # fmt: skip
     [cycle] = import_cycles(graph)
-    assert {"larq_abbnn.converters.fold", "larq_abbnn.converters.lce"} <= set(cycle)
+    assert {"larq_abbnn.converters.fold", "larq_abbnn.converters.pipeline"} <= set(cycle)
     assert import_cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 
 

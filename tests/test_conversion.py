@@ -392,3 +392,44 @@ def test_fold_refuses_input_pixels_it_cannot_take():
         match="input '.*' of shape \\(None, 8, 8, 1\\): input_pixels='uint8' takes NHWC images of 3",
     ):
         fold(gray, input_pixels="uint8")
+
+
+def test_one_convert_folds_once_and_checks_each_formats_options_first(monkeypatch):
+    """`convert(model, format=...)` is the one way from a model to a file: it refuses an
+    option the format's converter does not take (naming it) and an unknown format before
+    folding, and `verify` given the fold the file came from does not fold again."""
+    import importlib
+
+    from larq_abbnn.converters import fold_and_convert
+
+    pipeline = importlib.import_module("larq_abbnn.converters.pipeline")
+    verify_module = importlib.import_module("larq_abbnn.converters.verify")
+    model = trained_looking(
+        zoo.ABReActNet18(input_shape=(32, 32, 3), num_classes=10, width_multiplier=0.25)
+    )
+    folds = []
+    real_fold = pipeline.fold
+    monkeypatch.setattr(pipeline, "fold", lambda *a, **k: folds.append(1) or real_fold(*a, **k))
+    with pytest.raises(TypeError, match="tflite conversion got unknown option.* pad_binary"):
+        convert(model, pad_binary_with_ones=True)
+    with pytest.raises(ValueError, match="unknown format 'onnx': expected 'tflite', 'qonnx'"):
+        convert(model, format="onnx")
+    assert folds == []  # refused before the fold
+    stages = []
+    conversion = fold_and_convert(model, on_stage=stages.append)
+    assert len(folds) == 1 and stages[1] == "converting with Larq Compute Engine (MLIR)"
+    assert op_counts(conversion.converted)["LceBconv2d"] == 16
+
+    verify_folds = []
+    real_verify_fold = verify_module.fold
+
+    def counted(*args, **kwargs):
+        verify_folds.append(tf.keras.backend.floatx())
+        return real_verify_fold(*args, **kwargs)
+
+    monkeypatch.setattr(verify_module, "fold", counted)
+    result = verify(model, conversion.converted, folded=conversion.folded, samples=8)
+    assert result.float64_relative_difference < 1e-12
+    assert verify_folds == ["float64"]  # only its float64 twin's fold, not the model's again
+    verify(model, conversion.converted, samples=8)
+    assert verify_folds == ["float64", "float32", "float64"]  # without it: folded here

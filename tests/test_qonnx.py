@@ -75,6 +75,8 @@ def test_the_export_holds_the_papers_concepts():
     model = _small("ab_reactnet18")
     proto = to_qonnx(model)
     onnx.checker.check_model(proto)
+    # to_qonnx is the one convert's short name: the same file
+    assert convert(model, format="qonnx").SerializeToString() == proto.SerializeToString()
     constants = _initializers(proto)
     nodes = list(proto.graph.node)
     quant = [n for n in nodes if n.op_type == "BipolarQuant"]

@@ -1,15 +1,16 @@
 """Trained Keras models to deployable files: `fold` rewrites the training graph into an
-exactly equivalent inference graph; `convert` runs LCE's converter on it (a TFLite file,
-for ARM boards), `to_qonnx` writes it as QONNX (an ONNX model, for FPGA flows); `verify`
-checks that either file computes what the model computes (`formats`: one entry per file
-format)."""
+exactly equivalent inference graph; `convert(model, format=...)` folds once and hands it to
+the format's converter: LCE's for "tflite" (a file for ARM boards), the QONNX export for
+"qonnx" (an ONNX model for FPGA flows; `to_qonnx` is its short name); `verify` checks that
+either file computes what the model computes (`formats`: one entry per file format)."""
 
 from larq_abbnn.converters.fold import FoldError, fold
-from larq_abbnn.converters.lce import convert
-from larq_abbnn.converters.qonnx_export import to_qonnx
+from larq_abbnn.converters.pipeline import Conversion, convert, fold_and_convert, to_qonnx
 from larq_abbnn.converters.verify import Verification, VerificationError, verify
 
 __all__ = [
+    "Conversion",
+    "fold_and_convert",
     "FoldError",
     "Verification",
     "VerificationError",

@@ -7,9 +7,9 @@ counting their ops is the analysis's: `analysis.converted`).
 - `QONNX`: `qonnx_export`, run by qonnx's executor (the FPGA path: FINN, hls4ml; the
   `[onnx]` extra).
 
-A new format is one more entry here (`abbnn convert` picks it by the output's suffix,
-`verify` runs it), its reader in `analysis.converted` and its counting rule in
-`analysis.audit`.
+A new format is one more entry here (`pipeline.convert(model, format=NAME)` folds and
+hands it the folded model, `abbnn convert` picks it by the output's suffix, `verify` runs
+it), its reader in `analysis.converted` and its counting rule in `analysis.audit`.
 """
 
 from __future__ import annotations
@@ -43,6 +43,19 @@ class Format:
     holds: Callable[[object], bool]
     #: what it needs beyond the base install (`extras`), None for the base install
     extra: Extra | None = None
+    #: the options its converter takes (`pipeline.convert`'s keyword arguments)
+    options: tuple[str, ...] = ()
+
+    def check_options(self, options: dict) -> None:
+        """A `TypeError` naming an option this format's converter does not take (before
+        a model is folded, rather than the converter's own error after)."""
+        unknown = sorted(set(options) - set(self.options))
+        if unknown:
+            takes = ", ".join(self.options) or "none"
+            raise TypeError(
+                f"{self.name} conversion got unknown option(s) {', '.join(unknown)}; it takes "
+                f"{takes}"
+            )
 
     def check_installed(self) -> None:
         """An `ImportError` naming the extra when a module the format needs is missing
@@ -81,10 +94,10 @@ def _check_pixels(images: np.ndarray, takes: np.dtype) -> None:
         )
 
 
-def _qonnx_convert(folded):
+def _qonnx_convert(folded, **options):
     from larq_abbnn.converters.qonnx_export import export_folded
 
-    return export_folded(folded)
+    return export_folded(folded, **options)
 
 
 def _qonnx_run(proto, images: np.ndarray) -> np.ndarray:
@@ -103,6 +116,12 @@ TFLITE = Format(
     converter="Larq Compute Engine (MLIR)",
     runner="TFLite (LCE interpreter)",
     convert_folded=_lce_convert,
+    options=(
+        "inference_input_type",
+        "inference_output_type",
+        "target",
+        "experimental_default_int8_range",
+    ),
     run=_lce_run,
     to_bytes=bytes,
     holds=lambda converted: isinstance(converted, (bytes, bytearray)),
@@ -110,13 +129,14 @@ TFLITE = Format(
 QONNX = Format(
     name="qonnx",
     suffix=".onnx",
-    converter="larq_abbnn.converters.to_qonnx (QONNX)",
+    converter="larq_abbnn.converters.qonnx_export (QONNX)",
     runner="QONNX (qonnx executor)",
     convert_folded=_qonnx_convert,
     run=_qonnx_run,
     to_bytes=lambda proto: proto.SerializeToString(),
     holds=_is_onnx_model,
     extra=extras.ONNX,
+    options=("pad_binary_with_ones", "channels_last"),
 )
 FORMATS = (TFLITE, QONNX)
 

@@ -24,8 +24,7 @@ import warnings
 
 import tensorflow as tf
 
-from larq_abbnn.converters.fold import fold
-from larq_abbnn.converters.qonnx_export import export_folded
+from larq_abbnn.converters.pipeline import convert
 
 
 def to_hls4ml(
@@ -63,7 +62,7 @@ def to_hls4ml(
             f"the hls4ml flow needs hls4ml and qonnx ({error}): pip install "
             '"larq-abbnn[fpga]" (README, FPGA flows)'
         ) from None
-    proto = ModelWrapper(export_folded(fold(model), channels_last=True))
+    proto = ModelWrapper(convert(model, format="qonnx", channels_last=True))
     printout = contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext()
     with printout, warnings.catch_warnings():
         # hls4ml 1.3 warns that it cannot move the binary convs' output scales past the

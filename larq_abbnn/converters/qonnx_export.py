@@ -35,7 +35,7 @@ import tensorflow as tf
 
 from larq_abbnn import layers
 from larq_abbnn.converters.extras import onnx_module as _onnx
-from larq_abbnn.converters.fold import FoldError, fold
+from larq_abbnn.converters.fold import FoldError
 from larq_abbnn.graph import inbound_layers, output_layers
 from larq_abbnn.layers import SpatialBias
 from larq_abbnn.layers_base import dilated_size, symmetric_padding
@@ -401,30 +401,10 @@ def _layer(g: _Graph, layer, sources: list[str]) -> str:
     return export(g, layer, sources)
 
 
-def to_qonnx(
-    model: tf.keras.Model, *, pad_binary_with_ones: bool = False, input_pixels: str = "normalized"
-):
-    """`model` as a QONNX `onnx.ModelProto`: one NCHW float32 image in, its logits out.
-
-    The model is folded first (`fold`, the same as the LCE path; its `FoldError` for a
-    model it cannot take), then written node by node (the module docstring) and its
-    shapes inferred (qonnx's `InferShapes`). Save it with `onnx.save`; run it with
-    `execute`.
-
-    `pad_binary_with_ones` writes each zero-padded binary conv as a conv of its input
-    padded with +1 (`Pad`) and an `Add` of what the +1s add, negated (a per-position
-    integer constant): the same function, in the form `qonnx_xnor.to_xnor_popcount`
-    can take (XNOR-popcount codes +-1 as {1, 0}, with no zero). `input_pixels="uint8"`
-    takes raw uint8 pixels and normalizes them first (`fold`'s option).
-    """
-    folded = fold(model, input_pixels=input_pixels)
-    return export_folded(folded, pad_binary_with_ones=pad_binary_with_ones)
-
-
 def export_folded(
     folded: tf.keras.Model, *, pad_binary_with_ones: bool = False, channels_last: bool = False
 ):
-    """`to_qonnx` of a model `fold` returned.
+    """A model `fold` returned, as QONNX (`pipeline.convert(model, format="qonnx")`).
 
     `channels_last` writes the form hls4ml 1.3's ONNX front end reads (`hls4ml_flow`):
     NHWC tensors as Keras has them, Conv and the pools in qonnx's channels-last domain

@@ -12,6 +12,7 @@ from tqdm import tqdm  # installed with larq-compute-engine
 
 from larq_abbnn.converters import contract, formats
 from larq_abbnn.converters.fold import fold
+from larq_abbnn.converters.pipeline import fold_and_convert
 from larq_abbnn.data.transforms import MEAN, STD
 
 
@@ -74,6 +75,7 @@ def verify(
     inputs: np.ndarray | None = None,
     *,
     format: str = "tflite",
+    folded: tf.keras.Model | None = None,
     samples: int = 256,
     float64_samples: int = 4,
     min_exact: float = 0.5,
@@ -85,7 +87,8 @@ def verify(
 
     `converted` is TFLite bytes (run by LCE's interpreter) or a QONNX `onnx.ModelProto`
     (run by qonnx's executor); when it is None, `model` is converted to `format`
-    ("tflite" or "qonnx") first.
+    ("tflite" or "qonnx") first (`pipeline.fold_and_convert`). `folded`, the fold of
+    `model` the file was converted from (`Conversion.folded`), spares folding again.
 
     A binary network's float32 output is fragile: a sign whose input lies within rounding
     of zero flips under another summation order, and a few flips can overturn a near-tied
@@ -124,13 +127,17 @@ def verify(
     exact_inputs = inputs[:float64_samples]
     predict = dict(batch_size=batch_size, verbose=0)
     with _Stages(6, progress) as stages:
-        folded = fold(model, input_pixels=pixels)
         if converted is None:
-            converted = stages.run(
-                f"converting ({target.name})", len(inputs), lambda: target.convert_folded(folded)
+            conversion = stages.run(
+                f"folding and converting ({target.name})",
+                len(inputs),
+                lambda: fold_and_convert(model, format=target.name, input_pixels=pixels),
             )
+            converted, folded = conversion.converted, conversion.folded
         else:
             stages.skip()
+            if folded is None:
+                folded = fold(model, input_pixels=pixels)
         keras = stages.run("Keras", len(inputs), lambda: model.predict(keras_inputs, **predict))
         folded_out = stages.run("folded", len(inputs), lambda: folded.predict(inputs, **predict))
         outputs = stages.run(target.runner, len(inputs), lambda: target.run(converted, inputs))

@@ -54,8 +54,7 @@ def run(args: argparse.Namespace) -> int:
     from abbnn.cli.loaders import load_model
     from larq_abbnn.analysis import converted as converted_files
     from larq_abbnn.analysis import count_multiplications
-    from larq_abbnn.converters import fold, formats, verify
-    from larq_abbnn.converters.fold import STAGE as FOLD_STAGE
+    from larq_abbnn.converters import fold_and_convert, formats, verify
     from larq_abbnn.files import atomic_write_bytes, check_writable
 
     target = formats.of_path(args.output)
@@ -63,10 +62,13 @@ def run(args: argparse.Namespace) -> int:
     check_writable(args.output)  # before the conversion's half minute, not after
     model = load_model(args.model, args)
     start = time.perf_counter()
-    print(f"convert    {FOLD_STAGE} ...", flush=True)
-    folded = fold(model, input_pixels=args.input_pixels)
-    print(f"convert    converting with {target.converter} ...", flush=True)
-    converted = target.convert_folded(folded)
+    conversion = fold_and_convert(
+        model,
+        format=target.name,
+        input_pixels=args.input_pixels,
+        on_stage=lambda stage: print(f"convert    {stage} ...", flush=True),
+    )
+    converted = conversion.converted
     seconds = time.perf_counter() - start
     data = target.to_bytes(converted)
     atomic_write_bytes(args.output, data)
@@ -88,6 +90,12 @@ def run(args: argparse.Namespace) -> int:
     if args.audit:
         print(count_multiplications(converted).table())
     if args.verify:
-        result = verify(model, converted, samples=args.verify_samples, progress=sys.stderr.isatty())
+        result = verify(
+            model,
+            converted,
+            folded=conversion.folded,  # the fold the file came from: not folded again
+            samples=args.verify_samples,
+            progress=sys.stderr.isatty(),
+        )
         print(f"verify: {result}")
     return 0
