@@ -42,6 +42,9 @@ __all__ = [
     "PixelNormalization",
     "SpatialBias",
     "is_binary_conv",
+    "has_binary_input",
+    "has_binary_weights",
+    "batch_norm_affine",
     "torch_default_conv_initializer",
 ]
 
@@ -546,13 +549,37 @@ class SymmetricMaxPooling2D(tf.keras.layers.MaxPooling2D):
         return config
 
 
+def has_binary_input(layer: tf.keras.layers.Layer) -> bool:
+    """Whether `layer` binarizes its input: a Larq layer whose input quantizer has
+    precision 1 (the sign before a binary conv, in step 1 as in step 2)."""
+    return getattr(getattr(layer, "input_quantizer", None), "precision", None) == 1
+
+
+def has_binary_weights(layer: tf.keras.layers.Layer) -> bool:
+    """Whether `layer` binarizes its kernel: its kernel quantizer has precision 1."""
+    return getattr(getattr(layer, "kernel_quantizer", None), "precision", None) == 1
+
+
 def is_binary_conv(layer: tf.keras.layers.Layer) -> bool:
     """Whether `layer` is a convolution of binary inputs with binary weights: what LCE
     converts to `LceBconv2d`. Any Larq `QuantConv2D` whose input and kernel quantizers
     have precision 1 (this package's step-2 convs, larq-zoo's binary convs); a step-1
     conv or a binary-weight conv on a real input is not one."""
-    return (
-        isinstance(layer, QuantConv2D)
-        and getattr(layer.input_quantizer, "precision", None) == 1
-        and getattr(layer.kernel_quantizer, "precision", None) == 1
-    )
+    return isinstance(layer, QuantConv2D) and has_binary_input(layer) and has_binary_weights(layer)
+
+
+def batch_norm_affine(bn: tf.keras.layers.BatchNormalization) -> tuple[np.ndarray, np.ndarray]:
+    """A BatchNorm at inference as the per-channel affine map `y = scale * x + shift`,
+    in float64: `scale = gamma / sqrt(var + eps)`, `shift = beta - mean * scale` (a
+    missing gamma or beta, `scale=False` or `center=False`, is 1 or 0). What the fold joins
+    to a conv and the QONNX export writes as a `Mul` and an `Add`."""
+
+    def value(variable, default):
+        if variable is None:
+            return default
+        return np.asarray(tf.keras.backend.get_value(variable), np.float64)
+
+    variance = value(bn.moving_variance, None)
+    scale = value(bn.gamma, 1.0) / np.sqrt(variance + bn.epsilon)
+    shift = value(bn.beta, 0.0) - value(bn.moving_mean, None) * scale
+    return scale, shift

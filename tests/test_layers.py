@@ -347,3 +347,28 @@ def test_pixel_normalization_is_the_papers_normalization_of_uint8_pixels(float64
         layers.PixelNormalization(mean, std)(tf.zeros((1, 4, 4, 1), tf.uint8))
     with pytest.raises(ValueError, match="std must be a positive finite number"):
         layers.PixelNormalization(mean, (0.2, 0.0, 0.2))
+
+
+@pytest.mark.parametrize("scale,center", [(True, True), (False, True), (True, False)])
+def test_batch_norm_affine_is_what_keras_computes_at_inference(float64, scale, center):
+    """The one BatchNorm map the fold and the QONNX export share: `scale * x + shift`
+    equals Keras's inference output, gamma or beta absent included."""
+    bn = tf.keras.layers.BatchNormalization(scale=scale, center=center, epsilon=1e-3)
+    x = np.random.default_rng(0).normal(size=(2, 3, 3, 5))
+    bn.build(x.shape)
+    rng = np.random.default_rng(1)
+    for variable in bn.weights:
+        variable.assign(rng.uniform(0.5, 2.0, size=variable.shape))
+    a, b = layers.batch_norm_affine(bn)
+    np.testing.assert_allclose(a * x + b, bn(x, training=False).numpy(), rtol=1e-13, atol=1e-13)
+
+
+def test_binary_input_and_weight_predicates_read_the_quantizers_precision():
+    step2 = BinaryScaledStdConv2D(4, 3, binary_weights=True)
+    step1 = BinaryScaledStdConv2D(4, 3, binary_weights=False)
+    real = ScaledStdConv2D(4, 3)
+    assert layers.has_binary_input(step2) and layers.has_binary_weights(step2)
+    assert layers.has_binary_input(step1) and not layers.has_binary_weights(step1)
+    assert not layers.has_binary_input(real) and not layers.has_binary_weights(real)
+    assert not layers.has_binary_input(tf.keras.layers.Dense(3))  # no quantizers at all
+    assert [layers.is_binary_conv(c) for c in (step2, step1, real)] == [True, False, False]

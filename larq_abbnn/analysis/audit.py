@@ -242,8 +242,8 @@ def _keras_conv(c: _KerasCount, layer, n: int, label: str) -> None:
     kernel = tuple(layer.kernel.shape)
     depthwise = isinstance(layer, tf.keras.layers.DepthwiseConv2D)
     fan_in = int(np.prod(kernel[:2] if depthwise else kernel[:-1]))
-    binary_kernel = getattr(getattr(layer, "kernel_quantizer", None), "precision", 32) == 1
-    binary_input = getattr(getattr(layer, "input_quantizer", None), "precision", None) == 1
+    binary_kernel = layers.has_binary_weights(layer)
+    binary_input = layers.has_binary_input(layer)
     if c.first_conv is None and _reads_the_input(layer):
         c.first_conv = layer
         c.out.add(label, "excluded", n * fan_in, "first conv")

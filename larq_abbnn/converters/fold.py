@@ -117,10 +117,7 @@ def _producer(layer):
 
 
 def _has_sign_input(layer) -> bool:
-    return (
-        isinstance(layer, layers.ScaledStdConv2D)
-        and getattr(layer.input_quantizer, "precision", None) == 1
-    )
+    return isinstance(layer, layers.ScaledStdConv2D) and layers.has_binary_input(layer)
 
 
 def _check_layers(model) -> None:
@@ -236,11 +233,8 @@ class _Plan:
             return  # left as it is: one multiplication per output, as the audit counts
         if bn.axis not in ([-1], [3], -1, 3) or not (bn.scale and bn.center):
             return
-        value = lambda v: np.asarray(tf.keras.backend.get_value(v), np.float64)  # noqa: E731
-        scale = value(bn.gamma) / np.sqrt(value(bn.moving_variance) + bn.epsilon)
         rewrite = self.convs[source.name]
-        rewrite.bn_scale = scale
-        rewrite.bn_shift = value(bn.beta) - value(bn.moving_mean) * scale
+        rewrite.bn_scale, rewrite.bn_shift = layers.batch_norm_affine(bn)
         self.removed.add(bn.name)
 
     def _conv_into(self, add):
@@ -387,7 +381,7 @@ def _folded_conv(layer, rewrite: ConvRewrite, x):
         config.pop(key, None)
     if rewrite.corrected_at is not None:
         config.update(padding="same", pad_values=1.0)
-    signs = getattr(layer.input_quantizer, "precision", None) == 1
+    signs = layers.has_binary_input(layer)
     bias = rewrite.bias
     config["use_bias"] = bias is not None  # inside the conv, so also inside its mirroring flips
     conv = layers.ScaledStdConv2D(

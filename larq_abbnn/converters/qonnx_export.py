@@ -152,8 +152,8 @@ def _conv_pads(layer) -> tuple[list[int], float]:
 
 def _conv(g: _Graph, layer, x: str) -> str:
     """A folded conv: sign, padding, conv of binary or real weights, scale, bias."""
-    binary_input = getattr(layer.input_quantizer, "precision", None) == 1
-    binary_weights = getattr(layer.kernel_quantizer, "precision", None) == 1
+    binary_input = layers.has_binary_input(layer)
+    binary_weights = layers.has_binary_weights(layer)
     kernel = np.transpose(_value(layer.kernel), (3, 2, 0, 1))  # HWIO -> OIHW
     gain = _value(layer.gain)
     pads, value = _conv_pads(layer)
@@ -339,8 +339,7 @@ def _global_pool(g: _Graph, layer, sources: list[str]) -> str:
 
 def _batch_norm(g: _Graph, layer, sources: list[str]) -> str:
     """A BatchNorm the fold did not join to a conv: a per-channel `Mul` and `Add`."""
-    scale = _value(layer.gamma) / np.sqrt(_value(layer.moving_variance) + layer.epsilon)
-    shift = _value(layer.beta) - _value(layer.moving_mean) * scale
+    scale, shift = layers.batch_norm_affine(layer)
     name = layer.name
     y = g.node("Mul", [sources[0], g.constant(f"{name}.scale", g.per_channel(scale))],
                f"{name}/mul")  # fmt: skip
