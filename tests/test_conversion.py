@@ -433,3 +433,39 @@ def test_one_convert_folds_once_and_checks_each_formats_options_first(monkeypatc
     assert verify_folds == ["float64"]  # only its float64 twin's fold, not the model's again
     verify(model, conversion.converted, samples=8)
     assert verify_folds == ["float64", "float32", "float64"]  # without it: folded here
+
+
+def test_every_layer_a_folded_model_holds_has_an_export_and_an_audit_rule():
+    """One layer table, checked: each class the fold takes or writes has a QONNX export
+    rule and a Keras audit rule (or is listed as counting nothing), so a new layer cannot
+    convert to TFLite and then fail the QONNX export or go uncounted."""
+    from larq_abbnn.analysis.audit import KERAS_COUNTS_NOTHING, KERAS_RULES
+    from larq_abbnn.converters.fold import OUTPUT_LAYERS, SUPPORTED_LAYERS
+    from larq_abbnn.converters.qonnx_export import EXPORTS
+
+    exported = (*(kind for kind, _ in EXPORTS), tf.keras.layers.InputLayer)
+    audited = (*(kind for kind, _ in KERAS_RULES), *KERAS_COUNTS_NOTHING)
+    assert [k.__name__ for k in OUTPUT_LAYERS if not issubclass(k, exported)] == []
+    assert [
+        k.__name__ for k in {*SUPPORTED_LAYERS, *OUTPUT_LAYERS} if not issubclass(k, audited)
+    ] == []
+    assert layers.PixelNormalization in OUTPUT_LAYERS and layers.MaskLayer not in OUTPUT_LAYERS
+
+
+def test_the_audit_counts_as_fused_only_the_batch_norms_the_fold_joins():
+    """A BatchNorm without beta (`center=False`) stays after its conv in the fold, so the
+    audit counts its multiplications (the review: it was called fused)."""
+    from larq_abbnn.converters.fold import joined_batch_norms
+
+    inputs = tf.keras.Input((8, 8, 3))
+    x = layers.ScaledStdConv2D(4, 3, padding="symmetric", name="conv_a")(inputs)
+    x = tf.keras.layers.BatchNormalization(name="joined")(x)
+    x = layers.ScaledStdConv2D(4, 3, padding="symmetric", name="conv_b")(x)
+    x = tf.keras.layers.BatchNormalization(center=False, name="kept")(x)
+    x = tf.keras.layers.GlobalAveragePooling2D()(x)
+    model = tf.keras.Model(inputs, tf.keras.layers.Dense(2)(x))
+    assert joined_batch_norms(model) == {"joined"}
+    assert "kept" in {layer.name for layer in fold(model).layers}
+    kinds = {s.label: s.kind for s in count_multiplications(model, family="bn").sources}
+    assert kinds["BatchNormalization joined"] == "fused"
+    assert kinds["BatchNormalization kept"] == "full_precision"

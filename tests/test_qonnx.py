@@ -165,6 +165,29 @@ def test_a_uint8_pixel_export_casts_normalizes_and_computes_what_the_model_does(
     ]
 
 
+def test_flatten_and_activation_export_as_keras_computes_them():
+    """Flatten of an NCHW tensor in Keras's (H, W, C) order, and activations by name; an
+    activation it does not export is refused by name."""
+    from larq_abbnn import layers
+
+    inputs = tf.keras.Input((4, 4, 3))
+    x = layers.ScaledStdConv2D(2, 3, padding="symmetric")(inputs)
+    x = tf.keras.layers.Flatten()(x)
+    x = tf.keras.layers.Dense(5)(x)
+    x = tf.keras.layers.Activation("relu")(x)
+    x = tf.keras.layers.Dense(3)(x)
+    model = trained_looking(tf.keras.Model(inputs, tf.keras.layers.Activation("softmax")(x)))
+    images = np.random.default_rng(0).normal(size=(4, 4, 4, 3)).astype(np.float32)
+    np.testing.assert_allclose(
+        execute(to_qonnx(model), images), model.predict(images, verbose=0), rtol=1e-5, atol=1e-6
+    )
+    odd = tf.keras.Model(
+        inputs, tf.keras.layers.Activation("elu")(tf.keras.layers.Flatten()(inputs))
+    )
+    with pytest.raises(FoldError, match="Activation '.*': 'elu' is not exported"):
+        to_qonnx(odd)
+
+
 # -- the audit in three dialects -------------------------------------------------------------
 
 

@@ -43,6 +43,7 @@ from larq_abbnn.analysis import onnx_graph
 from larq_abbnn.analysis.tflite_file import reads_flatbuffer
 from larq_abbnn.analysis.tflite_graph import Graph, Op
 from larq_abbnn.converters import formats
+from larq_abbnn.converters.fold import joined_batch_norms
 from larq_abbnn.families import Family, is_power_of_two
 from larq_abbnn.graph import ancestors, consumers, descendants, inbound_layers
 from larq_abbnn.zoo import BLOCK_PREFIX
@@ -211,6 +212,7 @@ class _KerasCount:
             layer.name: layer for layer in model.layers if layers.is_binary_conv(layer)
         }
         self.first_conv = None
+        self.fused = joined_batch_norms(model)  # fold's own decision, not a second one
 
 
 #: Keras layers that move data and compute nothing, as the file dialects' MOVES_DATA.
@@ -286,11 +288,18 @@ def _keras_dense(c: _KerasCount, layer, n: int, label: str) -> None:
 
 
 def _keras_batch_norm(c: _KerasCount, layer, n: int, label: str) -> None:
-    source = inbound_layers(layer)[0]
-    if isinstance(source, layers.SymmetricConv2D) and len(c.consumers[source.name]) == 1:
+    if layer.name in c.fused:
         c.out.add(label, "fused", n, "BatchNorm, merged into the conv before it")
     else:
         c.out.add(label, "full_precision", n, "BatchNorm")
+
+
+def _keras_activation(c: _KerasCount, layer, n: int, label: str) -> None:
+    """relu and linear multiply nothing; another activation (a softmax, a sigmoid) counts
+    one per output, as the file dialects count an op they do not know."""
+    name = tf.keras.activations.serialize(layer.activation)
+    if name not in ("relu", "linear"):
+        c.out.add(label, "full_precision", n, f"{name}: assumed one multiplication per output")
 
 
 def _keras_prelu(c: _KerasCount, layer, n: int, label: str) -> None:
@@ -536,8 +545,22 @@ def _binary_up_to_scale(weights, out_channels: int) -> bool:
 
 Rule = Callable[..., None]
 
+#: Keras layers that count no multiplication: additions, data movement, comparisons.
+KERAS_COUNTS_NOTHING = (
+    tf.keras.layers.InputLayer,
+    tf.keras.layers.Add,
+    tf.keras.layers.Concatenate,
+    tf.keras.layers.MaxPooling2D,
+    tf.keras.layers.Flatten,
+    tf.keras.layers.Identity,
+    tf.keras.layers.ReLU,
+    layers.LearnableBias,
+    layers.SpatialBias,
+    *_KERAS_MOVES_DATA,
+)
+
 #: Keras: layer class -> rule, the first class a layer is an instance of (subclasses
-#: first); layers of no class here (Add, Concatenate, pooling by max, ...) count nothing.
+#: first); layers of no class here (`KERAS_COUNTS_NOTHING`, ...) count nothing.
 KERAS_RULES: tuple[tuple[type, Rule], ...] = (
     (layers.SymmetricConv2D, _keras_conv),
     (tf.keras.layers.BatchNormalization, _keras_batch_norm),
@@ -567,6 +590,7 @@ KERAS_RULES: tuple[tuple[type, Rule], ...] = (
         lambda c, layer, n, label: c.out.add(label, "excluded", n, "head: global average pool"),
     ),
     (tf.keras.layers.Dense, _keras_dense),
+    (tf.keras.layers.Activation, _keras_activation),
     (tf.keras.layers.Conv2D, _keras_conv),  # Keras's own (after this package's, a subclass)
     (
         layers.PixelNormalization,

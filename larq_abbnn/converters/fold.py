@@ -75,6 +75,20 @@ SUPPORTED_LAYERS = (
     layers.PixelNormalization,
 )
 
+#: Every layer class a folded model can hold: what the fold copies or keeps, and what it
+#: writes (every conv becomes a `ScaledStdConv2D`, a Q-PReLU a Keras `PReLU`, plus the
+#: `SpatialBias` corrections and the `PixelNormalization` in front). Every format's
+#: exporter and the audit have a rule for each (tests/test_conversion.py checks it).
+OUTPUT_LAYERS = (
+    *(
+        kind
+        for kind in SUPPORTED_LAYERS
+        if kind not in (layers.SymmetricConv2D, layers.MaskLayer, layers.QuantRPReLU)
+    ),
+    layers.ScaledStdConv2D,
+    layers.SpatialBias,
+)
+
 #: What a folded model's input takes (`fold`'s `input_pixels`): "normalized" images, as
 #: the trained model (`larq_abbnn.data.preprocess_input`'s output), or raw "uint8" pixels
 #: with the normalization inside the graph (`layers.PixelNormalization`), for a board
@@ -424,6 +438,21 @@ def _copy(layer, x, correction):
         y = fix(y)
         fix.bias.assign(correction)
     return y
+
+
+def joined_batch_norms(model: tf.keras.Model) -> frozenset[str]:
+    """The names of the BatchNorms the fold joins to the conv before them, from the fold's
+    own plan (the audit counts those as fused, the rest as multiplications); none for a
+    model the fold cannot take."""
+    try:
+        plan = _Plan(_functional(model))
+    except FoldError:
+        return frozenset()
+    return frozenset(
+        layer.name
+        for layer in model.layers
+        if isinstance(layer, tf.keras.layers.BatchNormalization) and layer.name in plan.removed
+    )
 
 
 def _input(layer, input_pixels: str):

@@ -337,6 +337,32 @@ def _global_pool(g: _Graph, layer, sources: list[str]) -> str:
     return g.node("Flatten", [pooled], name, axis=1)
 
 
+def _flatten(g: _Graph, layer, sources: list[str]) -> str:
+    """Keras flattens NHWC in (H, W, C) order: an NCHW tensor is transposed back first."""
+    x = sources[0]
+    if not g.channels_last and len(layer.input_shape) == 4:
+        x = g.node("Transpose", [x], f"{layer.name}/nhwc", perm=[0, 2, 3, 1])
+    return g.node("Flatten", [x], layer.name, axis=1)
+
+
+#: Keras activation name -> ONNX op (None: the identity)
+_ACTIVATIONS = {"linear": None, "relu": "Relu", "sigmoid": "Sigmoid", "softmax": "Softmax"}
+
+
+def _activation(g: _Graph, layer, sources: list[str]) -> str:
+    name = tf.keras.activations.serialize(layer.activation)
+    if name not in _ACTIVATIONS:
+        raise FoldError(
+            f"Activation '{layer.name}': {name!r} is not exported (only "
+            f"{', '.join(_ACTIVATIONS)})"
+        )
+    if _ACTIVATIONS[name] is None:
+        return sources[0]
+    if name == "softmax" and len(layer.input_shape) != 2:
+        raise FoldError(f"Activation '{layer.name}': softmax is exported on logits (2-D) only")
+    return g.node(_ACTIVATIONS[name], sources[:1], layer.name)
+
+
 def _batch_norm(g: _Graph, layer, sources: list[str]) -> str:
     """A BatchNorm the fold did not join to a conv: a per-channel `Mul` and `Add`."""
     scale, shift = layers.batch_norm_affine(layer)
@@ -389,6 +415,8 @@ EXPORTS = (
     (tf.keras.layers.Identity, lambda g, layer, sources: sources[0]),
     (tf.keras.layers.BatchNormalization, _batch_norm),
     (layers.PixelNormalization, _pixel_normalization),
+    (tf.keras.layers.Flatten, _flatten),
+    (tf.keras.layers.Activation, _activation),
 )
 
 
