@@ -25,6 +25,11 @@ full-precision multiplication left in A&B blocks:
   LCE 0.16's optimized kernel miscomputes zero padding on such maps (ABReActNetA's last
   block on CIFAR runs on 2x2), and fuses a spatial constant placed right after the conv
   into its per-channel bias, which then fails to load.
+
+Each rewrite is one named pass over the graph (`PASSES`, in order: `remove_masks`,
+`join_scales`, `join_batch_norms`, `move_biases_back`, `move_biases_forward`,
+`correct_padding`), filling one `Plan` (`plan(model)`); `fold` then rebuilds the graph
+from it.
 """
 
 from __future__ import annotations
@@ -155,13 +160,12 @@ def _check_layers(model) -> None:
             )
 
 
-class _Plan:
+class Plan:
     """What happens to each layer, decided from the whole graph before rebuilding: the
     layers removed, one `ConvRewrite` per conv, the constants moved into biases and the
-    padding corrections after residual adds."""
+    padding corrections after residual adds. `PASSES` fill it, in order (`plan`)."""
 
     def __init__(self, model):
-        _check_layers(model)
         self.consumers = consumers(model)
         self.family = families.of_keras(model)
         self.removed: set[str] = set()
@@ -172,22 +176,6 @@ class _Plan:
         }
         self.extra_bias: dict[str, np.ndarray] = {}  # bias -> constant moved into it
         self.corrections: dict[str, np.ndarray] = {}  # add -> constant to add after it
-        for layer in model.layers:
-            if isinstance(layer, layers.MaskLayer):
-                self._remove_mask(layer)
-            elif isinstance(layer, layers.Scale):
-                self._fold_scale(layer)
-            elif isinstance(layer, tf.keras.layers.BatchNormalization):
-                self._fold_batch_norm(layer)
-        for layer in model.layers:
-            if isinstance(layer, layers.LearnableBias) and layer.divisor == 1.0:
-                self._move_bias_back(layer)
-        for layer in model.layers:  # in graph order, so moved constants travel on
-            if isinstance(layer, layers.LearnableBias) and layer.name not in self.removed:
-                self._move_bias_forward(layer)
-        for layer in model.layers:
-            if layers.is_binary_conv(layer) and _smaller_than_kernel(layer):
-                self._plan_correction(layer)
 
     def _plan_correction(self, conv):
         if conv.pad_values != 0.0 or conv.padding == "valid":
@@ -339,6 +327,76 @@ class _Plan:
         return _bias_value(bias) + self.extra_bias.get(bias.name, 0.0)
 
 
+def remove_masks(plan: Plan, model) -> None:
+    """Every mask layer goes: it only scales the input of a sign (a `FoldError` where it
+    feeds anything else)."""
+    for layer in model.layers:
+        if isinstance(layer, layers.MaskLayer):
+            plan._remove_mask(layer)
+
+
+def join_scales(plan: Plan, model) -> None:
+    """A residual alpha right after a binary conv joins its output multiplier; another
+    scale stays (a `FoldError` in an A&B model unless it is a power of two)."""
+    for layer in model.layers:
+        if isinstance(layer, layers.Scale):
+            plan._fold_scale(layer)
+
+
+def join_batch_norms(plan: Plan, model) -> None:
+    """A BatchNorm right after a one-reader conv joins it (scale and shift)."""
+    for layer in model.layers:
+        if isinstance(layer, tf.keras.layers.BatchNormalization):
+            plan._fold_batch_norm(layer)
+
+
+def move_biases_back(plan: Plan, model) -> None:
+    """A bias right after a residual add (or a concat of them) moves onto the binary convs
+    feeding the adds. Reads `join_scales`' removals (an alpha joined to its conv)."""
+    for layer in model.layers:
+        if isinstance(layer, layers.LearnableBias) and layer.divisor == 1.0:
+            plan._move_bias_back(layer)
+
+
+def move_biases_forward(plan: Plan, model) -> None:
+    """A bias still on a residual stream leaves it for its readers, in graph order, so
+    that moved constants travel on. Skips the biases `move_biases_back` removed."""
+    for layer in model.layers:
+        if isinstance(layer, layers.LearnableBias) and layer.name not in plan.removed:
+            plan._move_bias_forward(layer)
+
+
+def correct_padding(plan: Plan, model) -> None:
+    """A zero-padded binary conv on a map smaller than its kernel becomes one-padded, with
+    a correction after the residual add it feeds (through removed layers: the earlier
+    passes' removals)."""
+    for layer in model.layers:
+        if layers.is_binary_conv(layer) and _smaller_than_kernel(layer):
+            plan._plan_correction(layer)
+
+
+#: The fold's passes, in the order they must run: each reads what the earlier ones
+#: decided (the removals above all).
+PASSES = (
+    remove_masks,
+    join_scales,
+    join_batch_norms,
+    move_biases_back,
+    move_biases_forward,
+    correct_padding,
+)
+
+
+def plan(model: tf.keras.Model, passes=PASSES) -> Plan:
+    """The fold's decisions for `model` (functional or Sequential), after `passes`."""
+    model = _functional(model)
+    _check_layers(model)
+    decided = Plan(model)
+    for step in passes:
+        step(decided, model)
+    return decided
+
+
 def _bias_value(bias) -> np.ndarray:
     return np.asarray(tf.keras.backend.get_value(bias.bias), np.float64) / bias.divisor
 
@@ -445,13 +503,13 @@ def joined_batch_norms(model: tf.keras.Model) -> frozenset[str]:
     own plan (the audit counts those as fused, the rest as multiplications); none for a
     model the fold cannot take."""
     try:
-        plan = _Plan(_functional(model))
+        decided = plan(model)
     except FoldError:
         return frozenset()
     return frozenset(
         layer.name
         for layer in model.layers
-        if isinstance(layer, tf.keras.layers.BatchNormalization) and layer.name in plan.removed
+        if isinstance(layer, tf.keras.layers.BatchNormalization) and layer.name in decided.removed
     )
 
 
@@ -499,7 +557,7 @@ def fold(model: tf.keras.Model, *, input_pixels: str = "normalized") -> tf.keras
             f"{model.name} already normalizes its pixels (a PixelNormalization layer): "
             "input_pixels='uint8' would normalize them twice"
         )
-    plan = _Plan(model)
+    decided = plan(model)
     tensors = {}
     new_inputs = []
     for layer in model.layers:
@@ -509,16 +567,16 @@ def fold(model: tf.keras.Model, *, input_pixels: str = "normalized") -> tf.keras
             continue
         sources = [tensors[source.name] for source in inbound_layers(layer)]
         x = sources[0] if len(sources) == 1 else sources
-        if layer.name in plan.removed:
+        if layer.name in decided.removed:
             tensors[layer.name] = x
-        elif layer.name in plan.convs:
-            tensors[layer.name] = _folded_conv(layer, plan.convs[layer.name], x)
-        elif layer.name in plan.extra_bias:
-            tensors[layer.name] = _merged_bias(layer, plan.value(layer), x)
+        elif layer.name in decided.convs:
+            tensors[layer.name] = _folded_conv(layer, decided.convs[layer.name], x)
+        elif layer.name in decided.extra_bias:
+            tensors[layer.name] = _merged_bias(layer, decided.value(layer), x)
         elif isinstance(layer, layers.QuantRPReLU):
             tensors[layer.name] = _frozen_prelu(layer, x)
         else:
-            tensors[layer.name] = _copy(layer, x, plan.corrections.get(layer.name))
+            tensors[layer.name] = _copy(layer, x, decided.corrections.get(layer.name))
     outputs = [tensors[layer.name] for layer in output_layers(model)]
     return tf.keras.Model(
         new_inputs, outputs[0] if len(outputs) == 1 else outputs, name=f"{model.name}_folded"

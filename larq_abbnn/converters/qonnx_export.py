@@ -353,8 +353,7 @@ def _activation(g: _Graph, layer, sources: list[str]) -> str:
     name = tf.keras.activations.serialize(layer.activation)
     if name not in _ACTIVATIONS:
         raise FoldError(
-            f"Activation '{layer.name}': {name!r} is not exported (only "
-            f"{', '.join(_ACTIVATIONS)})"
+            f"Activation '{layer.name}': {name!r} is not exported (only {', '.join(_ACTIVATIONS)})"
         )
     if _ACTIVATIONS[name] is None:
         return sources[0]
