@@ -100,9 +100,9 @@ def test_the_chosen_kernel_reaches_lces_interpreter(monkeypatch):
     runs = {}
 
     def spy(data, threads, kernel):
-        shape, run = real(data, threads, kernel)
+        shape, dtype, run = real(data, threads, kernel)
         runs[kernel] = run
-        return shape, run
+        return shape, dtype, run
 
     real = benchmark._lce_runner
     monkeypatch.setattr(benchmark, "_lce_runner", spy)

@@ -153,8 +153,8 @@ def test_verify_refuses_a_fold_that_is_off_by_less_than_float32_can_see(monkeypa
     flatbuffer = convert(model)
     assert verify(model, flatbuffer, samples=8).float64_relative_difference < 1e-12
 
-    def fold_off_by_a_little(m):
-        folded = fold(m)
+    def fold_off_by_a_little(m, **options):
+        folded = fold(m, **options)
         kernel, bias = folded.get_layer("fc").get_weights()
         folded.get_layer("fc").set_weights([kernel, bias + 1e-6])
         return folded
@@ -287,13 +287,13 @@ def test_every_zoo_model_verifies_at_224_on_256_inputs(name):
 
 
 def test_the_output_suffix_picks_the_format_and_a_missing_extra_is_named(monkeypatch):
-    from larq_abbnn.converters import formats
+    from larq_abbnn.converters import extras, formats
 
     assert formats.of_path("a/model.tflite") is formats.TFLITE
     assert formats.of_path("model.onnx") is formats.QONNX
     with pytest.raises(ValueError, match=r"model\.pb: the file name must end in \.tflite or"):
         formats.of_path("model.pb")
-    monkeypatch.setattr(formats.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(extras.importlib.util, "find_spec", lambda name: None)
     message = r'\.onnx files need onnx, onnxruntime, qonnx: pip install "larq-abbnn\[onnx\]"'
     with pytest.raises(ImportError, match=message):
         formats.QONNX.check_installed()
