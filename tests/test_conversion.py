@@ -476,62 +476,73 @@ def _head(x):
     return tf.keras.layers.Dense(2)(x)
 
 
-def test_each_fold_pass_decides_its_part_on_a_small_graph():
-    """The fold's named passes (`fold.PASSES`), one at a time through `fold.plan`."""
+def _folding():
     import importlib
 
-    folding = importlib.import_module("larq_abbnn.converters.fold")  # the module
+    return importlib.import_module("larq_abbnn.converters.fold")  # the module, not fold()
 
-    def alone(model, step):
-        return folding.plan(model, passes=(step,))
 
+def _alone(model, step):
+    """`fold.plan` with one pass: what that pass alone decides."""
+    return _folding().plan(model, passes=(step,))
+
+
+def test_the_mask_pass_removes_masks():
     tiny = _tiny()  # bias -> mask -> binary conv -> alpha -> residual add -> Q-PReLU
-    assert alone(tiny, folding.remove_masks).removed == {"mask"}
-    joined = alone(tiny, folding.join_scales)
+    assert _alone(tiny, _folding().remove_masks).removed == {"mask"}
+
+
+def test_the_scale_pass_joins_alpha_to_its_binary_conv():
+    joined = _alone(_tiny(), _folding().join_scales)
     assert joined.removed == {"alpha"} and joined.convs["conv"].alpha == 0.25
 
+
+def test_the_batch_norm_pass_joins_a_batch_norm_to_its_conv():
     inputs = tf.keras.Input((8, 8, 4))
     x = layers.ScaledStdConv2D(4, 3, name="conv")(inputs)
     bn = tf.keras.layers.BatchNormalization(name="bn")
-    model = tf.keras.Model(inputs, _head(bn(x)))
-    trained_looking(model)
-    decided = alone(model, folding.join_batch_norms)
+    model = trained_looking(tf.keras.Model(inputs, _head(bn(x))))
+    decided = _alone(model, _folding().join_batch_norms)
     scale, shift = layers.batch_norm_affine(bn)
     assert decided.removed == {"bn"}
     np.testing.assert_array_equal(decided.convs["conv"].bn_scale, scale)
     np.testing.assert_array_equal(decided.convs["conv"].bn_shift, shift)
 
+
+def test_the_bias_passes_move_biases_onto_convs_and_into_the_next_bias():
     inputs = tf.keras.Input((8, 8, 4))
     y = layers.BinaryScaledStdConv2D(4, 3, name="conv")(inputs)
     y = tf.keras.layers.Add(name="add")([y, inputs])
-    model = tf.keras.Model(inputs, _head(layers.LearnableBias(name="after_add")(y)))
-    trained_looking(model)
-    back = alone(model, folding.move_biases_back)
+    model = trained_looking(
+        tf.keras.Model(inputs, _head(layers.LearnableBias(name="after_add")(y)))
+    )
+    back = _alone(model, _folding().move_biases_back)
     assert back.removed == {"after_add"}
     np.testing.assert_array_equal(
         back.convs["conv"].moved_bias, model.get_layer("after_add").bias.numpy()
     )
-
     inputs = tf.keras.Input((8, 8, 4))
     y = layers.LearnableBias(name="first")(inputs)
     y = layers.LearnableBias(name="second")(y)
-    model = tf.keras.Model(inputs, _head(layers.BinaryScaledStdConv2D(4, 3)(y)))
-    trained_looking(model)
-    forward = alone(model, folding.move_biases_forward)
+    model = trained_looking(tf.keras.Model(inputs, _head(layers.BinaryScaledStdConv2D(4, 3)(y))))
+    forward = _alone(model, _folding().move_biases_forward)
     assert forward.removed == {"first"} and set(forward.extra_bias) == {"second"}
     np.testing.assert_allclose(
         forward.value(model.get_layer("second")),
         model.get_layer("first").bias.numpy() + model.get_layer("second").bias.numpy(),
     )
 
-    # a 2x2 map under a 3x3 binary conv: corrected at the residual add, which the
-    # padding pass finds through the alpha only once join_scales has removed it
+
+def test_the_padding_pass_corrects_at_the_add_after_the_scale_pass():
+    """A 2x2 map under a 3x3 binary conv: corrected at the residual add, which the padding
+    pass finds through the alpha only once join_scales has removed it (their order)."""
+    folding = _folding()
     inputs = tf.keras.Input((2, 2, 4))
     y = layers.BinaryScaledStdConv2D(4, 3, name="conv")(inputs)
     y = tf.keras.layers.Add(name="add")([layers.Scale(0.25, name="alpha")(y), inputs])
     model = tf.keras.Model(inputs, _head(y))
     with pytest.raises(FoldError, match="does not feed a residual add"):
-        alone(model, folding.correct_padding)
+        _alone(model, folding.correct_padding)
     ordered = folding.plan(model, passes=(folding.join_scales, folding.correct_padding))
     assert ordered.convs["conv"].corrected_at == "add" and set(ordered.corrections) == {"add"}
-    assert folding.PASSES[-1] is folding.correct_padding
+    assert folding.PASSES.index(folding.join_scales) < folding.PASSES.index(folding.correct_padding)
