@@ -31,6 +31,17 @@ def input_pixels(folded) -> str:
     return "uint8" if folded.inputs[0].dtype == tf.uint8 else "normalized"
 
 
+def check_pixels(images: np.ndarray, takes) -> None:
+    """A `ValueError` for normalized images given to a file that takes raw uint8 pixels
+    (`takes`, the file's input dtype): casting them would compute on garbage silently."""
+    images = np.asarray(images)
+    if np.dtype(takes) == np.uint8 and images.dtype != np.uint8:
+        raise ValueError(
+            f"the file takes raw uint8 pixels (converted with input_pixels='uint8'), got "
+            f"{images.dtype} images: give the pixels in [0, 255] as uint8"
+        )
+
+
 def describe(layout: str, pixels: str = "normalized") -> dict:
     """The record for a file whose images are laid out as `layout` ("NHWC" or "NCHW") and
     take `pixels` ("normalized" images, or raw "uint8" pixels normalized inside)."""

@@ -78,20 +78,12 @@ def _lce_convert(folded, **lce_options):
 def _lce_run(flatbuffer: bytes, images: np.ndarray) -> np.ndarray:
     from larq_compute_engine.tflite.python.interpreter import Interpreter
 
+    from larq_abbnn.converters import contract
+
     interpreter = Interpreter(flatbuffer, num_threads=2)
-    takes = np.dtype(interpreter.input_types[0])
-    _check_pixels(np.asarray(images), takes)
+    takes = interpreter.input_types[0]
+    contract.check_pixels(images, takes)
     return interpreter.predict(np.asarray(images, takes))
-
-
-def _check_pixels(images: np.ndarray, takes: np.dtype) -> None:
-    """A `ValueError` for normalized images given to a file that takes raw uint8 pixels
-    (casting them would compute on garbage without a word)."""
-    if takes == np.uint8 and images.dtype != np.uint8:
-        raise ValueError(
-            f"the file takes raw uint8 pixels (converted with input_pixels='uint8'), got "
-            f"{images.dtype} images: give the pixels in [0, 255] as uint8"
-        )
 
 
 def _qonnx_convert(folded, **options):

@@ -544,13 +544,11 @@ def execute(proto, images: np.ndarray, *, batch_size: int = 32) -> np.ndarray:
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.core.onnx_exec import execute_onnx
 
-    takes = np.uint8 if proto.graph.input[0].type.tensor_type.elem_type == 2 else np.float32
-    images = np.asarray(images)
-    if takes == np.uint8 and images.dtype != np.uint8:
-        raise ValueError(
-            f"the file takes raw uint8 pixels (converted with input_pixels='uint8'), got "
-            f"{images.dtype} images: give the pixels in [0, 255] as uint8"
-        )
+    from larq_abbnn.converters import contract
+
+    uint8 = proto.graph.input[0].type.tensor_type.elem_type == _onnx().TensorProto.UINT8
+    takes = np.uint8 if uint8 else np.float32
+    contract.check_pixels(images, takes)
     images = np.asarray(images, takes)
     expected = [d.dim_value for d in proto.graph.input[0].type.tensor_type.shape.dim][1:]
     if list(images.shape[1:]) != [expected[1], expected[2], expected[0]]:

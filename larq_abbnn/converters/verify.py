@@ -120,8 +120,8 @@ def verify(
             inputs = rng.integers(0, 256, size=(samples, *shape), dtype=np.uint8)
         else:
             inputs = rng.normal(size=(samples, *shape)).astype(np.float32)
-    elif pixels == "uint8" and np.asarray(inputs).dtype != np.uint8:
-        raise ValueError("the file takes raw uint8 pixels: give verify uint8 inputs")
+    elif pixels == "uint8":
+        contract.check_pixels(inputs, np.uint8)
     # what the Keras model takes: the file's uint8 pixels normalized outside the graph
     keras_inputs = _normalized(inputs) if pixels == "uint8" else inputs
     exact_inputs = inputs[:float64_samples]
