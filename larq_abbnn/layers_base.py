@@ -19,6 +19,8 @@ from larq.layers import QuantConv2D
 __all__ = [
     "SymmetricConv2D",
     "dilated_size",
+    "one_padding_correction",
+    "same_padding",
     "symmetric_output_size",
     "symmetric_padding",
     "symmetric_padding_mode",
@@ -36,6 +38,38 @@ def symmetric_padding(kernel_size: int, dilation: int = 1) -> int:
     return dilation * (kernel_size - 1) // 2
 
 
+def same_padding(size: int, kernel_size: int, stride: int, dilation: int = 1) -> tuple[int, int]:
+    """What TF's "same" pads on one axis: (before, after), the odd one after."""
+    effective = dilated_size(kernel_size, dilation)
+    out = -(-size // stride)
+    total = max((out - 1) * stride + effective - size, 0)
+    return total // 2, total - total // 2
+
+
+def one_padding_correction(kernel, input_size, pads, strides=(1, 1), dilations=(1, 1)):
+    """What padding a conv's input with +1 instead of 0 adds to its output, in float64:
+    (Ho, Wo, O) for an HWIO `kernel` over an (H, W) input padded (top, left, bottom,
+    right) = `pads`. The kernel summed over input channels, slid over a map that is 1 on
+    the padded border and 0 inside: for a +-1 kernel, integers, so exact. The fold
+    subtracts it (scaled) where LCE pads binary convs with +1; the QONNX forms whose +-1
+    code has no zero subtract it after their +1 padding."""
+    kernel = np.asarray(kernel, np.float64)
+    (h, w), (top, left, bottom, right) = input_size, pads
+    border = np.ones((h + top + bottom, w + left + right))
+    border[top : top + h, left : left + w] = 0.0
+    summed = kernel.sum(axis=2)  # (kh, kw, O)
+    (kh, kw), (sh, sw), (dh, dw) = kernel.shape[:2], strides, dilations
+    ho = (border.shape[0] - dilated_size(kh, dh)) // sh + 1
+    wo = (border.shape[1] - dilated_size(kw, dw)) // sw + 1
+    out = np.zeros((ho, wo, kernel.shape[-1]))
+    for i in range(kh):
+        for j in range(kw):
+            window = border[i * dh : i * dh + (ho - 1) * sh + 1 : sh,
+                            j * dw : j * dw + (wo - 1) * sw + 1 : sw]  # fmt: skip
+            out += window[:, :, None] * summed[i, j]
+    return out
+
+
 def symmetric_padding_mode(sizes, kernel_size, strides, dilation_rate) -> str:
     """How a conv computes PyTorch's symmetric padding on inputs of `sizes` (None: unknown):
     `"same"` where TF's "same" pads the same, `"flip"` where it pads the mirror image
@@ -48,11 +82,11 @@ def symmetric_padding_mode(sizes, kernel_size, strides, dilation_rate) -> str:
             same = same and s == 1 and effective % 2 == 1
             flipped = False
             continue
-        out_same = -(-size // s)
-        total = max((out_same - 1) * s + effective - size, 0)
+        before, after = same_padding(size, k, s, d)
         out_sym = symmetric_output_size(size, k, s, d)
-        same = same and out_sym == out_same and total // 2 == p
-        flipped = flipped and out_sym == out_same and total - total // 2 == p
+        out_same = -(-size // s)
+        same = same and out_sym == out_same and before == p
+        flipped = flipped and out_sym == out_same and after == p
     return "same" if same else "flip" if flipped else "explicit"
 
 

@@ -441,7 +441,7 @@ def test_every_layer_a_folded_model_holds_has_an_export_and_an_audit_rule():
     convert to TFLite and then fail the QONNX export or go uncounted."""
     from larq_abbnn.analysis.audit import KERAS_COUNTS_NOTHING, KERAS_RULES
     from larq_abbnn.converters.fold import OUTPUT_LAYERS, SUPPORTED_LAYERS
-    from larq_abbnn.converters.qonnx_export import EXPORTS
+    from larq_abbnn.converters.qonnx.export import EXPORTS
 
     exported = (*(kind for kind, _ in EXPORTS), tf.keras.layers.InputLayer)
     audited = (*(kind for kind, _ in KERAS_RULES), *KERAS_COUNTS_NOTHING)

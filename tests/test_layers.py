@@ -372,3 +372,25 @@ def test_binary_input_and_weight_predicates_read_the_quantizers_precision():
     assert not layers.has_binary_input(real) and not layers.has_binary_weights(real)
     assert not layers.has_binary_input(tf.keras.layers.Dense(3))  # no quantizers at all
     assert [layers.is_binary_conv(c) for c in (step2, step1, real)] == [True, False, False]
+
+
+@pytest.mark.parametrize(
+    "strides,dilations", [((1, 1), (1, 1)), ((2, 2), (1, 1)), ((1, 1), (2, 2))]
+)
+def test_one_padding_correction_is_what_padding_with_ones_adds(strides, dilations):
+    """`layers_base.one_padding_correction` (used by the fold and the QONNX forms) against
+    the difference of two TF convs, one over the input padded with +1, one with 0."""
+    from larq_abbnn.layers_base import one_padding_correction
+
+    rng = np.random.default_rng(0)
+    kernel = np.where(rng.normal(size=(3, 3, 2, 5)) >= 0, 1.0, -1.0)
+    x = np.where(rng.normal(size=(1, 7, 6, 2)) >= 0, 1.0, -1.0)
+    pads = (2, 1, 1, 2)  # top, left, bottom, right
+    spatial = [[0, 0], [pads[0], pads[2]], [pads[1], pads[3]], [0, 0]]
+
+    def conv(value):
+        padded = np.pad(x, spatial, constant_values=value)
+        return tf.nn.conv2d(padded, kernel, strides, "VALID", dilations=dilations).numpy()[0]
+
+    correction = one_padding_correction(kernel, (7, 6), pads, strides, dilations)
+    np.testing.assert_array_equal(correction, conv(1.0) - conv(0.0))

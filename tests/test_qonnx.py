@@ -24,7 +24,7 @@ from larq_abbnn.converters import (  # noqa: E402
     to_qonnx,
     verify,
 )
-from larq_abbnn.converters.qonnx_export import execute  # noqa: E402
+from larq_abbnn.converters.qonnx import execute  # noqa: E402
 from larq_abbnn.converters.qonnx_xnor import to_xnor_popcount  # noqa: E402
 from larq_abbnn.families import is_power_of_two  # noqa: E402
 

@@ -18,7 +18,7 @@ def read(path: str | os.PathLike):
     target = formats.of_path(path)
     if target is formats.TFLITE:
         return read_tflite(path, probe=False)
-    from larq_abbnn.converters.qonnx_export import read_qonnx
+    from larq_abbnn.analysis.qonnx_file import read_qonnx
 
     return read_qonnx(path)
 

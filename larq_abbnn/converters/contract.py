@@ -84,7 +84,11 @@ def add_to_tflite(flatbuffer: bytes, pixels: str = "normalized") -> bytes:
 
 
 def add_to_onnx(proto, layout: str, pixels: str = "normalized") -> None:
-    """The record (images in `layout`) as one of `proto`'s metadata_props, in place."""
+    """The record (images in `layout`) as one of `proto`'s metadata_props, in place (it
+    replaces a record there: a rewrite to another layout updates it)."""
+    for entry in list(proto.metadata_props):
+        if entry.key == NAME:
+            proto.metadata_props.remove(entry)
     entry = proto.metadata_props.add()
     entry.key, entry.value = NAME, json.dumps(describe(layout, pixels))
 

@@ -1,7 +1,7 @@
 """What each optional file format needs beyond the base install, and the extra that brings
 it: one check, read by the format table (`formats`) and by the modules that import the
-packages (`qonnx_export`, `qonnx_xnor`, `hls4ml_flow`), so that neither imports the other
-for it (the import map's first cycle was `formats` <-> `qonnx_export`)."""
+packages (`converters.qonnx`, `qonnx_xnor`, `hls4ml_flow`), so that neither imports the other
+for it (the import map's first cycle was `formats` <-> the QONNX exporter)."""
 
 from __future__ import annotations
 

@@ -45,7 +45,7 @@ from larq_abbnn import families, layers, quantizers
 from larq_abbnn.data.transforms import MEAN, STD
 from larq_abbnn.graph import consumers, inbound_layers, output_layers
 from larq_abbnn.layers import SpatialBias
-from larq_abbnn.layers_base import dilated_size
+from larq_abbnn.layers_base import dilated_size, one_padding_correction
 from larq_abbnn.quantizers import scaled_weight_standardization
 
 #: Every layer the fold takes, and what becomes of it (the one list: anything else is a
@@ -413,11 +413,9 @@ def _one_padding_contribution(conv, kernel, gain) -> np.ndarray:
     _, h, w, _ = conv.input_shape
     kh, kw = conv.kernel_size
     top, left = (kh - 1) // 2, (kw - 1) // 2
-    border = np.ones((1, h + kh - 1, w + kw - 1, 1))
-    border[:, top : top + h, left : left + w] = 0.0
-    summed = tf.reduce_sum(tf.cast(kernel, tf.float64), axis=2, keepdims=True)
-    contribution = tf.nn.conv2d(border, summed, 1, "VALID") * tf.cast(gain, tf.float64)
-    return contribution.numpy()[0]
+    pads = (top, left, kh - 1 - top, kw - 1 - left)
+    correction = one_padding_correction(np.asarray(kernel, np.float64), (h, w), pads)
+    return correction * np.asarray(gain, np.float64)
 
 
 def _kernel_and_scale(layer) -> tuple[tf.Tensor, tf.Tensor]:

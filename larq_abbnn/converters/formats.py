@@ -4,7 +4,7 @@ counting their ops is the analysis's: `analysis.converted`).
 
 - `TFLITE`: Larq Compute Engine's converter, run by LCE's interpreter (the Raspberry Pi
   path; the base install).
-- `QONNX`: `qonnx_export`, run by qonnx's executor (the FPGA path: FINN, hls4ml; the
+- `QONNX`: `converters.qonnx`, run by qonnx's executor (the FPGA path: FINN, hls4ml; the
   `[onnx]` extra).
 
 A new format is one more entry here (`pipeline.convert(model, format=NAME)` folds and
@@ -87,13 +87,13 @@ def _lce_run(flatbuffer: bytes, images: np.ndarray) -> np.ndarray:
 
 
 def _qonnx_convert(folded, **options):
-    from larq_abbnn.converters.qonnx_export import export_folded
+    from larq_abbnn.converters.qonnx import export_folded
 
     return export_folded(folded, **options)
 
 
 def _qonnx_run(proto, images: np.ndarray) -> np.ndarray:
-    from larq_abbnn.converters.qonnx_export import execute
+    from larq_abbnn.converters.qonnx.runtime import execute
 
     return execute(proto, images)
 
@@ -121,14 +121,14 @@ TFLITE = Format(
 QONNX = Format(
     name="qonnx",
     suffix=".onnx",
-    converter="larq_abbnn.converters.qonnx_export (QONNX)",
+    converter="larq_abbnn.converters.qonnx (QONNX)",
     runner="QONNX (qonnx executor)",
     convert_folded=_qonnx_convert,
     run=_qonnx_run,
     to_bytes=lambda proto: proto.SerializeToString(),
     holds=_is_onnx_model,
     extra=extras.ONNX,
-    options=("pad_binary_with_ones", "channels_last"),
+    options=("pad_binary_with_ones", "forms"),
 )
 FORMATS = (TFLITE, QONNX)
 

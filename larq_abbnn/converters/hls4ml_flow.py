@@ -1,15 +1,19 @@
-"""Folded models into hls4ml, for FPGAs: its ONNX front end reads the channels-last QONNX
-form (`qonnx_export.export_folded(channels_last=True)`), and `compile()` / `predict()`
-build and run its bit-accurate C++ emulation with g++ alone (no Vivado or Vitis).
+"""Folded models into hls4ml, for FPGAs: its ONNX front end reads the QONNX export in the
+form `HLS4ML_FORM` writes, and `compile()` / `predict()` build and run its bit-accurate
+C++ emulation with g++ alone (no Vivado or Vitis).
 
-The form takes two hls4ml 1.3 behaviours into account (measured against Keras, layer by
-layer with hls4ml's trace):
+The form is the export rewritten by qonnx passes (`converters.qonnx.passes`), for what
+hls4ml 1.3 reads (measured against Keras, layer by layer with hls4ml's trace):
 
 - a binary conv pads its +-1 input with -1 (its 1-bit code 0), not 0, and hls4ml's `Pad`
   pads zeros only: each padded binary conv pads its real input with 0 before the sign
   (+1 after it) and takes what the +1s add away in an `Add` after the conv, so the
-  reference's zero padding holds;
-- its `PRelu` reader drops the slope: PReLUs are written as relu(x) - a * relu(-x).
+  reference's zero padding holds (`PadBinaryWithOnes`, `PadBeforeSign`);
+- its `PRelu` reader drops the slope: PReLUs are written as relu(x) - a * relu(-x)
+  (`PReLUAsRelus`);
+- it reads a 4-D `GlobalAveragePool` as NCHW, a Dense as `MatMul` + `Add`, and only the
+  channels-last layout, with names it can write into C++ (`HeadPoolAsAveragePool`,
+  `GemmAsMatMul`, `ToChannelsLast`).
 
 hls4ml is not part of the base install: `pip install "larq-abbnn[fpga]"` (README, FPGA
 flows).
@@ -25,6 +29,20 @@ import warnings
 import tensorflow as tf
 
 from larq_abbnn.converters.pipeline import convert
+
+
+def hls4ml_form() -> tuple:
+    """The qonnx passes, in order, that write the export as hls4ml 1.3's front end reads it."""
+    from larq_abbnn.converters.qonnx import passes
+
+    return (
+        passes.PadBinaryWithOnes(),
+        passes.PadBeforeSign(),
+        passes.PReLUAsRelus(),
+        passes.HeadPoolAsAveragePool(),
+        passes.GemmAsMatMul(),
+        passes.ToChannelsLast(),
+    )
 
 
 def to_hls4ml(
@@ -62,7 +80,7 @@ def to_hls4ml(
             f"the hls4ml flow needs hls4ml and qonnx ({error}): pip install "
             '"larq-abbnn[fpga]" (README, FPGA flows)'
         ) from None
-    proto = ModelWrapper(convert(model, format="qonnx", channels_last=True))
+    proto = ModelWrapper(convert(model, format="qonnx", forms=hls4ml_form()))
     printout = contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext()
     with printout, warnings.catch_warnings():
         # hls4ml 1.3 warns that it cannot move the binary convs' output scales past the

@@ -63,8 +63,9 @@ def convert(
     which takes most of the time: 23 s for ReActNet-A at 224 px through LCE). `options`
     go to the format's converter, checked before anything runs (`formats.Format.options`):
     LCE's `inference_input_type`, `inference_output_type`, `target` and
-    `experimental_default_int8_range`; QONNX's `pad_binary_with_ones` and
-    `channels_last`. Raises `FoldError` naming the layer for a model the fold cannot take.
+    `experimental_default_int8_range`; QONNX's `pad_binary_with_ones` and `forms` (qonnx
+    `Transformation`s applied to the export: `converters.qonnx.passes`). Raises
+    `FoldError` naming the layer for a model the fold cannot take.
     """
     return fold_and_convert(
         model, format=format, input_pixels=input_pixels, on_stage=on_stage, **options
@@ -76,7 +77,7 @@ def to_qonnx(
 ):
     """`convert(model, format="qonnx", ...)`: one NCHW float32 image in (uint8 pixels with
     `input_pixels="uint8"`), its logits out, as a QONNX `onnx.ModelProto`. Save it with
-    `onnx.save`; run it with `qonnx_export.execute`.
+    `onnx.save`; run it with `converters.qonnx.execute`.
 
     `pad_binary_with_ones` writes each zero-padded binary conv as a conv of its input
     padded with +1 (`Pad`) and an `Add` of what the +1s add, negated (a per-position

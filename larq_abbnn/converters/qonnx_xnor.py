@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from larq_abbnn.converters.extras import onnx_module as _onnx
-from larq_abbnn.converters.qonnx_export import QONNX_DOMAIN
+from larq_abbnn.converters.qonnx.export import QONNX_DOMAIN
 
 
 def to_xnor_popcount(proto):
