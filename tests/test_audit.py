@@ -265,3 +265,26 @@ def test_networks_that_are_not_the_papers_have_their_real_convs_and_dense_layers
     assert [(s.kind, s.count) for s in report.sources if s.note == "head: last Linear"] == [
         ("excluded", 10 * 30)
     ]
+
+
+def test_a_keras_model_is_an_op_graph_the_file_dialects_walks_read():
+    """`keras_graph.Graph`: one op per layer by kind, tensors named by layer, the input
+    found through data movement and the input's normalization (as the file readers), so
+    the exemptions are the same functions in the three dialects."""
+    from larq_abbnn.analysis import keras_graph
+
+    inputs = tf.keras.Input((8, 8, 3), dtype="uint8")
+    x = layers.PixelNormalization((0.5,) * 3, (0.25,) * 3, name="norm")(inputs)
+    x = tf.keras.layers.ZeroPadding2D(1, name="pad")(x)
+    x = layers.ScaledStdConv2D(4, 3, name="stem")(x)
+    y = tf.keras.layers.PReLU(shared_axes=[1, 2], name="prelu")(x)
+    y = tf.keras.layers.GlobalAveragePooling2D(name="pool")(y)
+    g = keras_graph.Graph(tf.keras.Model(inputs, tf.keras.layers.Dense(2, name="head")(y)))
+    assert [op.name for op in g.ops] == [
+        "PixelNormalization", "MovesData", "Conv", "PRelu", "GlobalAveragePool", "Dense",
+    ]  # fmt: skip
+    stem = g.ops[g.producer["stem"]]
+    assert stem.inputs == ["pad"] and g.from_input(stem.inputs[0])
+    assert g.source("pad") == "norm" and not g.from_input("prelu")
+    assert [g.ops[k].layer.name for k in g.consumers["prelu"]] == ["pool"]
+    assert g.ancestors("pool") == {"pool", "prelu", "stem", "pad", "norm", *g.graph_inputs}

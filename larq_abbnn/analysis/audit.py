@@ -39,13 +39,13 @@ import tensorflow as tf
 from larq_compute_engine.mlir.python import tflite_schema
 
 from larq_abbnn import families, layers
-from larq_abbnn.analysis import onnx_graph
+from larq_abbnn.analysis import keras_graph, onnx_graph
 from larq_abbnn.analysis.tflite_file import reads_flatbuffer
 from larq_abbnn.analysis.tflite_graph import Graph, Op
 from larq_abbnn.converters import formats
 from larq_abbnn.converters.fold import joined_batch_norms
 from larq_abbnn.families import Family, is_power_of_two
-from larq_abbnn.graph import ancestors, consumers, descendants, inbound_layers
+from larq_abbnn.graph import consumers, descendants
 from larq_abbnn.zoo import BLOCK_PREFIX
 
 KINDS = (
@@ -181,61 +181,21 @@ def _elements(shape) -> int:
 # -- Keras models: the structure the paper exempts ------------------------------------------
 
 
-def _is_keras_shortcut_conv(layer, readers: dict, binary_convs: dict) -> bool:
-    """A real 1x1 conv on a block's shortcut (Bi-ResNet's downsample): it feeds only a
-    residual `Add` whose other branch holds a binary conv computed from the tensor the
-    shortcut starts from (through an average pool)."""
-    if tuple(layer.kernel.shape[:2]) != (1, 1):
-        return False
-    adds = readers.get(layer.name, [])
-    if len(adds) != 1 or not isinstance(adds[0], tf.keras.layers.Add):
-        return False
-    source = inbound_layers(layer)[0]
-    while isinstance(source, tf.keras.layers.AveragePooling2D):
-        source = inbound_layers(source)[0]
-    for branch in inbound_layers(adds[0]):
-        if branch is layer:
-            continue
-        for name in binary_convs.keys() & ancestors(branch):
-            if source.name in ancestors(inbound_layers(binary_convs[name])[0]):
-                return True
-    return False
-
-
 class _KerasCount:
-    """One count over a Keras model: the collector and the graph facts the rules read."""
+    """One count over a Keras model: the collector and the graph facts the rules read
+    (its layers as an `OpGraph`, `keras_graph`: the structural rules are the files')."""
 
     def __init__(self, model, family: Family):
         self.out = _Collector(family)
         self.consumers = consumers(model)
-        self.binary_convs = {
-            layer.name: layer for layer in model.layers if layers.is_binary_conv(layer)
-        }
+        self.g = keras_graph.Graph(model)
         self.first_conv = None
         self.fused = joined_batch_norms(model)  # fold's own decision, not a second one
-
-
-#: Keras layers that move data and compute nothing, as the file dialects' MOVES_DATA.
-_KERAS_MOVES_DATA = (
-    tf.keras.layers.ZeroPadding2D,
-    tf.keras.layers.Cropping2D,
-    tf.keras.layers.Reshape,
-    tf.keras.layers.Permute,
-)
 
 
 #: The note of an input normalization's multiplications: preprocessing, which the paper
 #: does not count (`fold(model, input_pixels="uint8")` puts it in the graph).
 INPUT_NORMALIZATION = "input normalization (preprocessing)"
-
-
-def _reads_the_input(layer) -> bool:
-    """Whether `layer` reads the model's input, through data-movement layers and the
-    input's normalization only (e.g. Keras's ResNet50 pads before its first conv)."""
-    source = inbound_layers(layer)[0]
-    while isinstance(source, (*_KERAS_MOVES_DATA, layers.PixelNormalization)):
-        source = inbound_layers(source)[0]
-    return isinstance(source, tf.keras.layers.InputLayer)
 
 
 def _keras_conv(c: _KerasCount, layer, n: int, label: str) -> None:
@@ -246,7 +206,7 @@ def _keras_conv(c: _KerasCount, layer, n: int, label: str) -> None:
     fan_in = int(np.prod(kernel[:2] if depthwise else kernel[:-1]))
     binary_kernel = layers.has_binary_weights(layer)
     binary_input = layers.has_binary_input(layer)
-    if c.first_conv is None and _reads_the_input(layer):
+    if c.first_conv is None and c.g.from_input(c.g.op(layer).inputs[0]):
         c.first_conv = layer
         c.out.add(label, "excluded", n * fan_in, "first conv")
     elif binary_kernel:
@@ -259,7 +219,7 @@ def _keras_conv(c: _KerasCount, layer, n: int, label: str) -> None:
         c.out.add(label, "excluded", n * fan_in, "binary activations, real weights (step 1)")
         if isinstance(layer, layers.ScaledStdConv2D):
             c.out.add(label, "full_precision", n, "gain of a step-1 conv")
-    elif _is_keras_shortcut_conv(layer, c.consumers, c.binary_convs):
+    elif _is_shortcut_conv(c.g, c.g.op(layer), KERAS):
         c.out.add(label, "paper_excluded", n * fan_in + n, "full-precision shortcut conv")
     else:
         _full_precision_layer(c, layer, n, fan_in, "conv")
@@ -303,17 +263,14 @@ def _keras_activation(c: _KerasCount, layer, n: int, label: str) -> None:
 
 
 def _keras_prelu(c: _KerasCount, layer, n: int, label: str) -> None:
-    after_first_conv = c.first_conv is not None and inbound_layers(layer)[0] is c.first_conv
-    before_pool = all(
-        isinstance(r, tf.keras.layers.GlobalAveragePooling2D) for r in c.consumers[layer.name]
-    )
-    if after_first_conv or before_pool:
+    first_conv_output = c.first_conv.name if c.first_conv is not None else None
+    if _outside_blocks(c.g, c.g.op(layer), first_conv_output, KERAS):
         c.out.add(label, "paper_excluded", n, "PReLU outside the blocks (first/last layer)")
     else:
         c.out.scaled(label, n, is_power_of_two(layer.get_weights()[0]))
 
 
-# -- converted files (TFLite, QONNX): the structure the paper exempts ----------------------
+# -- the structure the paper exempts, in every dialect (Keras, TFLite, QONNX) ----------------------
 
 
 class _Dialect(NamedTuple):
@@ -327,7 +284,7 @@ class _Dialect(NamedTuple):
     average_pool: str
     #: (graph, op) -> whether the op is a binary conv
     is_binary_conv: Callable
-    #: kernel shape -> its (height, width)
+    #: (graph, conv op) -> its kernel's (height, width)
     kernel_size: Callable
 
 
@@ -339,7 +296,7 @@ TFLITE = _Dialect(
     global_pool="MEAN",
     average_pool="AVERAGE_POOL_2D",
     is_binary_conv=lambda g, op: op.name == "LceBconv2d",
-    kernel_size=lambda shape: shape[1:3],  # OHWI
+    kernel_size=lambda g, op: g.shape(op.inputs[1])[1:3],  # OHWI
 )
 QONNX = _Dialect(
     convs=frozenset({"Conv"}),
@@ -349,7 +306,18 @@ QONNX = _Dialect(
     global_pool="GlobalAveragePool",
     average_pool="AveragePool",
     is_binary_conv=lambda g, op: op.name == "Conv" and g.produced_by(op.inputs[1], "BipolarQuant"),
-    kernel_size=lambda shape: shape[2:4],  # OIHW
+    kernel_size=lambda g, op: g.shape(op.inputs[1])[2:4],  # OIHW
+)
+#: A Keras model's layers as ops (`keras_graph`): the same structural rules read it.
+KERAS = _Dialect(
+    convs=frozenset({"Conv"}),
+    add="Add",
+    mul="Scale",
+    prelu="PRelu",
+    global_pool="GlobalAveragePool",
+    average_pool="AveragePool",
+    is_binary_conv=lambda g, op: layers.is_binary_conv(op.layer),
+    kernel_size=lambda g, op: tuple(op.layer.kernel.shape[:2]),  # HWIO
 )
 
 
@@ -379,7 +347,7 @@ def _is_shortcut_conv(g, op, dialect: _Dialect) -> bool:
     """A real 1x1 conv on a block's shortcut (Bi-ResNet's downsample): it feeds only a
     residual add whose other operand is computed by a binary conv from the tensor the
     shortcut starts from (through an average pool)."""
-    if list(dialect.kernel_size(g.shape(op.inputs[1]))) != [1, 1]:
+    if list(dialect.kernel_size(g, op)) != [1, 1]:
         return False
     adds = g.consumers[op.outputs[0]]
     if len(adds) != 1 or g.ops[adds[0]].name != dialect.add:
@@ -556,7 +524,7 @@ KERAS_COUNTS_NOTHING = (
     tf.keras.layers.ReLU,
     layers.LearnableBias,
     layers.SpatialBias,
-    *_KERAS_MOVES_DATA,
+    *keras_graph.MOVES_DATA_LAYERS,
 )
 
 #: Keras: layer class -> rule, the first class a layer is an instance of (subclasses
