@@ -496,3 +496,13 @@ def test_mirrored_training_equals_one_device_in_float64():
     assert "replicas 1" in result.stdout and "replicas 2" in result.stdout
     worst = float(result.stdout.split("worst")[-1])
     assert worst <= 1e-12, result.stdout
+
+
+def test_train_refuses_steps_and_epochs_it_cannot_run_before_touching_the_folder(tmp_path):
+    """`training.train`, which `abbnn train` calls for both steps or one: a step order the
+    recipe has not, or epochs that do not match the steps, are refused up front."""
+    with pytest.raises(ValueError, match=r"steps must be \(1, 2\), \(1,\) or \(2,\), got \(2, 1\)"):
+        training.train(_build, _tiny_data(), steps=(2, 1), epochs=1, folder=str(tmp_path / "a"))
+    with pytest.raises(ValueError, match=r"epochs \(2, 1\) for steps \(2,\)"):
+        training.train(_build, _tiny_data(), steps=(2,), epochs=(2, 1), folder=str(tmp_path / "b"))
+    assert list(tmp_path.iterdir()) == []

@@ -9,8 +9,8 @@ fit_model = training.compile_for_step(model, step=1, stem=d.stem, epochs=256,
                                       steps_per_epoch=len(d.train))
 fit_model.fit(d.train, validation_data=d.validation, epochs=256)
 ```
-`training.two_step(...)` (and `abbnn train --two-step`) runs both steps in a resumable
-run folder.
+`training.train(...)` (and `abbnn train`) runs both steps, or one (`steps=(1,)`), in a
+resumable run folder; `training.two_step(...)` is its two-step name.
 """
 
 from larq_abbnn.layers import set_prelu_exponent  # beside Q-PReLU; re-exported for the CLI
@@ -28,6 +28,7 @@ from larq_abbnn.training.run import (
     TrainingError,
     compile_for_step,
     run_config,
+    train,
     train_recipe_step,
     two_step,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "Recipe",
     "run_config",
     "set_prelu_exponent",
+    "train",
     "train_recipe_step",
     "two_step",
     "unitwise_norm",

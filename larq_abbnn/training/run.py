@@ -238,70 +238,73 @@ def _best_epoch(history: dict) -> tuple[int, float]:
     return best_index + 1, accuracies[best_index]
 
 
-def two_step(
+def train(
     build_model: Callable[[int], tf.keras.Model],
     data: Data,
     *,
-    epochs: int | tuple[int, int],
+    steps: tuple[int, ...] = (1, 2),
+    epochs: int | tuple[int, ...],
     folder: str,
     init_from: str | None = None,
     config: dict | None = None,
+    names: dict[str, str] | None = None,
     recipe: Recipe = Recipe(),
     **options,
-) -> tuple[StepResult, StepResult]:
-    """The paper's recipe: step 1, then step 2 from step 1's best model, in `folder`.
+) -> tuple[StepResult, ...]:
+    """The paper's recipe in `folder`: both steps (step 2 from step 1's best model), or
+    one (`steps=(1,)` or `(2,)`). Returns each step's `StepResult`.
 
-    `build_model(step)` returns the zoo model of that step; `init_from` (Keras weights or
-    a paper checkpoint) initialises step 1. `recipe` and `options` (`strategy`,
-    `verbose`, `callbacks`) go to `train_recipe_step`. The run
-    is recorded in `folder/run.json` (what `abbnn report` reads): the dataset, epochs and
-    recipe options, the model's name, and `config` (e.g. the zoo options that built it).
-    A rerun resumes, after `RunFolder.check` has found it trains the same thing; `run.json`
-    is written once the first model is built.
+    `build_model(step)` returns the zoo model of that step. The first step starts from
+    `init_from` (Keras weights or a paper checkpoint) where it is given. `epochs` is one
+    count for every step or one per step. `recipe` and `options` (`strategy`, `verbose`,
+    `callbacks`) go to `train_recipe_step`. The run is recorded in `folder/run.json`
+    (what `abbnn report` reads): the dataset, epochs, steps and recipe options, the
+    model's name, and `config` (e.g. the zoo options that built it; `names`: how an
+    error calls its keys, e.g. "--lr"). A rerun resumes, after `RunFolder.check` has found
+    it trains the same thing; `run.json` is written once the first model is built.
     """
-    epochs1, epochs2 = (epochs, epochs) if isinstance(epochs, int) else epochs
+    steps = tuple(steps)
+    if steps not in ((1, 2), (1,), (2,)):
+        raise ValueError(f"steps must be (1, 2), (1,) or (2,), got {steps}")
+    counts = (epochs,) * len(steps) if isinstance(epochs, int) else tuple(epochs)
+    if len(counts) != len(steps):
+        raise ValueError(f"epochs {epochs} for steps {steps}: give one count or one per step")
     run = RunFolder(folder)
-    recorded = {**run_config(data, epochs, init_from=init_from, recipe=recipe), **(config or {})}
-    run.check(recorded)  # before anything is touched
+    recorded = {
+        **run_config(data, epochs, steps=steps, init_from=init_from, recipe=recipe),
+        **(config or {}),
+    }
+    run.check(recorded, names)  # before anything is touched
+    results: list[StepResult] = []
+    for step, step_epochs in zip(steps, counts):
+        start_from = results[-1].best_path if results else init_from
 
-    def named(model: tf.keras.Model) -> tf.keras.Model:
-        # recorded once a model is built: options the zoo refuses leave no run.json behind
-        run.start({"model": model.name, **recorded})
-        return model
+        def build(step=step, start_from=start_from) -> tf.keras.Model:
+            model = build_model(step)
+            # recorded once a model is built: options the zoo refuses leave no run.json
+            run.start({"model": model.name, **recorded}, names)
+            if start_from:
+                _load(model, start_from)
+            return model
 
-    def step1():
-        model = named(build_model(1))
-        if init_from:
-            _load(model, init_from)
-        return model
+        results.append(
+            train_recipe_step(
+                build,
+                data,
+                step=step,
+                epochs=step_epochs,
+                folder=run.step_folder(step),
+                of=len(steps) if len(steps) > 1 else None,
+                recipe=recipe,
+                **options,
+            )
+        )
+    return tuple(results)
 
-    first = train_recipe_step(
-        step1,
-        data,
-        step=1,
-        epochs=epochs1,
-        folder=run.step_folder(1),
-        of=2,
-        recipe=recipe,
-        **options,
-    )
 
-    def step2():
-        model = named(build_model(2))
-        _load(model, first.best_path)
-        return model
-
-    second = train_recipe_step(
-        step2,
-        data,
-        step=2,
-        epochs=epochs2,
-        folder=run.step_folder(2),
-        of=2,
-        recipe=recipe,
-        **options,
-    )
-    return first, second
+def two_step(build_model, data: Data, **options) -> tuple[StepResult, StepResult]:
+    """`train(..., steps=(1, 2))`: both steps of the paper's recipe (the guides' name)."""
+    return train(build_model, data, steps=(1, 2), **options)
 
 
 def run_config(
