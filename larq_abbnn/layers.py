@@ -383,6 +383,15 @@ class BinaryScaledStdConv2D(ScaledStdConv2D):
     `binary_weights=False` is the paper's step 1: the same variables (`kernel`, `gain`)
     with the full-precision `ScaledStd` kernel, so step 1 -> step 2 needs no weight
     surgery (`larq_abbnn.zoo.to_step(model, 2)`).
+
+    `power_of_two_scale=True` (not the paper's; issue 33) makes the per-channel output
+    scale of the binary weights a power of two, a shift on hardware:
+
+    \\[ y = \mathrm{conv}(q_a(x),\; \mathrm{sign}(\hat W)) \cdot
+    2^{\mathrm{round}(\log_2 (g \odot a))} \\]
+
+    with a straight-through gradient on the rounding (`math.power_of_two_ste`), as Q-PReLU
+    rounds its exponent. It acts where the weights are binary (step 2).
     """
 
     def __init__(
@@ -395,9 +404,11 @@ class BinaryScaledStdConv2D(ScaledStdConv2D):
         input_quantizer="sigmoid_sign",
         kernel_initializer=None,
         eps: float = 1e-5,
+        power_of_two_scale: bool = False,
         **kwargs,
     ):
         self.binary_weights = bool(binary_weights)
+        self.power_of_two_scale = bool(power_of_two_scale)
         kwargs.pop("kernel_quantizer", None)  # derived from binary_weights
         if kernel_initializer is None:
             # Reference: binary convs start at U[0, 0.001), step-1 convs at PyTorch's default.
@@ -420,10 +431,31 @@ class BinaryScaledStdConv2D(ScaledStdConv2D):
             **kwargs,
         )
 
+    def output_scale(self, magnitude, dtype):
+        """The per-channel scale of the binary weights: `gain * a` (`magnitude` is a), or
+        its power of two with `power_of_two_scale`."""
+        scale = tf.cast(self.gain, dtype) * magnitude
+        return ab_math.power_of_two_ste(scale) if self.power_of_two_scale else scale
+
+    def convolution_op(self, inputs, kernel):
+        if not (self.power_of_two_scale and self.binary_weights):
+            return super().convolution_op(inputs, kernel)
+        # `kernel` is a * sign(W_hat) with the straight-through gradient to W; divided by
+        # a (held constant, as in the quantizer) and times the power of two, it is
+        # sign(W_hat) * 2**round(log2(g a)), each channel still +-c for LCE.
+        kernel = tf.convert_to_tensor(kernel)
+        magnitude = tf.stop_gradient(tf.reduce_mean(tf.abs(kernel), axis=[0, 1, 2]))
+        scale = self.output_scale(magnitude, kernel.dtype)
+        return SymmetricConv2D.convolution_op(self, inputs, kernel * (scale / magnitude))
+
     def get_config(self):
         config = super().get_config()
         config.pop("kernel_quantizer", None)
-        return {**config, "binary_weights": self.binary_weights}
+        return {
+            **config,
+            "binary_weights": self.binary_weights,
+            "power_of_two_scale": self.power_of_two_scale,
+        }
 
 
 @lq_utils.register_keras_custom_object

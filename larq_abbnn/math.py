@@ -6,9 +6,10 @@ faster on CPU (measurements beside each); the forward stays ops LCE converts.
 
 from __future__ import annotations
 
+import numpy as np
 import tensorflow as tf
 
-__all__ = ["add_channel_bias", "channel_sum", "prelu", "round_ste"]
+__all__ = ["add_channel_bias", "channel_sum", "power_of_two_ste", "prelu", "round_ste"]
 
 
 @tf.custom_gradient
@@ -21,6 +22,18 @@ def add_channel_bias(inputs, bias):
 def round_ste(x):
     """`round(x)` (half to even) with a straight-through gradient."""
     return tf.round(x), lambda dy: dy
+
+
+def power_of_two_ste(x):
+    """`sign(x) * 2**round(log2|x|)`: the power of two nearest `x` in log scale (half to
+    even), with a straight-through gradient on the rounding, as Q-PReLU rounds its
+    exponent (so d/dx = 2**round(log2|x|) / |x|, near 1). |x| is floored at the dtype's
+    smallest normal number: a zero gives a tiny power of two, not NaN."""
+    tiny = np.finfo(x.dtype.as_numpy_dtype).tiny
+    magnitude = tf.maximum(tf.abs(x), tf.constant(tiny, x.dtype))
+    exponent = round_ste(tf.math.log(magnitude) / tf.constant(np.log(2.0), x.dtype))
+    sign = tf.stop_gradient(tf.where(x < 0, -tf.ones_like(x), tf.ones_like(x)))
+    return sign * tf.pow(tf.constant(2.0, x.dtype), exponent)
 
 
 @tf.custom_gradient

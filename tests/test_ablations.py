@@ -13,7 +13,7 @@ from conftest import run_abbnn
 from abbnn import cli
 from abbnn.cli import loaders
 from larq_abbnn import data, layers, training, zoo
-from larq_abbnn.analysis import count_multiplications, op_counts
+from larq_abbnn.analysis import count_multiplications, op_counts, report
 from larq_abbnn.analysis.synthetic import trained_looking
 from larq_abbnn.converters import convert, fold, verify
 from larq_abbnn.training.tune import RecipeHyperModel
@@ -118,8 +118,8 @@ def test_train_records_the_ablation_in_the_run_folder(tmp_path):
     result = run_abbnn(
         "train", "--dataset", f"folder:{tmp_path / 'images'}", "--val-fraction", "0.5",
         "--epochs", "1", "--batch-size", "4", "--width-multiplier", "0.125", "--step", "1",
-        "--activation", "leaky", "--alpha", "0.125", "--output", str(tmp_path / "run"),
-        "--verbose", "0",
+        "--activation", "leaky", "--alpha", "0.125", "--power-of-two-scales",
+        "--output", str(tmp_path / "run"), "--verbose", "0",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     run = json.loads((tmp_path / "run" / "run.json").read_text())
@@ -129,5 +129,8 @@ def test_train_records_the_ablation_in_the_run_folder(tmp_path):
         "ab_reactnet18",
         [1],
     )
+    assert run["power_of_two_scales"] is True  # issue 33's option, recorded and named
+    assert "power-of-two scales" in report.read_run(str(tmp_path / "run"), audit=False).label
     saved = tf.keras.models.load_model(tmp_path / "run" / "step1" / "best.keras", compile=False)
     assert isinstance(saved.get_layer("layer1.0.prelu"), tf.keras.layers.LeakyReLU)
+    assert saved.get_layer("layer1.0.conv1").power_of_two_scale  # for step 2, saved with it

@@ -1,5 +1,6 @@
 """Fold, convert, verify: the deployed file computes what the Keras model computes."""
 
+import importlib.util
 import os
 
 import numpy as np
@@ -546,3 +547,30 @@ def test_the_padding_pass_corrects_at_the_add_after_the_scale_pass():
     ordered = folding.plan(model, passes=(folding.join_scales, folding.correct_padding))
     assert ordered.convs["conv"].corrected_at == "add" and set(ordered.corrections) == {"add"}
     assert folding.PASSES.index(folding.join_scales) < folding.PASSES.index(folding.correct_padding)
+
+
+def test_power_of_two_scales_fold_to_shifts_verify_and_audit_without_scalings():
+    """Issue 33's option: every binary conv's folded scale (alpha joined) is a power of two,
+    both files compute what Keras does, and the audit of each dialect counts the scales as
+    shifts: MO 0 and no binary-conv scaling left."""
+    from larq_abbnn.analysis.audit import POWER_OF_TWO_SCALE
+    from larq_abbnn.families import is_power_of_two
+
+    model = trained_looking(
+        zoo.ABReActNet18(
+            input_shape=(32, 32, 3), num_classes=10, width_multiplier=0.25, power_of_two_scales=True
+        )
+    )
+    folded = fold(model)
+    binary = [layer for layer in folded.layers if layers.is_binary_conv(layer)]
+    assert len(binary) == 16 and all(is_power_of_two(layer.gain.numpy()) for layer in binary)
+    files = {"tflite": convert(model)}
+    if importlib.util.find_spec("qonnx"):  # the [onnx] extra
+        files["qonnx"] = convert(model, format="qonnx")
+    for converted in files.values():
+        verify(model, converted, samples=16)  # raises VerificationError if it differs
+    for dialect in (model, *files.values()):
+        report = count_multiplications(dialect)
+        kinds = {s.kind for s in report.sources}
+        assert report.full_precision == 0 and "binary_conv_scaling" not in kinds
+        assert [s.note for s in report.sources if s.kind == "shift"].count(POWER_OF_TWO_SCALE) >= 1

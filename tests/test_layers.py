@@ -394,3 +394,47 @@ def test_one_padding_correction_is_what_padding_with_ones_adds(strides, dilation
 
     correction = one_padding_correction(kernel, (7, 6), pads, strides, dilations)
     np.testing.assert_array_equal(correction, conv(1.0) - conv(0.0))
+
+
+def test_power_of_two_scale_is_the_nearest_power_of_two_with_a_straight_through_gradient(float64):
+    """`power_of_two_scale=True` (issue 33): the output scale of the binary weights is
+    sign(g a) 2^round(log2 |g a|) (numpy, half to even); the gradients are those of the
+    rounding taken as the identity (plain TF ops with stop-gradient tricks)."""
+    x = tf.constant(RNG.normal(size=(2, 6, 6, 4)))
+    layer = BinaryScaledStdConv2D(5, 3, power_of_two_scale=True)
+    layer.build(x.shape)
+    w = tf.Variable(RNG.normal(size=(3, 3, 4, 5)))
+    g = tf.Variable(np.array([0.7, 1.3, -2.2, 0.05, 3.0]))  # a negative gain keeps its sign
+    layer.kernel.assign(w)
+    layer.gain.assign(g)
+    w_hat = np_scaled_std(w.numpy())
+    s = g.numpy() * np.abs(w_hat).mean(axis=(0, 1, 2))
+    power = np.sign(s) * 2.0 ** np.round(np.log2(np.abs(s)))
+    expected = np_conv2d(np_sign(x.numpy()), np_sign(w_hat) * power, 1, ((1, 1), (1, 1)))
+    upstream = tf.constant(RNG.normal(size=expected.shape))
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        ours = layer(x)
+        pseudo = 2.0 * tf.math.sigmoid(3.0 * x)  # the sign's pseudo-gradient, as above
+        h = tf.stop_gradient(np_sign(x.numpy()) - pseudo) + pseudo
+        reference_w_hat = layers.quantizers.scaled_weight_standardization(w)
+        magnitude = tf.stop_gradient(tf.reduce_mean(tf.abs(reference_w_hat), axis=[0, 1, 2]))
+        scale = g * magnitude
+        log2 = tf.math.log(tf.abs(scale)) / np.log(2.0)
+        rounded = tf.sign(scale) * 2.0 ** (log2 + tf.stop_gradient(tf.round(log2) - log2))
+        clipped = tf.clip_by_value(reference_w_hat, -1.0, 1.0)
+        ste = tf.stop_gradient(magnitude * tf.sign(reference_w_hat) - clipped) + clipped
+        h = tf.pad(h, [[0, 0], [1, 1], [1, 1], [0, 0]])
+        reference = tf.nn.conv2d(h, rounded / magnitude * ste, 1, "VALID")
+    np.testing.assert_allclose(ours.numpy(), expected, rtol=1e-12, atol=1e-12)
+    assert np.all(np.frexp(np.abs(power))[0] == 0.5) and power[2] < 0
+    for a, b in [(x, x), (layer.kernel, w), (layer.gain, g)]:
+        np.testing.assert_allclose(
+            tape.gradient(ours, a, output_gradients=upstream).numpy(),
+            tape.gradient(reference, b, output_gradients=upstream).numpy(),
+            rtol=1e-10,
+            atol=1e-12,
+        )
+    config = layer.get_config()
+    assert config["power_of_two_scale"] is True
+    assert BinaryScaledStdConv2D.from_config(config).power_of_two_scale

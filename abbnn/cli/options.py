@@ -100,20 +100,27 @@ def add_network(parser: argparse.ArgumentParser, *, unset: bool = False) -> None
         help="A&B ReActNets' RPReLU activation (default qprelu; leaky: the paper's "
         f"fixed-slope 2^-3 ablation{zoo_only})",
     )
+    parser.add_argument(
+        "--power-of-two-scales",
+        action="store_true",
+        default=None,
+        help="A&B ReActNets: round each binary conv's output scale to a power of two, a "
+        f"shift on hardware (not the paper's; default off{zoo_only})",
+    )
 
 
 def network_options(args: argparse.Namespace) -> dict:
     """The zoo keyword arguments of `add_network`'s options that are set (the zoo's
     defaults apply to the others; the ablations only when given, as the models without
     them do not take them)."""
-    names = ("padding", "width_multiplier", "alpha", "activation")
+    names = ("padding", "width_multiplier", "alpha", "activation", "power_of_two_scales")
     return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
 
 
 #: The options that say how the zoo builds a `zoo:NAME` model: a saved model fixes them.
 ZOO_OPTIONS = (
     "input_shape", "num_classes", "stem", "step", "padding", "width_multiplier", "alpha",
-    "activation",
+    "activation", "power_of_two_scales",
 )  # fmt: skip
 
 

@@ -193,6 +193,9 @@ class _KerasCount:
         self.fused = joined_batch_norms(model)  # fold's own decision, not a second one
 
 
+#: The note of a binary conv's output scale that is a power of two (`power_of_two_scales`).
+POWER_OF_TWO_SCALE = "binary conv output scale, a power of two"
+
 #: The note of an input normalization's multiplications: preprocessing, which the paper
 #: does not count (`fold(model, input_pixels="uint8")` puts it in the graph).
 INPUT_NORMALIZATION = "input normalization (preprocessing)"
@@ -214,7 +217,10 @@ def _keras_conv(c: _KerasCount, layer, n: int, label: str) -> None:
             c.out.add(label, "binary_mac", n * fan_in, "XNOR-popcount accumulation")
         else:
             c.out.add(label, "excluded", n * fan_in, "binary weights on a real input")
-        c.out.add(label, "binary_conv_scaling", n)
+        if getattr(layer, "power_of_two_scale", False):
+            c.out.add(label, "shift", n, POWER_OF_TWO_SCALE)
+        else:
+            c.out.add(label, "binary_conv_scaling", n)
     elif binary_input:
         c.out.add(label, "excluded", n * fan_in, "binary activations, real weights (step 1)")
         if isinstance(layer, layers.ScaledStdConv2D):
@@ -410,7 +416,11 @@ def _tflite_conv(c: _FileCount, op: Op, n: int, label: str) -> None:
         c.out.add(label, "excluded", n * fan_in, "first conv")
     elif weights is not None and _binary_up_to_scale(weights, kernel_shape[0]):
         c.out.add(label, "excluded", n * fan_in, "binary-weight accumulation")
-        c.out.add(label, "binary_conv_scaling", n)
+        scales = np.abs(weights.reshape(kernel_shape[0], -1)).max(axis=1)
+        if is_power_of_two(scales):
+            c.out.add(label, "shift", n, POWER_OF_TWO_SCALE)
+        else:
+            c.out.add(label, "binary_conv_scaling", n)
     elif op.name == "CONV_2D" and _is_shortcut_conv(g, op, c.dialect):
         c.out.add(label, "paper_excluded", n * fan_in, "full-precision shortcut conv")
     else:
@@ -423,7 +433,11 @@ def _tflite_conv(c: _FileCount, op: Op, n: int, label: str) -> None:
 
 
 def _tflite_bconv(c: _FileCount, op: Op, n: int, label: str) -> None:
-    c.out.add(label, "binary_conv_scaling", n, "LceBconv2d output multiplier")
+    multiplier = c.g.constant(op.inputs[2]) if len(op.inputs) > 2 else None
+    if multiplier is not None and is_power_of_two(multiplier):
+        c.out.add(label, "shift", n, POWER_OF_TWO_SCALE)
+    else:
+        c.out.add(label, "binary_conv_scaling", n, "LceBconv2d output multiplier")
     filters = c.g.shape(op.inputs[1])  # OHWI; bitpacked int32 words of 32 input channels
     bits = 32 if c.g.tensor(op.inputs[1]).Type() == tflite_schema.TensorType.INT32 else 1
     channels = filters[3] * bits
@@ -441,10 +455,13 @@ def _file_mul(c: _FileCount, op, n: int, label: str) -> None:
     if c.g.from_input(op.inputs[0]) and c.g.preprocesses(op):
         c.out.add(label, "excluded", n, INPUT_NORMALIZATION)
         return
-    if _scales_a_binary_conv(c.g, op, c.dialect):
-        c.out.add(label, "binary_conv_scaling", n, "binary conv output scale")
-        return
     constants = c.g.constants(op.inputs)
+    if _scales_a_binary_conv(c.g, op, c.dialect):
+        if constants and is_power_of_two(constants[0]):
+            c.out.add(label, "shift", n, POWER_OF_TWO_SCALE)
+        else:
+            c.out.add(label, "binary_conv_scaling", n, "binary conv output scale")
+        return
     c.out.scaled(label, n, bool(constants) and is_power_of_two(constants[0]))
 
 

@@ -108,6 +108,8 @@ class Run:
             extras.append(f"x{self.config['width_multiplier']:g}")
         if self.config.get("activation"):
             extras.append(self.config["activation"])
+        if self.config.get("power_of_two_scales"):
+            extras.append("power-of-two scales")
         if self.config.get("alpha"):
             extras.append(f"alpha {self.config['alpha']:g}")
         return f"{self.model} ({', '.join(extras)})" if extras else self.model
@@ -164,6 +166,8 @@ def _audit(run: Run) -> None:
     for key in ("width_multiplier", "alpha", "activation"):
         if run.config.get(key) is not None:
             options[key] = run.config[key]
+    if run.config.get("power_of_two_scales"):  # recorded False for models without it
+        options["power_of_two_scales"] = True
     model = zoo.get(run.model)(input_shape=(224, 224, 3), **options)
     run.mo_224 = count_multiplications(model).full_precision
 

@@ -429,7 +429,11 @@ def _kernel_and_scale(layer) -> tuple[tf.Tensor, tf.Tensor]:
         scale = tf.ones(kernel.shape[-1:], kernel.dtype)
     if getattr(layer, "binary_weights", False):
         axes = list(range(kernel.shape.rank - 1))
-        scale = tf.reduce_mean(tf.abs(kernel), axis=axes) * scale
+        magnitude = tf.reduce_mean(tf.abs(kernel), axis=axes)
+        if isinstance(layer, layers.BinaryScaledStdConv2D):
+            scale = layer.output_scale(magnitude, kernel.dtype)  # a power of two, if asked
+        else:
+            scale = magnitude * scale
         kernel = lq_math.sign(kernel)
     return kernel, scale
 
@@ -447,7 +451,8 @@ def _folded_conv(layer, rewrite: ConvRewrite, x):
     """A Larq conv with the precomputed kernel, then the per-channel scale (and bias)."""
     binary_weights = getattr(layer, "binary_weights", False)
     config = layer.get_config()
-    for key in ("binary_weights", "kernel_quantizer", "input_quantizer", "kernel_initializer"):
+    for key in ("binary_weights", "power_of_two_scale", "kernel_quantizer", "input_quantizer",
+                "kernel_initializer"):  # fmt: skip
         config.pop(key, None)
     if rewrite.corrected_at is not None:
         config.update(padding="same", pad_values=1.0)

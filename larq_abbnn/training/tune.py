@@ -44,16 +44,19 @@ class RecipeHyperModel(kt.HyperModel):
         alpha: float | None = None,
         activation: str | None = None,
         prelu_exponent: int | None = None,
+        power_of_two_scales: bool | None = None,
     ):
         """`alpha` fixes the residual scale (otherwise A&B trials search 2^-2 and 2^-3),
         `prelu_exponent` the initial Q-PReLU slope exponent (otherwise searched from -5 to
-        -1); `activation="leaky"` runs the search on the slope ablation."""
+        -1); `activation="leaky"` runs the search on the slope ablation,
+        `power_of_two_scales=True` on power-of-two binary-conv scales."""
         super().__init__(name=model_name)
         self.model_name, self.data, self.step = model_name, data, step
         self.epochs, self.steps_per_epoch = epochs, steps_per_epoch
         self.width_multiplier, self.padding = width_multiplier, padding
         self.alpha, self.activation = alpha, activation
         self.prelu_exponent = prelu_exponent
+        self.power_of_two_scales = power_of_two_scales
 
     def build(self, hp: kt.HyperParameters) -> tf.keras.Model:
         learning_rate = hp.Float("learning_rate", 1e-4, 1e-2, sampling="log", default=1e-3)
@@ -61,6 +64,8 @@ class RecipeHyperModel(kt.HyperModel):
         if self.step == 1:
             weight_decay = hp.Choice("weight_decay", [0.0, 5e-6, 5e-5], default=5e-6)
         kwargs = {} if self.activation is None else {"activation": self.activation}
+        if self.power_of_two_scales:
+            kwargs["power_of_two_scales"] = True
         is_ab = self.model_name.startswith("ab_")
         if self.alpha is not None:
             kwargs["alpha"] = self.alpha

@@ -21,6 +21,8 @@ class Config:
     padding: str
     width_multiplier: float = 1.0
     activation: str = "qprelu"
+    #: binary-conv output scales rounded to powers of two (not the paper's; issue 33)
+    power_of_two_scales: bool = False
 
     def width(self, channels: int) -> int:
         """`channels` scaled by the width multiplier (the paper's networks at 1.0)."""
@@ -52,6 +54,7 @@ class Config:
         binary_input: bool = True,
     ) -> tf.keras.layers.Layer:
         """`family`'s binary conv at this step; `binary_input=False` on a real input."""
+        scales = {"power_of_two_scale": True} if self.power_of_two_scales else {}
         return family.binary_conv(
             filters,
             kernel_size,
@@ -60,6 +63,7 @@ class Config:
             binary_weights=self.binary_weights,
             binary_input=binary_input,
             **self.conv_padding(binary_input),
+            **scales,
         )
 
     def rprelu_activation(self, name: str) -> tf.keras.layers.Layer:
@@ -83,6 +87,7 @@ def resolve_config(
     include_top: bool,
     width_multiplier: float = 1.0,
     activation: str = "qprelu",
+    power_of_two_scales: bool = False,
 ) -> tuple[tuple, Config]:
     """Validate the common arguments; the stem defaults from the input size
     (`abbnn.recipe.stem_for`: CIFAR's up to 64 px)."""
@@ -114,4 +119,5 @@ def resolve_config(
         padding=padding,
         width_multiplier=float(width_multiplier),
         activation=activation,
+        power_of_two_scales=bool(power_of_two_scales),
     )

@@ -38,6 +38,7 @@ def build_model(
     weights: str | os.PathLike | None,
     name: str | None,
     activation: str = "qprelu",
+    power_of_two_scales: bool = False,
 ) -> tf.keras.Model:
     """The Keras model of `network` with the zoo's arguments (see any model function)."""
     input_shape, cfg = resolve_config(
@@ -49,6 +50,7 @@ def build_model(
         include_top,
         width_multiplier,
         activation,
+        power_of_two_scales,
     )
     x, inputs = model_input(input_shape, input_tensor)
     outputs = network(
@@ -100,6 +102,9 @@ _ARGUMENTS = """
 _ACTIVATION = (
     '        activation: `"qprelu"` (the paper\'s Q-PReLU) or `"leaky"`, the paper\'s ablation:\n'
     "            a fixed-slope leaky ReLU of 2^-3 inside every RPReLU.\n"
+    "        power_of_two_scales: round each binary conv's per-channel output scale\n"
+    "            (gain times mean |W|) to a power of two, with a straight-through gradient\n"
+    "            (not the paper's; a shift on hardware: no multiplication left in the blocks).\n"
 )
 
 

@@ -171,6 +171,7 @@ def ABReActNetA(
     padding: str = "reference",
     width_multiplier: float = 1.0,
     activation: str = "qprelu",
+    power_of_two_scales: bool = False,
     weights: str | os.PathLike | None = None,
     name: str | None = None,
 ) -> tf.keras.Model:

@@ -182,6 +182,7 @@ def ABReActNet18(
     padding: str = "reference",
     width_multiplier: float = 1.0,
     activation: str = "qprelu",
+    power_of_two_scales: bool = False,
     weights: str | os.PathLike | None = None,
     name: str | None = None,
 ) -> tf.keras.Model:
@@ -207,6 +208,7 @@ def ABReActNet34(
     padding: str = "reference",
     width_multiplier: float = 1.0,
     activation: str = "qprelu",
+    power_of_two_scales: bool = False,
     weights: str | os.PathLike | None = None,
     name: str | None = None,
 ) -> tf.keras.Model:

@@ -117,24 +117,19 @@ def run(args: argparse.Namespace) -> int:
         f"{d.num_classes} classes, {d.image_size}px, {strategy.num_replicas_in_sync} "
         f"replica(s); run folder {folder}"
     )
-    how = dict(recipe=recipe, strategy=strategy, verbose=args.verbose)
-    build = _builder(args, d)
-    if args.step is None:  # the paper's recipe unless one step is asked for
-        training.two_step(
-            build, d, epochs=args.epochs, folder=folder, init_from=args.init_from,
-            config=config, **how,
-        )  # fmt: skip
-    else:
-
-        def build_step() -> tf.keras.Model:
-            model = build(args.step, args.init_from)
-            run_folder.start(config, names)  # once the model is built (as two_step does)
-            return model
-
-        training.train_recipe_step(
-            build_step, d, step=args.step, epochs=args.epochs,
-            folder=run_folder.step_folder(args.step), **how,
-        )  # fmt: skip
+    training.train(
+        _builder(args, d),
+        d,
+        steps=(1, 2) if args.step is None else (args.step,),  # the paper's recipe by default
+        epochs=args.epochs,
+        folder=folder,
+        init_from=args.init_from,
+        config=config,
+        names=names,
+        recipe=recipe,
+        strategy=strategy,
+        verbose=args.verbose,
+    )
     print("plots      writing the training curves and the last step's Q-PReLU slopes ...")
     print("plots      " + ", ".join(plots.write_plots(folder)))
     return 0
@@ -171,6 +166,7 @@ def _recorded(args: argparse.Namespace, d, recipe) -> dict:
         "width_multiplier": args.width_multiplier,
         "alpha": args.alpha,
         "activation": args.activation,
+        "power_of_two_scales": bool(args.power_of_two_scales),
         "prelu_exponent": args.prelu_exponent,
         "floatx": args.floatx,
         "seed": args.seed,
@@ -180,11 +176,10 @@ def _recorded(args: argparse.Namespace, d, recipe) -> dict:
 
 
 def _builder(args: argparse.Namespace, d):
-    """`build(step, init_from=None)`: the zoo model of a step on the data, as asked."""
+    """`build(step)`: the zoo model of a step on the data, as asked."""
     from larq_abbnn import training, zoo
-    from larq_abbnn.zoo.weights import load_weights
 
-    def build(step: int, init_from: str | None = None):
+    def build(step: int):
         model = zoo.get(args.model)(
             input_shape=d.input_shape,
             num_classes=d.num_classes,
@@ -194,8 +189,6 @@ def _builder(args: argparse.Namespace, d):
         )
         if args.prelu_exponent is not None:
             training.set_prelu_exponent(model, args.prelu_exponent)
-        if init_from:
-            load_weights(model, init_from)
         return model
 
     return build

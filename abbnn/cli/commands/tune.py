@@ -53,7 +53,8 @@ def train_options(values: dict) -> list[str]:
 #: and the data's location do not change them).
 _COMPARED = (
     "model", "step", "epochs", "dataset", "val_fraction", "batch_size", "padding",
-    "width_multiplier", "alpha", "activation", "steps_per_epoch", "validation_steps",
+    "width_multiplier", "alpha", "activation", "power_of_two_scales", "steps_per_epoch",
+    "validation_steps",
     "prelu_exponent", "seed",
 )  # fmt: skip
 
