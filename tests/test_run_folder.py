@@ -168,6 +168,24 @@ def test_report_shows_only_a_full_evaluation_of_the_runs_split(tmp_path):
     assert len(run_folder.accuracy_records(tflite)) == 3
 
 
+def test_report_shows_a_qonnx_deployment_beside_the_tflite_one(tmp_path):
+    """Issue 33: a run's `.onnx` file and its recorded accuracy get their own columns; a
+    run with only one format shows "-" in the other's."""
+    tflite = _fake_run(tmp_path)
+    run_folder.record_accuracy(tflite, _evaluation(0.6, 30))
+    onnx = tflite.with_suffix(".onnx")
+    onnx.write_bytes(b"x" * 2_500_000)
+    run_folder.record_accuracy(onnx, {**_evaluation(0.5, 30), "how": "QONNX"})
+    run = report.read_run(str(tmp_path), audit=False)
+    assert (run.tflite_accuracy, run.deployments["qonnx"].accuracy) == (0.6, 0.5)
+    header, _, row = report.runs_table([run]).splitlines()
+    assert header.endswith("| deployed .onnx | .onnx evaluated on | .onnx MB | MO (.onnx) |")
+    assert row.endswith("| 50.00 | last 0.1 of each class, 30 images | 2.50 | - |")
+    tflite.unlink()
+    (row,) = report.runs_table([report.read_run(str(tmp_path), audit=False)]).splitlines()[2:]
+    assert "| 60.00 | - | - | - | - | - | - | 50.00 |" in row  # no .tflite: its cells empty
+
+
 def test_report_shows_no_deployed_accuracy_from_a_partial_evaluation(tmp_path):
     tflite = _fake_run(tmp_path)
     run_folder.record_accuracy(tflite, _evaluation(1 / 3, 3, limit=3))

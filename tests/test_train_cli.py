@@ -1,6 +1,7 @@
 """`abbnn train`, `evaluate` and `tune` as users run them, including kills and clusters."""
 
 import csv
+import importlib.util
 import json
 import os
 import signal
@@ -139,6 +140,19 @@ def test_evaluate_keras_and_tflite(two_step_run, deployed, folder, tmp_path):
     assert "reference, 1 thread)" in other.stdout
     accuracy = [r.stdout.split("top-1 ")[1].split(" (")[0] for r in (result, other)]
     assert accuracy[0] == accuracy[1]
+    if importlib.util.find_spec("qonnx") is None:  # the [onnx] extra
+        return
+    # a QONNX file of the same model (issue 33): evaluated in qonnx's executor, recorded
+    # beside it, scoring what the TFLite file scores
+    qonnx = tmp_path / "m.onnx"
+    converted = run_abbnn("convert", str(model), "-o", str(qonnx))
+    assert converted.returncode == 0, converted.stderr
+    onnx = run_abbnn("evaluate", str(qonnx), "--dataset", folder)
+    assert onnx.returncode == 0, onnx.stderr
+    assert "[QONNX (qonnx executor)]" in onnx.stdout
+    (record,) = json.loads((tmp_path / "m.onnx.accuracy.json").read_text())["evaluations"]
+    assert record["how"] == "QONNX (qonnx executor)" and record["examples"] == 3
+    assert onnx.stdout.split("top-1 ")[1].split(" (")[0] == accuracy[0]
 
 
 def test_evaluate_refuses_a_model_of_another_input_size(two_step_run, tmp_path):

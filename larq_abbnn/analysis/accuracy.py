@@ -1,7 +1,9 @@
-"""Top-1/top-5 accuracy of a Keras model or of a converted `.tflite` file, computed the same way.
+"""Top-1/top-5 accuracy of a Keras model or of a converted file (`.tflite`, QONNX `.onnx`),
+computed the same way.
 
-The deployed file is run in LCE's interpreter, so its accuracy is measured, not assumed
-equal to the Keras model's (a binary network can flip near-zero signs after conversion).
+The deployed file is run by its format's runner (LCE's interpreter; qonnx's executor), so
+its accuracy is measured, not assumed equal to the Keras model's (a binary network can
+flip near-zero signs after conversion).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from tqdm import tqdm  # installed with larq-compute-engine
 
 from larq_abbnn.analysis.kernels import KERNELS, default_kernel
 from larq_abbnn.analysis.tflite_file import read_tflite
-from larq_abbnn.converters import contract
+from larq_abbnn.converters import contract, formats
 from larq_abbnn.data.transforms import MEAN, STD
 from larq_abbnn.saved_models import SUFFIXES, load_keras_file
 
@@ -34,6 +36,9 @@ class Accuracy:
 
 
 def _predictor(model, threads: int, kernel: str | None):
+    if formats.QONNX.holds(model):
+        pixels = contract.read_input_pixels(model) == "uint8"
+        return lambda x: formats.QONNX.run(model, to_pixels(x) if pixels else x)
     if isinstance(model, (bytes, bytearray)):
         options = KERNELS[kernel or default_kernel()]
         interpreter = Interpreter(bytes(model), num_threads=threads, **options)
@@ -52,25 +57,42 @@ def to_pixels(images: np.ndarray) -> np.ndarray:
 
 
 def load_for_evaluation(path: str):
-    """A `.tflite` file's bytes (checked), or a Keras model loaded from `path`."""
-    from larq_abbnn.converters.formats import TFLITE, refuse_other_formats
-
+    """A `.tflite` file's bytes (checked), a QONNX file's `onnx.ModelProto`, or a Keras
+    model loaded from `path`."""
     if not os.path.exists(path):
         raise FileNotFoundError(f"model not found: {path}")
-    refuse_other_formats(
+    formats.refuse_other_formats(
         path,
         "abbnn evaluate",
-        "evaluates .keras/.h5 models, SavedModel folders and .tflite files (abbnn convert "
-        "--verify compares a .onnx file with the model it was converted from)",
-        TFLITE,
+        "evaluates .keras/.h5 models, SavedModel folders, .tflite and QONNX .onnx files",
+        formats.TFLITE,
+        formats.QONNX,
     )
     if path.endswith(".tflite"):
         return read_tflite(path)
+    if path.endswith(formats.QONNX.suffix):
+        from larq_abbnn.analysis.qonnx_file import read_qonnx
+
+        formats.QONNX.check_installed()
+        return read_qonnx(path)
     if not (path.endswith(SUFFIXES) or os.path.isdir(path)):
         raise ValueError(
             f"{path}: expected a .keras or .h5 file, a SavedModel folder or a .tflite file"
         )
     return load_keras_file(path)
+
+
+def input_shape_and_classes(model) -> tuple[tuple, int]:
+    """The image shape (H, W, C) `model` takes and its number of classes: a Keras model,
+    TFLite bytes or a QONNX `onnx.ModelProto` (whose NCHW input is read as NHWC)."""
+    if formats.QONNX.holds(model):
+        dims = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+        classes = model.graph.output[0].type.tensor_type.shape.dim[-1].dim_value
+        return (dims[2], dims[3], dims[1]), int(classes)
+    if isinstance(model, (bytes, bytearray)):
+        interpreter = Interpreter(bytes(model))
+        return tuple(interpreter.input_shapes[0][1:]), int(interpreter.output_shapes[0][-1])
+    return tuple(model.input_shape[1:]), int(model.output_shape[-1])
 
 
 def evaluate(
@@ -82,11 +104,13 @@ def evaluate(
     progress: bool = False,
     total: int | None = None,
 ) -> Accuracy:
-    """Accuracy of `model` (Keras, or TFLite flatbuffer bytes) on batches of (image, label).
+    """Accuracy of `model` (Keras, TFLite flatbuffer bytes or a QONNX `onnx.ModelProto`) on
+    batches of (image, label).
 
-    A file runs in LCE's interpreter on `threads` (default: every core) with `kernel`
-    (default: `default_kernel()`); `progress` shows a tqdm bar with images/s, out of
-    `total` images (default: `limit`; a tf.data pipeline does not know its length).
+    A TFLite file runs in LCE's interpreter on `threads` (default: every core) with
+    `kernel` (default: `default_kernel()`), a QONNX file in qonnx's executor; `progress`
+    shows a tqdm bar with images/s, out of `total` images (default: `limit`; a tf.data
+    pipeline does not know its length).
     """
     predict = _predictor(model, threads or os.cpu_count() or 1, kernel)
     top1 = top5 = seen = 0

@@ -2,10 +2,10 @@
 ours, and a plot of accuracy against multiplications.
 
 A run folder is what `abbnn train` or `training.two_step` writes (its layout is
-`larq_abbnn.training.run_folder`'s), with any `.tflite` file converted from it
-(`abbnn convert RUN/step2/best.keras -o RUN/step2/best.tflite`) and the record `abbnn
-evaluate` leaves beside an evaluated file. The deployed column shows only an evaluation
-of the whole split the run validated on, and says which.
+`larq_abbnn.training.run_folder`'s), with any `.tflite` or QONNX `.onnx` file converted
+from it (`abbnn convert RUN/step2/best.keras -o RUN/step2/best.tflite`) and the record
+`abbnn evaluate` leaves beside an evaluated file. The deployed columns show only an
+evaluation of the whole split the run validated on, and say which.
 """
 
 from __future__ import annotations
@@ -61,18 +61,50 @@ ZOO = {
 
 
 @dataclass
+class Deployment:
+    """A file converted from a run, in one format: its size, its recorded accuracy on the
+    run's whole validation split, and its multiplication count."""
+
+    path: str
+    bytes: int
+    accuracy: float | None = None
+    evaluated_on: str | None = None  # the split and image count of that accuracy
+    mo: int | None = None
+
+
+#: the formats a run's deployed files are read in: format name -> suffix
+DEPLOYED = {"tflite": ".tflite", "qonnx": ".onnx"}
+
+
+@dataclass
 class Run:
     """One run folder, read."""
 
     folder: str
     config: dict
     steps: dict[int, dict] = field(default_factory=dict)  # step -> its done.json
-    tflite: str | None = None
-    tflite_bytes: int | None = None
-    tflite_accuracy: float | None = None
-    tflite_evaluated_on: str | None = None  # the split and image count of that accuracy
-    file_mo: int | None = None
+    deployments: dict[str, Deployment] = field(default_factory=dict)  # by format name
     mo_224: int | None = None
+
+    @property
+    def tflite(self) -> str | None:
+        return self._deployed("tflite", "path")
+
+    @property
+    def tflite_accuracy(self) -> float | None:
+        return self._deployed("tflite", "accuracy")
+
+    @property
+    def tflite_evaluated_on(self) -> str | None:
+        return self._deployed("tflite", "evaluated_on")
+
+    @property
+    def file_mo(self) -> int | None:
+        return self._deployed("tflite", "mo")
+
+    def _deployed(self, format_name: str, attribute: str):
+        deployment = self.deployments.get(format_name)
+        return None if deployment is None else getattr(deployment, attribute)
 
     @property
     def model(self) -> str:
@@ -139,29 +171,36 @@ def read_run(folder: str, *, audit: bool = True) -> Run:
     run = Run(folder, config, steps=run_folder.finished_steps())
     if not run.steps:
         raise ValueError(f"{folder}: no finished step (no step1/done.json or step2/done.json)")
-    files = run_folder.tflite_files()
-    if files:  # the last step's file, if several
-        run.tflite = max(files, key=lambda p: ("step2" in p, os.path.getmtime(p)))
-        run.tflite_bytes = os.path.getsize(run.tflite)
-        evaluation = full_evaluation(
-            run.tflite, config.get("dataset"), config.get("validation_examples")
-        )
-        if evaluation is not None:
-            run.tflite_accuracy = evaluation["top1"]
-            split = evaluation.get("split") or config.get("validation_split") or "validation"
-            run.tflite_evaluated_on = f"{split}, {evaluation['examples']:,} images"
+    for format_name, suffix in DEPLOYED.items():
+        files = run_folder.converted_files(suffix)
+        if files:  # the last step's file, if several
+            path = max(files, key=lambda p: ("step2" in p, os.path.getmtime(p)))
+            run.deployments[format_name] = _deployment(path, config)
     if audit:
         _audit(run)
     return run
 
 
+def _deployment(path: str, config: dict) -> Deployment:
+    deployment = Deployment(path, os.path.getsize(path))
+    evaluation = full_evaluation(path, config.get("dataset"), config.get("validation_examples"))
+    if evaluation is not None:
+        deployment.accuracy = evaluation["top1"]
+        split = evaluation.get("split") or config.get("validation_split") or "validation"
+        deployment.evaluated_on = f"{split}, {evaluation['examples']:,} images"
+    return deployment
+
+
 def _audit(run: Run) -> None:
     from larq_abbnn import zoo
+    from larq_abbnn.analysis import converted
     from larq_abbnn.analysis.audit import count_multiplications
-    from larq_abbnn.analysis.tflite_file import read_tflite
 
-    if run.tflite:
-        run.file_mo = count_multiplications(read_tflite(run.tflite, probe=False)).full_precision
+    for deployment in run.deployments.values():
+        try:
+            deployment.mo = count_multiplications(converted.read(deployment.path)).full_precision
+        except ImportError:  # a .onnx file without the [onnx] extra: its MO is left out
+            deployment.mo = None
     options = {}
     for key in ("width_multiplier", "alpha", "activation"):
         if run.config.get(key) is not None:
@@ -202,10 +241,12 @@ def runs_table(runs: list[Run], fmt: str = "markdown", paper: str | None = None)
     header = [
         "run", "model", "dataset", "epochs", "step 1 best", "step 2 best", "paper",
         "deployed .tflite", "deployed evaluated on", "file MB", "MO (file)", "MO (224 px)",
+        "deployed .onnx", ".onnx evaluated on", ".onnx MB", "MO (.onnx)",
     ]  # fmt: skip
     rows = []
     for r in runs:
         published = r.published(paper)
+        tflite, qonnx = (r.deployments.get(name) for name in DEPLOYED)
         rows.append(
             [
                 r.name,
@@ -215,14 +256,24 @@ def runs_table(runs: list[Run], fmt: str = "markdown", paper: str | None = None)
                 _percent(r.steps.get(1, {}).get("best_val_accuracy")),
                 _percent(r.steps.get(2, {}).get("best_val_accuracy")),
                 "-" if published is None else f"{published:.2f}",
-                _percent(r.tflite_accuracy),
-                r.tflite_evaluated_on or "-",
-                "-" if r.tflite_bytes is None else f"{r.tflite_bytes / 1e6:.2f}",
-                "-" if r.file_mo is None else f"{r.file_mo:,}",
+                *_deployment_cells(tflite),
                 "-" if r.mo_224 is None else f"{r.mo_224:,}",
+                *_deployment_cells(qonnx),
             ]
         )
     return _format(header, rows, fmt)
+
+
+def _deployment_cells(deployment: Deployment | None) -> list[str]:
+    """Accuracy, what it was evaluated on, MB and MO of a deployed file ("-" where none)."""
+    if deployment is None:
+        return ["-"] * 4
+    return [
+        _percent(deployment.accuracy),
+        deployment.evaluated_on or "-",
+        f"{deployment.bytes / 1e6:.2f}",
+        "-" if deployment.mo is None else f"{deployment.mo:,}",
+    ]
 
 
 def _format(header: list[str], rows: list[list[str]], fmt: str) -> str:

@@ -222,9 +222,9 @@ class RunFolder:
         done = {step: _done(self.step_folder(step)) for step in (1, 2)}
         return {step: record for step, record in done.items() if record is not None}
 
-    def tflite_files(self) -> list[str]:
-        """Every `.tflite` file in the run folder, sorted."""
-        pattern = os.path.join(glob.escape(self.path), "**", "*.tflite")
+    def converted_files(self, suffix: str = ".tflite") -> list[str]:
+        """Every converted file with `suffix` (".tflite", ".onnx") in the run folder, sorted."""
+        pattern = os.path.join(glob.escape(self.path), "**", "*" + suffix)
         return sorted(glob.glob(pattern, recursive=True))
 
 

@@ -1,9 +1,10 @@
-"""Evaluates a .keras/.h5 model in Keras or a .tflite file in LCE's interpreter on the
-validation split (with the recipe's test transform), so the deployed file's accuracy is
-measured, not assumed. Prints top-1/top-5 and images per second, and records them beside
-the model (MODEL.accuracy.json: dataset, split, images, --limit; abbnn report shows only
-an evaluation of the whole split). A model inside a run folder is evaluated on the run's
-dataset unless --dataset says otherwise."""
+"""Evaluates a .keras/.h5 model in Keras, a .tflite file in LCE's interpreter or a QONNX
+.onnx file in qonnx's executor on the validation split (with the recipe's test
+transform), so the deployed file's accuracy is measured, not assumed. Prints top-1/top-5
+and images per second, and records them beside the model (MODEL.accuracy.json: dataset,
+split, images, --limit; abbnn report shows only an evaluation of the whole split). A
+model inside a run folder is evaluated on the run's dataset unless --dataset says
+otherwise."""
 
 from __future__ import annotations
 
@@ -15,11 +16,11 @@ import time
 from abbnn import recipe
 from abbnn.cli import options
 
-HELP = "top-1/top-5 accuracy of a Keras model or a .tflite file"
+HELP = "top-1/top-5 accuracy of a Keras model, a .tflite or a QONNX .onnx file"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", help=".keras/.h5 model or .tflite file")
+    parser.add_argument("model", help=".keras/.h5 model, .tflite or QONNX .onnx file")
     options.add_data(parser, from_run=True)
     parser.add_argument(
         "--limit", type=options.positive(int), default=None, help="at most N images (default: all)"
@@ -37,16 +38,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="LCE binary conv kernel for .tflite files (default: indirect_bgemm on x86-64, "
         "bgemm, which has ARM64 assembly, elsewhere)",
     )
-
-
-def _shapes(model) -> tuple[tuple, int]:
-    """The input shape (without the batch) and the number of classes of `model`."""
-    if isinstance(model, bytes):
-        from larq_compute_engine.tflite.python.interpreter import Interpreter
-
-        interpreter = Interpreter(model)
-        return tuple(interpreter.input_shapes[0][1:]), int(interpreter.output_shapes[0][-1])
-    return tuple(model.input_shape[1:]), int(model.output_shape[-1])
 
 
 def _with_dataset(args: argparse.Namespace) -> argparse.Namespace:
@@ -72,14 +63,15 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from abbnn.cli.loaders import load_data
-    from larq_abbnn.analysis.accuracy import evaluate, load_for_evaluation
+    from larq_abbnn.analysis.accuracy import evaluate, input_shape_and_classes, load_for_evaluation
     from larq_abbnn.analysis.kernels import default_kernel
+    from larq_abbnn.converters import formats
     from larq_abbnn.training.run_folder import record_accuracy
 
     model = load_for_evaluation(args.model)
     args = _with_dataset(args)
     d = load_data(args)
-    shape, classes = _shapes(model)
+    shape, classes = input_shape_and_classes(model)
     if shape != d.input_shape:
         raise ValueError(
             f"{args.model} takes {shape} inputs but {args.dataset} gives {d.input_shape} "
@@ -105,6 +97,8 @@ def run(args: argparse.Namespace) -> int:
     if isinstance(model, bytes):
         threads = f"{args.threads} thread{'s' if args.threads != 1 else ''}"
         kind = f"TFLite (LCE interpreter, {args.kernel or default_kernel()}, {threads})"
+    elif formats.QONNX.holds(model):
+        kind = formats.QONNX.runner
     else:
         kind = "Keras"
     full = result.examples == d.validation_examples
