@@ -367,6 +367,11 @@ class ScaledStdConv2D(SymmetricConv2D):
         }
 
 
+#: Keys of a binary conv's config that the real conv it becomes (`ScaledStdConv2D`:
+#: the fold's, the full-precision counterpart's) does not take.
+BINARY_CONV_KEYS = ("binary_weights", "power_of_two_scale")
+
+
 @lq_utils.register_keras_custom_object
 class BinaryScaledStdConv2D(ScaledStdConv2D):
     r"""The A&B BNN binary conv ("HardBinaryScaledStd"), built on Larq's `QuantConv2D`.

@@ -49,7 +49,8 @@ def full_precision_counterpart(model: tf.keras.Model) -> tf.keras.Model:
     def clone(layer):
         config = layer.get_config()
         if isinstance(layer, layers.BinaryScaledStdConv2D):
-            config.pop("binary_weights", None)
+            for key in layers.BINARY_CONV_KEYS:
+                config.pop(key, None)
             config["input_quantizer"] = None
             return layers.ScaledStdConv2D.from_config(config)
         if isinstance(layer, layers.QuantRPReLU):

@@ -451,7 +451,7 @@ def _folded_conv(layer, rewrite: ConvRewrite, x):
     """A Larq conv with the precomputed kernel, then the per-channel scale (and bias)."""
     binary_weights = getattr(layer, "binary_weights", False)
     config = layer.get_config()
-    for key in ("binary_weights", "power_of_two_scale", "kernel_quantizer", "input_quantizer",
+    for key in (*layers.BINARY_CONV_KEYS, "kernel_quantizer", "input_quantizer",
                 "kernel_initializer"):  # fmt: skip
         config.pop(key, None)
     if rewrite.corrected_at is not None:
