@@ -8,7 +8,7 @@ the first class the layer is an instance of), and `layer` the layer itself."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections import namedtuple
 
 import tensorflow as tf
 
@@ -35,11 +35,8 @@ KINDS = (
 )
 
 
-class Op(NamedTuple):
-    name: str
-    inputs: list
-    outputs: list
-    layer: tf.keras.layers.Layer
+#: One layer as an op: its kind, the tensors (layer names) it reads and writes, the layer.
+Op = namedtuple("Op", "name inputs outputs layer")
 
 
 def kind(layer) -> str:

@@ -1,5 +1,6 @@
 """Other forms of the QONNX export, as qonnx `Transformation`s over its NCHW graph (the
-style of qonnx's `transformation/`: one rewrite per class, `model.transform(Pass())`).
+style of qonnx's `transformation/`: one rewrite per class, `model.transform(Pass())`;
+`model` is always a qonnx `ModelWrapper`).
 
 Each computes the same function as the graph it rewrites (tests/test_qonnx.py runs each
 against the export it started from):
@@ -32,8 +33,11 @@ from __future__ import annotations
 import re
 
 import numpy as np
-from qonnx.core.modelwrapper import ModelWrapper
-from qonnx.transformation.base import Transformation
+
+try:  # qonnx is the [onnx] extra; without it the module still imports (the API reference)
+    from qonnx.transformation.base import Transformation
+except ImportError:  # pragma: no cover - the passes need qonnx to run anyway
+    Transformation = object
 
 from larq_abbnn.converters import contract
 from larq_abbnn.converters.extras import onnx_module as _onnx
@@ -68,12 +72,12 @@ def _insert_after(graph, anchor, *nodes) -> None:
         graph.node.insert(index + offset, node)
 
 
-def _constant(model: ModelWrapper, name: str, value, dtype=np.float32) -> str:
+def _constant(model, name: str, value, dtype=np.float32) -> str:
     model.set_initializer(name, np.asarray(value, dtype))
     return name
 
 
-def _redirect(model: ModelWrapper, old: str, new: str, *, but=()) -> None:
+def _redirect(model, old: str, new: str, *, but=()) -> None:
     """Every reader of tensor `old`, except the nodes `but`, reads `new` instead."""
     for node in model.graph.node:
         if node in but:
@@ -86,7 +90,7 @@ def _redirect(model: ModelWrapper, old: str, new: str, *, but=()) -> None:
             raise ValueError(f"cannot redirect the graph's output {old!r}")
 
 
-def _is_sign(model: ModelWrapper, node) -> bool:
+def _is_sign(model, node) -> bool:
     """A `BipolarQuant` of an activation (a binary conv's input sign), not of weights."""
     return (
         node is not None
@@ -95,7 +99,7 @@ def _is_sign(model: ModelWrapper, node) -> bool:
     )
 
 
-def _binary_kernel(model: ModelWrapper, conv) -> np.ndarray | None:
+def _binary_kernel(model, conv) -> np.ndarray | None:
     """A `Conv`'s +-1 kernel (OIHW) where its weights are a `BipolarQuant` of a constant."""
     producer = model.find_producer(conv.input[1])
     if producer is None or producer.op_type != "BipolarQuant":
@@ -109,7 +113,7 @@ class PadBinaryWithOnes(Transformation):
     `Pad` of +1 after the sign, `pads` 0, and an `Add` after the conv of minus what the
     +1s add (`layers_base.one_padding_correction`), per output position."""
 
-    def apply(self, model: ModelWrapper):
+    def apply(self, model):
         graph = model.graph
         changed = False
         for conv in list(graph.node):
@@ -154,7 +158,7 @@ class PadBinaryWithOnes(Transformation):
 class PadBeforeSign(Transformation):
     """`sign(x)` padded with +1 as `sign(x padded with 0)`: the same, as sign(0) = +1."""
 
-    def apply(self, model: ModelWrapper):
+    def apply(self, model):
         graph = model.graph
         changed = False
         for pad in list(graph.node):
@@ -178,7 +182,7 @@ class PadBeforeSign(Transformation):
 class PReLUAsRelus(Transformation):
     """`PRelu(x, a)` as `Relu(x) + (-a) * Relu(-x)`, its output's name kept."""
 
-    def apply(self, model: ModelWrapper):
+    def apply(self, model):
         graph = model.graph
         for prelu in [node for node in graph.node if node.op_type == "PRelu"]:
             x, name = prelu.input[0], prelu.output[0]
@@ -205,7 +209,7 @@ class PReLUAsRelus(Transformation):
 class HeadPoolAsAveragePool(Transformation):
     """`GlobalAveragePool` as an `AveragePool` whose window is the whole map."""
 
-    def apply(self, model: ModelWrapper):
+    def apply(self, model):
         graph = model.graph
         for pool in [node for node in graph.node if node.op_type == "GlobalAveragePool"]:
             size = list(model.get_tensor_shape(pool.input[0])[2:])
@@ -220,7 +224,7 @@ class HeadPoolAsAveragePool(Transformation):
 class GemmAsMatMul(Transformation):
     """`Gemm(x, W, b)` (no transposes, unit alpha and beta) as `Add(MatMul(x, W), b)`."""
 
-    def apply(self, model: ModelWrapper):
+    def apply(self, model):
         graph = model.graph
         for gemm in [node for node in graph.node if node.op_type == "Gemm"]:
             plain = (("transA", 0), ("transB", 0), ("alpha", 1.0), ("beta", 1.0))
@@ -255,7 +259,7 @@ class ToChannelsLast(Transformation):
     """The NCHW export, shapes inferred, as NHWC with hls4ml's names (see the module's
     docstring). Once: a graph already channels-last is left as it is."""
 
-    def apply(self, model: ModelWrapper):
+    def apply(self, model):
         graph = model.graph
         if any(node.domain == CHANNELS_LAST_DOMAIN for node in graph.node):
             return model, False
@@ -291,7 +295,7 @@ class ToChannelsLast(Transformation):
                     d.dim_value = size
         _rename(model, hls4ml_name)
         contract.add_to_onnx(model.model, "NHWC", contract.read_input_pixels(model.model))
-        return ModelWrapper(_onnx().shape_inference.infer_shapes(model.model)), False
+        return _wrapped(_onnx().shape_inference.infer_shapes(model.model)), False
 
 
 def _channels_last_constant(value: np.ndarray) -> np.ndarray:
@@ -311,7 +315,7 @@ def _weights_ohwi(model, conv, done: set[str]) -> None:
         done.add(name)
 
 
-def _rename(model: ModelWrapper, rename) -> None:
+def _rename(model, rename) -> None:
     """Every node, tensor and constant renamed by `rename`, kept unique."""
     graph = model.graph
     names: dict[str, str] = {}
@@ -344,9 +348,15 @@ def _rename(model: ModelWrapper, rename) -> None:
         annotation.tensor_name = new(annotation.tensor_name)
 
 
-def _with_shapes(model: ModelWrapper, changed: bool) -> ModelWrapper:
+def _wrapped(proto):
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    return ModelWrapper(proto)
+
+
+def _with_shapes(model, changed: bool):
     """The model with its shapes inferred again, where a rewrite changed tensors."""
     if not changed:
         return model
     del model.graph.value_info[:]  # inferred afresh: a rewrite may change a tensor's shape
-    return ModelWrapper(infer_shapes(model.model))
+    return _wrapped(infer_shapes(model.model))
