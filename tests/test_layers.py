@@ -143,6 +143,17 @@ def test_scaled_std_conv_matches_symmetric_zero_padded_reference(
     assert y.shape == expected.shape
 
 
+def _assert_same_gradients(tape, ours, reference, upstream, pairs):
+    """Each (our variable, the reference's) pair gets the same gradient, in float64."""
+    for a, b in pairs:
+        np.testing.assert_allclose(
+            tape.gradient(ours, a, output_gradients=upstream).numpy(),
+            tape.gradient(reference, b, output_gradients=upstream).numpy(),
+            rtol=1e-10,
+            atol=1e-12,
+        )
+
+
 def _reference_binary_conv(x, w, g, stride, k=3.0):
     """The paper's binary conv written with plain TF ops and stop-gradient tricks."""
     pseudo = 2.0 * tf.math.sigmoid(k * x)  # d/dx = 2k*s*(1-s)
@@ -171,13 +182,9 @@ def test_binary_conv_forward_and_gradients_match_the_papers_definition(float64, 
         ours = layer(x)
         reference = _reference_binary_conv(x, w, g, stride)
     np.testing.assert_allclose(ours.numpy(), reference.numpy(), rtol=1e-12, atol=1e-12)
-    for a, b in [(x, x), (layer.kernel, w), (layer.gain, g)]:
-        np.testing.assert_allclose(
-            tape.gradient(ours, a, output_gradients=upstream).numpy(),
-            tape.gradient(reference, b, output_gradients=upstream).numpy(),
-            rtol=1e-10,
-            atol=1e-12,
-        )
+    _assert_same_gradients(
+        tape, ours, reference, upstream, [(x, x), (layer.kernel, w), (layer.gain, g)]
+    )
 
 
 def test_binary_conv_step1_uses_real_weights_on_the_same_variables(float64):
@@ -428,13 +435,9 @@ def test_power_of_two_scale_is_the_nearest_power_of_two_with_a_straight_through_
         reference = tf.nn.conv2d(h, rounded / magnitude * ste, 1, "VALID")
     np.testing.assert_allclose(ours.numpy(), expected, rtol=1e-12, atol=1e-12)
     assert np.all(np.frexp(np.abs(power))[0] == 0.5) and power[2] < 0
-    for a, b in [(x, x), (layer.kernel, w), (layer.gain, g)]:
-        np.testing.assert_allclose(
-            tape.gradient(ours, a, output_gradients=upstream).numpy(),
-            tape.gradient(reference, b, output_gradients=upstream).numpy(),
-            rtol=1e-10,
-            atol=1e-12,
-        )
+    _assert_same_gradients(
+        tape, ours, reference, upstream, [(x, x), (layer.kernel, w), (layer.gain, g)]
+    )
     config = layer.get_config()
     assert config["power_of_two_scale"] is True
     assert BinaryScaledStdConv2D.from_config(config).power_of_two_scale

@@ -160,11 +160,11 @@ def test_report_shows_only_a_full_evaluation_of_the_runs_split(tmp_path):
     run_folder.record_accuracy(tflite, _evaluation(0.1, 30, dataset="cifar10"))  # another dataset
     assert len(run_folder.accuracy_records(tflite)) == 3  # kept side by side
     run = report.read_run(str(tmp_path), audit=False)
-    assert run.tflite_accuracy == 0.6
-    assert run.tflite_evaluated_on == "last 0.1 of each class, 30 images"
+    assert run.deployments["tflite"].accuracy == 0.6
+    assert run.deployments["tflite"].evaluated_on == "last 0.1 of each class, 30 images"
     # the same measurement again replaces its own record, and only that one
     run_folder.record_accuracy(tflite, _evaluation(0.7, 30))
-    assert report.read_run(str(tmp_path), audit=False).tflite_accuracy == 0.7
+    assert report.read_run(str(tmp_path), audit=False).deployments["tflite"].accuracy == 0.7
     assert len(run_folder.accuracy_records(tflite)) == 3
 
 
@@ -177,7 +177,7 @@ def test_report_shows_a_qonnx_deployment_beside_the_tflite_one(tmp_path):
     onnx.write_bytes(b"x" * 2_500_000)
     run_folder.record_accuracy(onnx, {**_evaluation(0.5, 30), "how": "QONNX"})
     run = report.read_run(str(tmp_path), audit=False)
-    assert (run.tflite_accuracy, run.deployments["qonnx"].accuracy) == (0.6, 0.5)
+    assert (run.deployments["tflite"].accuracy, run.deployments["qonnx"].accuracy) == (0.6, 0.5)
     header, _, row = report.runs_table([run]).splitlines()
     assert header.endswith("| deployed .onnx | .onnx evaluated on | .onnx MB | MO (.onnx) |")
     assert row.endswith("| 50.00 | last 0.1 of each class, 30 images | 2.50 | - |")
@@ -190,7 +190,10 @@ def test_report_shows_no_deployed_accuracy_from_a_partial_evaluation(tmp_path):
     tflite = _fake_run(tmp_path)
     run_folder.record_accuracy(tflite, _evaluation(1 / 3, 3, limit=3))
     run = report.read_run(str(tmp_path), audit=False)
-    assert run.tflite_accuracy is None and run.tflite_evaluated_on is None
+    assert (
+        run.deployments["tflite"].accuracy is None
+        and run.deployments["tflite"].evaluated_on is None
+    )
     (row,) = report.runs_table([run]).splitlines()[2:]
     assert "| 60.00 | - | - | - | 0.00 |" in row  # step 2 best, paper, deployed, on, MB
 
@@ -200,10 +203,10 @@ def test_an_earlier_releases_record_counts_only_where_it_covers_the_split(tmp_pa
     record = run_folder.accuracy_record_path(tflite)
     legacy = {"top1": 0.6, "top5": 1.0, "examples": 30, "dataset": "folder:/data/cifar-jpegs"}
     open(record, "w").write(json.dumps(legacy))
-    assert report.read_run(str(tmp_path), audit=False).tflite_accuracy == 0.6
+    assert report.read_run(str(tmp_path), audit=False).deployments["tflite"].accuracy == 0.6
     legacy["examples"] = 3
     open(record, "w").write(json.dumps(legacy))
-    assert report.read_run(str(tmp_path), audit=False).tflite_accuracy is None
+    assert report.read_run(str(tmp_path), audit=False).deployments["tflite"].accuracy is None
 
 
 @pytest.mark.parametrize(

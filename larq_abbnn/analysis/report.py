@@ -87,26 +87,6 @@ class Run:
     mo_224: int | None = None
 
     @property
-    def tflite(self) -> str | None:
-        return self._deployed("tflite", "path")
-
-    @property
-    def tflite_accuracy(self) -> float | None:
-        return self._deployed("tflite", "accuracy")
-
-    @property
-    def tflite_evaluated_on(self) -> str | None:
-        return self._deployed("tflite", "evaluated_on")
-
-    @property
-    def file_mo(self) -> int | None:
-        return self._deployed("tflite", "mo")
-
-    def _deployed(self, format_name: str, attribute: str):
-        deployment = self.deployments.get(format_name)
-        return None if deployment is None else getattr(deployment, attribute)
-
-    @property
     def model(self) -> str:
         return self.config["model"]
 

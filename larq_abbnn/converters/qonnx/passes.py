@@ -184,7 +184,8 @@ class PReLUAsRelus(Transformation):
 
     def apply(self, model):
         graph = model.graph
-        for prelu in [node for node in graph.node if node.op_type == "PRelu"]:
+        prelus = [node for node in graph.node if node.op_type == "PRelu"]
+        for prelu in prelus:
             x, name = prelu.input[0], prelu.output[0]
             slopes = model.get_initializer(prelu.input[1])
             nodes = [
@@ -203,7 +204,7 @@ class PReLUAsRelus(Transformation):
             for offset, node in enumerate(nodes):
                 graph.node.insert(index + offset, node)
             graph.initializer.remove(next(i for i in graph.initializer if i.name == prelu.input[1]))
-        return _with_shapes(model, True), False
+        return _with_shapes(model, bool(prelus)), False
 
 
 class HeadPoolAsAveragePool(Transformation):
@@ -226,7 +227,8 @@ class GemmAsMatMul(Transformation):
 
     def apply(self, model):
         graph = model.graph
-        for gemm in [node for node in graph.node if node.op_type == "Gemm"]:
+        gemms = [node for node in graph.node if node.op_type == "Gemm"]
+        for gemm in gemms:
             plain = (("transA", 0), ("transB", 0), ("alpha", 1.0), ("beta", 1.0))
             if any(_attribute(gemm, name, value) != value for name, value in plain):
                 raise ValueError(f"Gemm '{gemm.name}' has transposes or scales: not a Dense")
@@ -240,7 +242,7 @@ class GemmAsMatMul(Transformation):
             graph.node.remove(gemm)
             for offset, node in enumerate(nodes):
                 graph.node.insert(index + offset, node)
-        return _with_shapes(model, True), False
+        return _with_shapes(model, bool(gemms)), False
 
 
 #: ops whose NCHW form has a channels-last twin in qonnx's channels-last domain
