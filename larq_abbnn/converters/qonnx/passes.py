@@ -72,6 +72,12 @@ def _insert_after(graph, anchor, *nodes) -> None:
         graph.node.insert(index + offset, node)
 
 
+def _replace(graph, old, *nodes) -> None:
+    """`nodes` where `old` was, in the graph's (topological) order."""
+    _insert_after(graph, old, *nodes)
+    graph.node.remove(old)
+
+
 def _constant(model, name: str, value, dtype=np.float32) -> str:
     model.set_initializer(name, np.asarray(value, dtype))
     return name
@@ -199,10 +205,7 @@ class PReLUAsRelus(Transformation):
                 ),  # fmt: skip
                 _node("Add", [f"{name}/positive", f"{name}/slope"], name),
             ]
-            index = list(graph.node).index(prelu)
-            graph.node.remove(prelu)
-            for offset, node in enumerate(nodes):
-                graph.node.insert(index + offset, node)
+            _replace(graph, prelu, *nodes)
             graph.initializer.remove(next(i for i in graph.initializer if i.name == prelu.input[1]))
         return _with_shapes(model, bool(prelus)), False
 
@@ -217,8 +220,7 @@ class HeadPoolAsAveragePool(Transformation):
             node = _node("AveragePool", list(pool.input), pool.output[0], kernel_shape=size,
                          strides=size, pads=[0, 0, 0, 0])  # fmt: skip
             node.name = pool.name
-            graph.node.insert(list(graph.node).index(pool), node)
-            graph.node.remove(pool)
+            _replace(graph, pool, node)
         return model, False
 
 
@@ -238,10 +240,7 @@ class GemmAsMatMul(Transformation):
             else:
                 nodes = [_node("MatMul", list(gemm.input[:2]), f"{name}/matmul"),
                          _node("Add", [f"{name}/matmul", gemm.input[2]], name)]  # fmt: skip
-            index = list(graph.node).index(gemm)
-            graph.node.remove(gemm)
-            for offset, node in enumerate(nodes):
-                graph.node.insert(index + offset, node)
+            _replace(graph, gemm, *nodes)
         return _with_shapes(model, bool(gemms)), False
 
 
