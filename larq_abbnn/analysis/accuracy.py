@@ -61,13 +61,6 @@ def load_for_evaluation(path: str):
     model loaded from `path`."""
     if not os.path.exists(path):
         raise FileNotFoundError(f"model not found: {path}")
-    formats.refuse_other_formats(
-        path,
-        "abbnn evaluate",
-        "evaluates .keras/.h5 models, SavedModel folders, .tflite and QONNX .onnx files",
-        formats.TFLITE,
-        formats.QONNX,
-    )
     if path.endswith(".tflite"):
         return read_tflite(path)
     if path.endswith(formats.QONNX.suffix):
@@ -77,7 +70,8 @@ def load_for_evaluation(path: str):
         return read_qonnx(path)
     if not (path.endswith(SUFFIXES) or os.path.isdir(path)):
         raise ValueError(
-            f"{path}: expected a .keras or .h5 file, a SavedModel folder or a .tflite file"
+            f"{path}: expected a .keras or .h5 file, a SavedModel folder, a .tflite file or a "
+            "QONNX .onnx file"
         )
     return load_keras_file(path)
 
