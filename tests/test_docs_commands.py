@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import time
 from pathlib import Path
 
 import pytest
@@ -199,11 +200,12 @@ def test_every_command_and_snippet_of_the_document_runs(document, scratch, abbnn
             code = block
             for pattern, replacement in SMALL_PYTHON:
                 code = re.sub(pattern, replacement, code)
+            start = time.perf_counter()
             try:
                 exec(compile(code, f"{document} snippet", "exec"), namespace)
             except Exception as error:
                 pytest.fail(f"{document}: this snippet failed ({error!r}):\n{block}")
-            ran.append(block.splitlines()[0])
+            ran.append((time.perf_counter() - start, block.splitlines()[0]))
             continue
         for line in _shell_lines(block):
             if line.startswith("abbnn "):
@@ -216,9 +218,10 @@ def test_every_command_and_snippet_of_the_document_runs(document, scratch, abbnn
                     listed.append(line)
                     continue
                 small = _small(argv, images)
+                start = time.perf_counter()
                 code, out, err = abbnn(*small)
                 assert code == 0, f"{document}: `{line}` (run as `abbnn {' '.join(small)}`):\n{err}"
-                ran.append(line)
+                ran.append((time.perf_counter() - start, line))
             elif any(line.startswith(prefix) for prefix in BY_CI):
                 listed.append(line)
             elif line.startswith(ELSEWHERE):
@@ -229,6 +232,8 @@ def test_every_command_and_snippet_of_the_document_runs(document, scratch, abbnn
                     "or elsewhere (tests/test_docs_commands.py)"
                 )
     print(f"{document}: {len(ran)} run, {len(listed)} listed as run elsewhere")
+    for seconds, line in ran:  # what each costs (pytest -s), to keep the suite short
+        print(f"{seconds:6.1f} s  {line}")
     assert ran or listed or not _blocks(document)  # a document with blocks was read
 
 

@@ -12,6 +12,7 @@ import sys
 import time
 import zipfile
 
+import networks
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -21,11 +22,10 @@ from hypothesis import strategies as st
 
 from larq_abbnn import layers
 from larq_abbnn.analysis import count_multiplications
-from larq_abbnn.analysis.synthetic import trained_looking
 from larq_abbnn.analysis.tflite_file import check_model, op_counts
 from larq_abbnn.checkpoints import CheckpointError, load_official_checkpoint, read_state_dict
 from larq_abbnn.converters import convert, fold
-from larq_abbnn.zoo import ABReActNet18, config, parts, reactnet_a, resnet
+from larq_abbnn.zoo import ABReActNet18
 
 settings.register_profile(
     "default", max_examples=4, deadline=None, suppress_health_check=list(HealthCheck)
@@ -78,23 +78,8 @@ INPUT_SIZE = 16
 
 def build(spec):
     """A functional network from zoo blocks: stem conv, the drawn blocks, the zoo head."""
-    cfg = config.Config(stem="cifar", step=spec["step"], padding=spec["padding"])
-    inputs = parts.model_input((INPUT_SIZE, INPUT_SIZE, 3), None)[0]
-    stem = layers.ScaledStdConv2D(spec["stem_width"], 3, 1, name="conv1", **cfg.conv_padding(False))
-    x = stem(inputs)
-    for i, (growth, stride, beta1, beta2) in enumerate(spec["blocks"]):
-        name, width = f"layer1.{i}", x.shape[-1] * growth
-        if spec["kind"] == "resnet":
-            ab = spec["family"] == "ab"
-            block = resnet.ab_reactnet_block if ab else resnet.bnfree_reactnet_block
-            x = block(x, width, stride, spec["alpha"], beta1, cfg, name)
-        else:
-            block = reactnet_a.ab_block if spec["family"] == "ab" else reactnet_a.bnfree_block
-            x = block(x, width, stride, spec["alpha"], (beta1, beta2), cfg, name)
-    outputs = parts.head(x, 10, True, pool_name="avgpool")
-    model = tf.keras.Model(inputs, outputs, name="random_" + spec["family"])
-    trained_looking(model, seed=spec["seed"])
-    return model
+    options = {k: spec[k] for k in ("family", "kind", "stem_width", "blocks", "alpha", "step", "padding", "seed")}  # fmt: skip
+    return networks.small(input_size=INPUT_SIZE, name="random_" + spec["family"], **options)
 
 
 @given(network_specs())
