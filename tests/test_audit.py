@@ -70,8 +70,10 @@ def test_bn_baselines_audit_counts_prelus_and_pools_and_fuses_batch_norm(name):
 def test_bn_baselines_convert_with_batch_norm_fused_and_audit_as_in_keras(name):
     """The fold joins every BatchNorm to its conv (inside the stride-2 convs' flips, where
     the converter could not): no MUL is left, the file's MO equals the Keras audit."""
-    model = trained_looking(zoo.get(name)(input_shape=(64, 64, 3), num_classes=10, stem="imagenet"))
-    flatbuffer = convert(model)
+    model = zoo.get(name)(
+        input_shape=(64, 64, 3), num_classes=10, stem="imagenet", width_multiplier=0.25
+    )
+    flatbuffer = convert(trained_looking(model))
     ops = op_counts(flatbuffer)
     assert "MUL" not in ops and ops["LceBconv2d"] == zoo.binary_conv_count(model)
     assert count_multiplications(flatbuffer).full_precision == (
@@ -184,7 +186,7 @@ def test_a_full_precision_layer_inside_an_a_and_b_block_is_counted_and_named(ext
 
 
 def test_tflite_audit_of_the_folded_a_and_b_model_is_zero_and_reads_the_flatbuffer():
-    model = zoo.ABReActNet18(input_shape=(64, 64, 3), num_classes=10)
+    model = zoo.ABReActNet18(input_shape=(64, 64, 3), num_classes=10, width_multiplier=0.25)
     trained_looking(model)
     flatbuffer = convert(model)
     report = count_multiplications(flatbuffer)
@@ -194,7 +196,9 @@ def test_tflite_audit_of_the_folded_a_and_b_model_is_zero_and_reads_the_flatbuff
     # binary conv scaling counted per output element of every binary conv, as in Keras
     assert report.binary_conv_scaling == count_multiplications(model).binary_conv_scaling
     bnfree = count_multiplications(
-        convert(zoo.BNFreeReActNet18(input_shape=(64, 64, 3), num_classes=10))
+        convert(
+            zoo.BNFreeReActNet18(input_shape=(64, 64, 3), num_classes=10, width_multiplier=0.25)
+        )
     )
     assert bnfree.family == "bnfree" and bnfree.full_precision > 0
 

@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from conftest import run_abbnn
+from networks import small
 
 from larq_abbnn import zoo
 from larq_abbnn.analysis.benchmark import measure, parse_benchmark_log, table
 from larq_abbnn.analysis.kernels import default_kernel
-from larq_abbnn.analysis.synthetic import trained_looking
 from larq_abbnn.analysis.tflite_file import read_tflite
 from larq_abbnn.converters import convert
 
@@ -58,17 +58,15 @@ def test_parse_benchmark_log_refuses_other_text():
 
 @pytest.fixture(scope="module")
 def tflite_file(tmp_path_factory):
-    model = zoo.ABXnorNet18(input_shape=(32, 32, 3), num_classes=10)
-    trained_looking(model)
     path = tmp_path_factory.mktemp("bench") / "xnor.tflite"
-    path.write_bytes(convert(model))
+    path.write_bytes(convert(small()))
     return path
 
 
 def test_measure_and_table(tflite_file):
     local = measure(read_tflite(tflite_file), name="xnor", runs=3)
     assert local.median_ms > 0 and local.min_ms <= local.median_ms
-    assert local.ops["LceBconv2d"] == 16 and local.size_bytes == tflite_file.stat().st_size
+    assert local.ops["LceBconv2d"] == 4 and local.size_bytes == tflite_file.stat().st_size
     board = parse_benchmark_log(BOARD_LOG, source="pi.log")
     text = table([local, board], "markdown").splitlines()
     assert text[0].startswith("| model | latency ms") and len(text) == 4
@@ -131,25 +129,25 @@ def test_benchmark_command_measures_and_reads_logs(tflite_file, tmp_path):
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     # by default the kernel abbnn evaluate uses (indirect_bgemm on x86-64); the log's own
     assert [r["kernel"] for r in rows] == [default_kernel(), "bgemm"]
-    assert rows[1]["model"] == "quicknet.tflite" and rows[0]["binary convs"] == "16"
+    assert rows[1]["model"] == "quicknet.tflite" and rows[0]["binary convs"] == "4"
 
 
 @pytest.mark.parametrize(
     "content", [b"", b"TFL3", b"\x00\x00\x00\x00TFL3" + bytes(64), b"PK\x03\x04junk"]
 )
-def test_benchmark_refuses_broken_files_in_one_line(tmp_path, content):
+def test_benchmark_refuses_broken_files_in_one_line(abbnn, tmp_path, content):
+    """In this process (test_reliability runs each command's errors in a subprocess)."""
     path = tmp_path / "broken.tflite"
     path.write_bytes(content)
-    result = run_abbnn("benchmark", str(path))
-    assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert "broken.tflite" in result.stderr
-    missing = run_abbnn("benchmark", str(tmp_path / "missing.tflite"))
-    assert missing.returncode == 1 and "TFLite file not found" in missing.stderr
+    code, _, stderr = abbnn("benchmark", path)
+    assert code == 1 and stderr.count("\n") == 1 and "Traceback" not in stderr
+    assert "broken.tflite" in stderr
+    code, _, stderr = abbnn("benchmark", tmp_path / "missing.tflite")
+    assert code == 1 and "TFLite file not found" in stderr
 
 
 @pytest.mark.parametrize("name", ["ab_reactnet18", "ab_reactneta"])
 def test_converted_ab_models_are_within_10_percent_of_their_size_floor(name):
-    from larq_abbnn import zoo
     from larq_abbnn.analysis.size import size_floor
     from larq_abbnn.converters import convert
 
@@ -187,9 +185,7 @@ def test_full_precision_counterpart_has_the_same_weights_and_no_binary_op():
     from larq_abbnn.analysis.comparison import full_precision_counterpart
     from larq_abbnn.analysis.tflite_file import op_counts
 
-    model = trained_looking(
-        zoo.ABReActNet18(input_shape=(32, 32, 3), num_classes=10, width_multiplier=0.25)
-    )
+    model = small()
     full = full_precision_counterpart(model)
     for source in model.layers:  # values, not just counts
         target = full.get_layer(source.name)
@@ -203,8 +199,11 @@ def test_full_precision_counterpart_has_the_same_weights_and_no_binary_op():
     assert not any(isinstance(l, layers.BinaryScaledStdConv2D) for l in full.layers)
     flatbuffer = tf.lite.TFLiteConverter.from_keras_model(full).convert()
     ops = op_counts(flatbuffer)
-    assert "LceBconv2d" not in ops and ops["CONV_2D"] == 20
-    assert ops["PRELU"] == 16 and "SELECT_V2" not in ops
+    convs = [l for l in model.layers if isinstance(l, layers.SymmetricConv2D)]
+    prelus = [l for l in model.layers if isinstance(l, layers.QuantRPReLU)]
+    assert len(convs) == 8 and len(prelus) == 4  # stem, 4 binary, 3 shortcuts
+    assert "LceBconv2d" not in ops and ops["CONV_2D"] == len(convs)
+    assert ops["PRELU"] == len(prelus) and "SELECT_V2" not in ops
     row = measure(flatbuffer, runs=2, interpreter="tflite")
     assert row.source == "TFLite+XNNPACK (this machine)" and row.median_ms > 0
 

@@ -5,6 +5,7 @@ survives qonnx's bipolar-to-XNOR-popcount transform. Skipped without the [onnx] 
 import os
 from collections import Counter
 
+import networks
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -111,7 +112,7 @@ def test_the_export_holds_the_papers_concepts():
 def test_qonnx_cleanup_runs_on_the_export_and_keeps_the_function(tmp_path):
     from qonnx.util.cleanup import cleanup
 
-    model = _small("ab_reactneta")
+    model = networks.small(kind="reactnet_a")
     path, cleaned = tmp_path / "model.onnx", tmp_path / "clean.onnx"
     onnx.save(to_qonnx(model), path)
     cleanup(str(path), out_file=str(cleaned))
@@ -129,14 +130,14 @@ def test_a_model_fold_cannot_take_gets_folds_error():
 
 
 def test_verify_fails_loudly_when_the_qonnx_file_computes_something_else():
-    model, other = _small("ab_xnornet18"), _small("ab_xnornet18", seed=1)
+    model, other = networks.small(), networks.small(seed=1)
     with pytest.raises(VerificationError, match="within float32 rounding: 16 inputs") as info:
         verify(model, to_qonnx(other), samples=16)
     assert "QONNX (qonnx executor) 0.0%" in str(info.value)
 
 
 def test_execute_names_a_wrong_image_shape():
-    proto = to_qonnx(_small("ab_xnornet18"))
+    proto = to_qonnx(networks.small())
     with pytest.raises(ValueError, match=r"images of shape \(3, 32, 32\) \(NHWC\), the file"):
         execute(proto, np.zeros((1, 3, 32, 32), np.float32))
 
@@ -145,7 +146,7 @@ def test_a_uint8_pixel_export_casts_normalizes_and_computes_what_the_model_does(
     from larq_abbnn.analysis.audit import INPUT_NORMALIZATION
     from larq_abbnn.converters import contract
 
-    model = _small("ab_reactnet18")
+    model = networks.small()
     proto = to_qonnx(model, input_pixels="uint8")
     assert proto.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.UINT8
     readers = {n.name: n for n in proto.graph.node}
@@ -197,8 +198,10 @@ def test_qonnx_audit_matches_keras_and_tflite(name):
     BN-Free: the fold joins each alpha to its binary conv's scale, so the QONNX file (the
     folded graph) counts Keras's figure less the alphas; LCE's converter also fuses 5 of
     the 16 beta multiplies into the ops before them (measured), which the QONNX file keeps."""
-    model = trained_looking(zoo.get(name)(input_shape=(64, 64, 3), num_classes=10, stem="imagenet"))
-    keras = count_multiplications(model)
+    model = zoo.get(name)(
+        input_shape=(64, 64, 3), num_classes=10, stem="imagenet", width_multiplier=0.25
+    )
+    keras = count_multiplications(trained_looking(model))
     tflite = count_multiplications(convert(model))
     qonnx = count_multiplications(to_qonnx(model))
     assert qonnx.family == keras.family == tflite.family
@@ -236,7 +239,7 @@ def test_xnor_popcount_transform_computes_the_same():
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.core.onnx_exec import execute_onnx
 
-    model = _small("ab_reactnet18")
+    model = networks.small()
     with pytest.raises(ValueError, match="binary conv 'layer1.0.conv1/conv' pads its"):
         to_xnor_popcount(to_qonnx(model))
     ready = to_qonnx(model, pad_binary_with_ones=True)
@@ -246,7 +249,7 @@ def test_xnor_popcount_transform_computes_the_same():
     np.testing.assert_allclose(execute(ready, x), keras, rtol=0, atol=1e-5 * scale)
     xnor = to_xnor_popcount(ready)
     ops = Counter(n.op_type for n in xnor.graph.node)
-    assert ops["XnorPopcountMatMul"] == 16 and "BipolarQuant" not in ops
+    assert ops["XnorPopcountMatMul"] == 4 and "BipolarQuant" not in ops
     wrapper = ModelWrapper(xnor)
     name_in, name_out = wrapper.graph.input[0].name, wrapper.graph.output[0].name
     outputs = np.concatenate(
@@ -262,7 +265,7 @@ def test_xnor_popcount_transform_computes_the_same():
 
 
 def test_convert_command_writes_verifies_and_audits_a_qonnx_file(tmp_path, abbnn):
-    model = _small("ab_xnornet18")
+    model = networks.small()
     model.save(tmp_path / "xnor.keras")
     out = tmp_path / "xnor.onnx"
     code, stdout, stderr = abbnn(
@@ -271,7 +274,7 @@ def test_convert_command_writes_verifies_and_audits_a_qonnx_file(tmp_path, abbnn
     )  # fmt: skip
     assert code == 0, stderr[-3000:]
     assert f"wrote {out}" in stdout and "(qonnx)" in stdout
-    assert "BipolarQuant 35" in stdout
+    assert "BipolarQuant 11" in stdout  # 4 signs, 4 + 3 shortcut kernels
     assert "full_precision (the paper's MO): 0" in stdout
     assert "verify: 16 inputs" in stdout and "QONNX (qonnx executor)" in stdout
     assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]

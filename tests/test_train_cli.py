@@ -103,14 +103,16 @@ def test_train_in_float64_with_ten_classes(tmp_path):
         assert {w.dtype for w in model.get_weights()} == {np.dtype("float64")}
 
 
-def test_evaluate_keras_and_tflite(two_step_run, deployed, folder, tmp_path):
+def test_evaluate_keras_and_tflite(two_step_run, deployed, folder, tmp_path, abbnn):
+    """The deployment as a user runs it (`deployed`: convert and evaluate in processes of
+    their own), then the other files' commands in this process."""
     out, _, _ = two_step_run
     model = out / "step2" / "best.keras"
-    keras = run_abbnn("evaluate", str(model))  # the run's dataset, as the README writes it
-    assert keras.returncode == 0, keras.stderr
-    assert f"dataset    {folder}, the run's ({out / 'run.json'})" in keras.stdout
-    assert "[Keras]" in keras.stdout and "on 3 images" in keras.stdout
-    assert "validation (last 0.1 of each class)" in keras.stdout
+    code, stdout, stderr = abbnn("evaluate", model)  # the run's dataset, as the README has it
+    assert code == 0, stderr
+    assert f"dataset    {folder}, the run's ({out / 'run.json'})" in stdout
+    assert "[Keras]" in stdout and "on 3 images" in stdout
+    assert "validation (last 0.1 of each class)" in stdout
     tflite, converted, result = deployed
     assert converted.returncode == 0, converted.stderr
     assert converted.stderr == ""  # no library noise
@@ -126,36 +128,36 @@ def test_evaluate_keras_and_tflite(two_step_run, deployed, folder, tmp_path):
     # a file that takes the camera's uint8 pixels (the normalization inside), verified;
     # evaluate gives it the pixels, and on every kernel it scores what the float file does
     pixels = tmp_path / "m_uint8.tflite"
-    converted = run_abbnn(
-        "convert", str(model), "-o", str(pixels), "--input-pixels", "uint8", "--verify", "--audit"
-    )  # fmt: skip
-    assert converted.returncode == 0, converted.stderr
-    assert "ops: " in converted.stdout and "CAST 1" in converted.stdout
-    assert "input normalization (preprocessing)" in converted.stdout
-    assert "verify: 256 inputs; fold exact in float64" in converted.stdout
-    other = run_abbnn(
-        "evaluate", str(pixels), "--dataset", folder, "--kernel", "reference", "--threads", "1"
-    )  # fmt: skip
-    assert other.returncode == 0, other.stderr
-    assert "reference, 1 thread)" in other.stdout
-    accuracy = [r.stdout.split("top-1 ")[1].split(" (")[0] for r in (result, other)]
+    code, stdout, stderr = abbnn(
+        "convert", model, "-o", pixels, "--input-pixels", "uint8", "--verify", "--audit"
+    )
+    assert code == 0, stderr
+    assert "ops: " in stdout and "CAST 1" in stdout
+    assert "input normalization (preprocessing)" in stdout
+    assert "verify: 256 inputs; fold exact in float64" in stdout
+    code, other, stderr = abbnn(
+        "evaluate", pixels, "--dataset", folder, "--kernel", "reference", "--threads", "1"
+    )
+    assert code == 0, stderr
+    assert "reference, 1 thread)" in other
+    accuracy = [text.split("top-1 ")[1].split(" (")[0] for text in (result.stdout, other)]
     assert accuracy[0] == accuracy[1]
     if importlib.util.find_spec("qonnx") is None:  # the [onnx] extra
         return
     # a QONNX file of the same model (issue 33): evaluated in qonnx's executor, recorded
     # beside it, scoring what the TFLite file scores
     qonnx = tmp_path / "m.onnx"
-    converted = run_abbnn("convert", str(model), "-o", str(qonnx))
-    assert converted.returncode == 0, converted.stderr
-    onnx = run_abbnn("evaluate", str(qonnx), "--dataset", folder)
-    assert onnx.returncode == 0, onnx.stderr
-    assert "[QONNX (qonnx executor)]" in onnx.stdout
+    code, _, stderr = abbnn("convert", model, "-o", qonnx)
+    assert code == 0, stderr
+    code, onnx, stderr = abbnn("evaluate", qonnx, "--dataset", folder)
+    assert code == 0, stderr
+    assert "[QONNX (qonnx executor)]" in onnx
     (record,) = json.loads((tmp_path / "m.onnx.accuracy.json").read_text())["evaluations"]
     assert record["how"] == "QONNX (qonnx executor)" and record["examples"] == 3
-    assert onnx.stdout.split("top-1 ")[1].split(" (")[0] == accuracy[0]
+    assert onnx.split("top-1 ")[1].split(" (")[0] == accuracy[0]
 
 
-def test_evaluate_refuses_a_model_of_another_input_size(two_step_run, tmp_path):
+def test_evaluate_refuses_a_model_of_another_input_size(two_step_run, tmp_path, abbnn):
     out, _, _ = two_step_run
     images = tmp_path / "big" / "a"
     images.mkdir(parents=True)
@@ -165,11 +167,11 @@ def test_evaluate_refuses_a_model_of_another_input_size(two_step_run, tmp_path):
     (tmp_path / "big" / "b").mkdir()
     for i in range(10):
         (tmp_path / "big" / "b" / f"{i}.png").write_bytes(tf.io.encode_png(pixels).numpy())
-    result = run_abbnn(
-        "evaluate", str(out / "step2" / "best.keras"), "--dataset", f"folder:{tmp_path / 'big'}"
+    code, _, stderr = abbnn(
+        "evaluate", out / "step2" / "best.keras", "--dataset", f"folder:{tmp_path / 'big'}"
     )
-    assert result.returncode == 1
-    assert "takes (32, 32, 3) inputs but" in result.stderr and "(224, 224, 3)" in result.stderr
+    assert code == 1
+    assert "takes (32, 32, 3) inputs but" in stderr and "(224, 224, 3)" in stderr
     # the trial's defect: a 3-class model on a 2-class folder recorded 0.00
     small = tmp_path / "small"
     for c in "ab":
@@ -177,14 +179,14 @@ def test_evaluate_refuses_a_model_of_another_input_size(two_step_run, tmp_path):
         for i in range(10):
             (small / c / f"{i}.png").write_bytes(tf.io.encode_png(pixels[:32, :32]).numpy())
     model = out / "step2" / "best.keras"
-    result = run_abbnn("evaluate", str(model), "--dataset", f"folder:{small}")
-    assert result.returncode == 1
-    assert f"{model} has 3 classes but folder:{small} has 2" in result.stderr
+    code, _, stderr = abbnn("evaluate", model, "--dataset", f"folder:{small}")
+    assert code == 1
+    assert f"{model} has 3 classes but folder:{small} has 2" in stderr
     record = out / "step2" / "best.keras.accuracy.json"
     assert not record.exists() or str(small) not in record.read_text()  # nothing recorded
 
 
-EPOCHS = 20  # long enough that a kill after a random delay lands mid-run
+EPOCHS = 10  # long enough that a kill after a random delay lands mid-run (at epoch 3 here)
 
 
 def _history_rows(path):
@@ -552,12 +554,13 @@ def test_multiworker_strategy_with_two_workers(folder, tmp_path):
     assert losses[0] == losses[1]
 
 
-def test_train_errors_are_one_line(tmp_path):
-    result = run_abbnn("train", "--dataset", f"folder:{tmp_path}/nope", "--output", str(tmp_path))
-    assert result.returncode == 1
-    assert result.stderr.strip() == f"abbnn train: error: image folder not found: {tmp_path}/nope"
-    result = run_abbnn("train", "--strategy", "multiworker", "--dataset", "cifar10")
-    assert result.returncode == 1 and "TF_CONFIG, which is not set" in result.stderr
+def test_train_errors_are_one_line(tmp_path, abbnn):
+    """In this process (test_reliability runs each command's errors in a subprocess)."""
+    code, _, stderr = abbnn("train", "--dataset", f"folder:{tmp_path}/nope", "--output", tmp_path)
+    assert code == 1
+    assert stderr.strip() == f"abbnn train: error: image folder not found: {tmp_path}/nope"
+    code, _, stderr = abbnn("train", "--strategy", "multiworker", "--dataset", "cifar10")
+    assert code == 1 and "TF_CONFIG, which is not set" in stderr
 
 
 def _report(capsys, *args):
@@ -570,7 +573,7 @@ def _report(capsys, *args):
 
 
 def test_report_reads_finished_runs_beside_the_papers_numbers(
-    two_step_run, deployed, folder, tmp_path, capsys
+    two_step_run, deployed, folder, tmp_path, capsys, abbnn
 ):
     """`abbnn report` on run folders of short real runs: an A&B two-step run, converted
     and evaluated, and a one-step BN run."""
@@ -588,9 +591,9 @@ def test_report_reads_finished_runs_beside_the_papers_numbers(
     ]
     assert (deployed["examples"], deployed["full"], deployed["limit"]) == (3, True, None)
     # a quick check afterwards is recorded beside it, and the report keeps the full one
-    partial = run_abbnn("evaluate", str(tflite), "--limit", "1")
-    assert partial.returncode == 0, partial.stderr
-    assert "(last 0.1 of each class, first 1)" in partial.stdout
+    code, partial, stderr = abbnn("evaluate", tflite, "--limit", "1")
+    assert code == 0, stderr
+    assert "(last 0.1 of each class, first 1)" in partial
 
     png = tmp_path / "report.png"
     code, stdout, stderr = _report(

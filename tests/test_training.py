@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+import networks
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -187,7 +188,7 @@ def test_a_compiled_and_trained_model_saves_as_h5_and_loads_with_its_optimizer(t
     """A model `compile_for_step` compiled and `fit` trained, saved in the legacy `.h5`
     format and read back by Keras's own loader (the trial: `Unknown decay: 'LinearDecay'`;
     `.keras` files, the runs' own, are read back by the resume tests)."""
-    model = zoo.ABReActNet18(input_shape=(32, 32, 3), num_classes=10, width_multiplier=0.125)
+    model = networks.small(step=1, seed=None)
     compiled = training.compile_for_step(
         model, step=1, stem="cifar", epochs=3, steps_per_epoch=2, learning_rate=0.004
     )
@@ -216,9 +217,7 @@ def test_compile_uses_the_recipe_defaults():
 
 def test_distiller_trains_the_student_on_the_teachers_softmax():
     tf.keras.utils.set_random_seed(0)
-    student = zoo.ABReActNet18(
-        input_shape=(32, 32, 3), num_classes=10, step=1, width_multiplier=0.125
-    )
+    student = networks.small(step=1, seed=None)
     teacher = tf.keras.Sequential(
         [tf.keras.Input((32, 32, 3)), tf.keras.layers.Flatten(), tf.keras.layers.Dense(10)]
     )
@@ -242,9 +241,7 @@ def test_distiller_trains_the_student_on_the_teachers_softmax():
 
 
 def test_distiller_refuses_a_teacher_of_other_classes():
-    student = zoo.ABReActNet18(
-        input_shape=(32, 32, 3), num_classes=10, step=1, width_multiplier=0.125
-    )
+    student = networks.small(step=1, seed=None)
     teacher = tf.keras.Sequential(
         [tf.keras.Input((32, 32, 3)), tf.keras.layers.Flatten(), tf.keras.layers.Dense(100)]
     )
@@ -265,9 +262,16 @@ def _tiny_data(n=64, classes=4, batch_size=16, shuffle=True):
 
 
 def _build(step=1):
+    """A ReActNet-18 of the zoo, for the runs whose record names it (report, run.json)."""
     return zoo.ABReActNet18(
         input_shape=(16, 16, 3), num_classes=4, stem="cifar", step=step, width_multiplier=0.125
     )
+
+
+def _small(step=1):
+    """ReActNet-18's blocks, one per stage: for the runs whose claim is the loop (resume,
+    NaN), a quarter of a ReActNet-18's tracing."""
+    return networks.small(step=step, input_size=16, num_classes=4, stem_width=8, seed=None)
 
 
 class _Interrupt(tf.keras.callbacks.Callback):
@@ -286,7 +290,7 @@ def test_an_interrupted_step_resumes_with_the_same_optimizer_state(tmp_path, cap
     try:
         tf.keras.utils.set_random_seed(0)
         straight = training.train_recipe_step(
-            _build,
+            _small,
             _tiny_data(shuffle=False),
             step=1,
             epochs=4,
@@ -296,7 +300,7 @@ def test_an_interrupted_step_resumes_with_the_same_optimizer_state(tmp_path, cap
         tf.keras.utils.set_random_seed(0)
         with pytest.raises(KeyboardInterrupt):
             training.train_recipe_step(
-                _build,
+                _small,
                 _tiny_data(shuffle=False),
                 step=1,
                 epochs=4,
@@ -308,7 +312,7 @@ def test_an_interrupted_step_resumes_with_the_same_optimizer_state(tmp_path, cap
         assert not os.path.exists(tmp_path / "b" / "done.json")
         capsys.readouterr()
         resumed = training.train_recipe_step(
-            _build,
+            _small,
             _tiny_data(shuffle=False),
             step=1,
             epochs=4,
@@ -343,7 +347,7 @@ def test_a_nan_first_epoch_names_no_file_that_does_not_exist(tmp_path):
     """(`--lr inf` did this: the error named a last.keras that was never written.)"""
     with pytest.raises(training.TrainingError) as error:
         training.train_recipe_step(
-            _build, _tiny_data(), step=1, epochs=1, folder=str(tmp_path), verbose=0,
+            _small, _tiny_data(), step=1, epochs=1, folder=str(tmp_path), verbose=0,
             callbacks=[_Poison(at_epoch=0)],
         )  # fmt: skip
     assert "stopped at epoch 1 of 1" in str(error.value)
@@ -356,7 +360,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_model(tmp_path):
         training.TrainingError, match="stopped at epoch 3 of 5: the loss became NaN.*epoch 2"
     ):
         training.train_recipe_step(
-            _build,
+            _small,
             _tiny_data(),
             step=1,
             epochs=5,
@@ -434,12 +438,7 @@ def test_two_step_on_tfds_mock_cifar10(tmp_path, monkeypatch):
     with tfds.testing.mock_data(num_examples=16):
         d = data.load("cifar10", batch_size=8)
         first, second = training.two_step(
-            lambda step: zoo.ABReActNet18(
-                input_shape=d.input_shape,
-                num_classes=d.num_classes,
-                step=step,
-                width_multiplier=0.125,
-            ),
+            lambda step: networks.small(step=step, num_classes=d.num_classes, seed=None),
             d,
             epochs=1,
             folder=str(tmp_path),
@@ -451,7 +450,9 @@ def test_two_step_on_tfds_mock_cifar10(tmp_path, monkeypatch):
     assert np.isfinite(second.history["loss"]).all()
 
 
-MIRRORED_STEP = """
+MIRRORED_STEP = f"""
+import sys
+sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})
 import numpy as np, tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
@@ -459,9 +460,9 @@ tf.keras.backend.set_floatx("float64")
 from larq_abbnn import training, zoo
 from larq_abbnn.analysis.synthetic import trained_looking
 
-def build():
-    model = zoo.ABReActNet18(input_shape=(16, 16, 3), num_classes=10, stem="cifar", step=1, width_multiplier=0.125)
-    return trained_looking(model, seed=3)
+def build():  # ReActNet-18's blocks, one per stage
+    import networks
+    return networks.small(step=1, input_size=16, stem_width=8, seed=3)
 
 rng = np.random.default_rng(0)
 x, y = rng.normal(size=(16, 16, 16, 3)), rng.integers(0, 10, 16)
