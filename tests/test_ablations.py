@@ -26,13 +26,14 @@ from larq_abbnn.training.tune import RecipeHyperModel
 def test_leaky_ablation_replaces_every_q_prelu_and_deploys_without_multiplication(
     name, activations, capsys
 ):
-    model = zoo.get(name)(input_shape=(32, 32, 3), num_classes=10, activation="leaky")
+    quarter = {"input_shape": (32, 32, 3), "num_classes": 10, "width_multiplier": 0.25}
+    model = zoo.get(name)(activation="leaky", **quarter)
     leaky = [layer for layer in model.layers if isinstance(layer, tf.keras.layers.LeakyReLU)]
     assert len(leaky) == activations and {float(layer.alpha) for layer in leaky} == {0.125}
     assert not any(isinstance(layer, layers.QuantRPReLU) for layer in model.layers)
     assert all(layer.name.split(".")[-1].startswith("prelu") for layer in leaky)  # reference paths
     # one variable fewer per activation: the exponents; the biases around it stay
-    default = zoo.get(name)(input_shape=(32, 32, 3), num_classes=10)
+    default = zoo.get(name)(**quarter)
     exponents = sum(
         int(layer.exponent.shape[0]) for layer in default.layers if hasattr(layer, "exponent")
     )
