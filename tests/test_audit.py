@@ -76,9 +76,9 @@ def test_bn_baselines_convert_with_batch_norm_fused_and_audit_as_in_keras(name):
     flatbuffer = convert(trained_looking(model))
     ops = op_counts(flatbuffer)
     assert "MUL" not in ops and ops["LceBconv2d"] == zoo.binary_conv_count(model)
-    assert count_multiplications(flatbuffer).full_precision == (
-        count_multiplications(model).full_precision
-    )
+    report = count_multiplications(flatbuffer)
+    assert report.family == "bn"  # the file's family, read from its ops (test_families)
+    assert report.full_precision == count_multiplications(model).full_precision
     verify(model, flatbuffer, samples=16)
 
 

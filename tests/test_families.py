@@ -27,7 +27,14 @@ def test_the_zoo_builds_each_model_from_its_family_and_the_keras_detector_reads_
     assert alphas == (set() if family.alpha is None else {family.alpha})
 
 
-@pytest.mark.parametrize("name", ["ab_reactnet18", "bnfree_reactneta", "bn_reactnet18"])
+@pytest.mark.parametrize(
+    "name",
+    [  # A&B and BN-Free ReActNet-18 files: test_audit's TFLite audit; BN: its BN baselines'
+        pytest.param("ab_reactnet18", marks=pytest.mark.slow),
+        "bnfree_reactneta",
+        pytest.param("bn_reactnet18", marks=pytest.mark.slow),
+    ],
+)
 def test_the_tflite_detector_reads_the_family_of_the_converted_file(name):
     model = _small(name)
     trained_looking(model)

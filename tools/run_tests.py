@@ -44,8 +44,9 @@ COMPAT = {
     "test_architecture.py": None,
     "test_checkpoint_import.py": None,
     "test_cli.py": None,
-    # the audits in both dialects (the command-line cases run on the newest stack)
-    "test_audit.py": "keras_audit or bn_baselines_audit or tflite_audit",
+    # the audits in both dialects, and the BN file's family (the command-line cases run
+    # on the newest stack)
+    "test_audit.py": "keras_audit or bn_baselines_audit or bn_baselines_convert or tflite_audit",
     # fold in float64 (every family), and fold + convert + verify at 32 px; the 96 px
     # verifies (145 s) and the command-line and save/load cases run on the newest stack
     "test_conversion.py": (
