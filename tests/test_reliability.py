@@ -197,7 +197,7 @@ def test_colliding_keys_in_a_mapping_leave_the_model_unchanged():
 
 @pytest.fixture(scope="module")
 def small_tflite():
-    return convert(ABReActNet18(input_shape=(32, 32, 3), num_classes=10, width_multiplier=0.125))
+    return convert(networks.small())
 
 
 def _with_tensor_index(flatbuffer, index):

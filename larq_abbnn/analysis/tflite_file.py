@@ -180,8 +180,16 @@ def read_tflite(path: str | os.PathLike, *, probe: bool = True) -> bytes:
     return data
 
 
+# The child imports LCE's interpreter without LCE's package `__init__`, which imports its
+# converter and so TensorFlow: 0.35 s a file instead of 3.6 s (measured on this machine
+# kind), paid by every command that reads a .tflite file. The interpreter's extension
+# module needs nothing of TensorFlow's Python side.
 _PROBE = """
-import sys
+import importlib.util, sys, types
+spec = importlib.util.find_spec("larq_compute_engine")
+package = types.ModuleType("larq_compute_engine")
+package.__path__ = list(spec.submodule_search_locations)
+sys.modules["larq_compute_engine"] = package
 import numpy as np
 from larq_compute_engine.tflite.python.interpreter import Interpreter
 try:
