@@ -227,6 +227,33 @@ def test_out_of_range_tensor_indices_are_refused_everywhere(small_tflite, tmp_pa
         assert "tensor 1000000" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_the_probe_runs_the_file_without_tensorflow_and_names_a_crash(
+    small_tflite, tmp_path, monkeypatch
+):
+    """`read_tflite` runs a file once in a child process (a damaged file can crash TF
+    Lite's C++ code): the child loads LCE's interpreter alone (3.6 s a file with
+    TensorFlow), and its death by a signal or its error is named with the file."""
+    from larq_abbnn.analysis import tflite_file
+
+    path = tmp_path / "m.tflite"
+    path.write_bytes(small_tflite)
+    assert tflite_file.read_tflite(path) == small_tflite
+    no_tensorflow = tflite_file._PROBE + "\nassert 'tensorflow' not in sys.modules\n"
+    child = subprocess.run([sys.executable, "-c", no_tensorflow, str(path)], capture_output=True)
+    assert child.returncode == 0, child.stderr[-2000:]
+    monkeypatch.setattr(tflite_file, "_PROBE", "import os, signal; os.kill(os.getpid(), 11)")
+    with pytest.raises(
+        ValueError, match=r"m\.tflite: LCE's interpreter crashed loading it \(signal 11\)"
+    ):
+        tflite_file.read_tflite(path)
+    refusal = "import sys; print('RuntimeError: no kernel', file=sys.stderr); sys.exit(3)"
+    monkeypatch.setattr(tflite_file, "_PROBE", refusal)
+    with pytest.raises(
+        ValueError, match="LCE's interpreter cannot run it: RuntimeError: no kernel"
+    ):
+        tflite_file.read_tflite(path)
+
+
 FUZZ_FILES = 24
 FUZZ_SCRIPT = """
 import sys
