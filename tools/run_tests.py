@@ -31,10 +31,10 @@ LONGEST = [
     "test_train_cli.py",
     "test_docs_commands.py",
     "test_conversion.py",
-    "test_zoo.py",
     "test_training.py",
-    "test_audit.py",
+    "test_zoo.py",
     "test_qonnx.py",
+    "test_cli.py",
 ]
 #: file -> pytest -k expression (None: the whole file). Measured on TensorFlow 2.15 before
 #: the selections below were trimmed: 700 s (test_converters 610, test_zoo 483); after
