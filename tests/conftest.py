@@ -28,6 +28,17 @@ def float64():
         tf.keras.backend.clear_session()
 
 
+@pytest.fixture(scope="module")
+def small_tflite() -> bytes:
+    """`networks.small()` (ReActNet-18's blocks, one per stage) converted by LCE: a real
+    file to read, damage and time."""
+    import networks
+
+    from larq_abbnn.converters import convert
+
+    return convert(networks.small())
+
+
 @pytest.fixture(scope="session")
 def reference_state_dicts():
     """Keys, shapes and trainable parameter counts of every released configuration,

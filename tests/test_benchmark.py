@@ -57,9 +57,9 @@ def test_parse_benchmark_log_refuses_other_text():
 
 
 @pytest.fixture(scope="module")
-def tflite_file(tmp_path_factory):
+def tflite_file(tmp_path_factory, small_tflite):
     path = tmp_path_factory.mktemp("bench") / "xnor.tflite"
-    path.write_bytes(convert(small()))
+    path.write_bytes(small_tflite)
     return path
 
 
@@ -149,7 +149,6 @@ def test_benchmark_refuses_broken_files_in_one_line(abbnn, tmp_path, content):
 @pytest.mark.parametrize("name", ["ab_reactnet18", "ab_reactneta"])
 def test_converted_ab_models_are_within_10_percent_of_their_size_floor(name):
     from larq_abbnn.analysis.size import size_floor
-    from larq_abbnn.converters import convert
 
     model = zoo.get(name)(input_shape=(224, 224, 3))
     size, floor = len(convert(model)), size_floor(model)

@@ -238,11 +238,6 @@ def test_folded_model_saves_and_loads(tmp_path):
             fold(already_folded)
 
 
-@pytest.fixture(scope="module")
-def small_tflite():
-    return convert(small())
-
-
 def test_damaged_tflite_files_give_one_clear_error(small_tflite):
     rng = np.random.default_rng(0)
     damaged = [

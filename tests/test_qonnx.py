@@ -30,7 +30,8 @@ from larq_abbnn.converters.qonnx_xnor import to_xnor_popcount  # noqa: E402
 from larq_abbnn.families import is_power_of_two  # noqa: E402
 
 
-def _small(name: str, seed: int = 0) -> tf.keras.Model:
+def _quarter_width(name: str, seed: int = 0) -> tf.keras.Model:
+    """The zoo network `name` at the CIFAR stem, width 0.25, trained-looking."""
     model = zoo.get(name)(input_shape=(32, 32, 3), num_classes=10, width_multiplier=0.25)
     return trained_looking(model, seed=seed)
 
@@ -54,7 +55,7 @@ DEFAULT_RUN = {"ab_reactneta", "ab_biresnet18", "bnfree_reactnet18", "bn_reactne
 def test_every_zoo_model_exports_and_verifies_through_qonnx(name):
     """At the CIFAR stem, width 0.25: the float64 fold exact, qonnx's executor equal to
     Keras within float32 rounding."""
-    result = verify(_small(name), format="qonnx", samples=32)
+    result = verify(_quarter_width(name), format="qonnx", samples=32)
     assert result.runner == "QONNX (qonnx executor)"
     assert result.float64_relative_difference < 1e-12
     assert result.file_exact >= 0.75 and result.file_argmax_agreement >= 0.75
@@ -73,7 +74,7 @@ def _initializers(proto) -> dict:
 
 
 def test_the_export_holds_the_papers_concepts():
-    model = _small("ab_reactnet18")
+    model = _quarter_width("ab_reactnet18")
     proto = to_qonnx(model)
     onnx.checker.check_model(proto)
     # to_qonnx is the one convert's short name: the same file

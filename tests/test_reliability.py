@@ -195,11 +195,6 @@ def test_colliding_keys_in_a_mapping_leave_the_model_unchanged():
 # -- hostile TFLite files ----------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def small_tflite():
-    return convert(networks.small())
-
-
 def _repacked(flatbuffer, edit):
     """The flatbuffer unpacked, `edit(model)` applied to its object tree, packed again."""
     import flatbuffers

@@ -563,17 +563,8 @@ def test_train_errors_are_one_line(tmp_path, abbnn):
     assert code == 1 and "TF_CONFIG, which is not set" in stderr
 
 
-def _report(capsys, *args):
-    """`abbnn report` in this process (it needs no start-up of its own): (code, out, err)."""
-    from abbnn import cli
-
-    code = cli.main(["report", *args])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
 def test_report_reads_finished_runs_beside_the_papers_numbers(
-    two_step_run, deployed, folder, tmp_path, capsys, abbnn
+    two_step_run, deployed, folder, tmp_path, abbnn
 ):
     """`abbnn report` on run folders of short real runs: an A&B two-step run, converted
     and evaluated, and a one-step BN run."""
@@ -596,8 +587,8 @@ def test_report_reads_finished_runs_beside_the_papers_numbers(
     assert "(last 0.1 of each class, first 1)" in partial
 
     png = tmp_path / "report.png"
-    code, stdout, stderr = _report(
-        capsys, str(out), str(bn), "--paper", "cifar10", "--plot", str(png)
+    code, stdout, stderr = abbnn(
+        "report", str(out), str(bn), "--paper", "cifar10", "--plot", str(png)
     )
     assert code == 0, stderr
     best = [
@@ -620,12 +611,12 @@ def test_report_reads_finished_runs_beside_the_papers_numbers(
     assert cells[9] == f"{tflite.stat().st_size / 1e6:.2f}" and cells[10] == "0"  # MO of the file
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
-    _, as_csv, _ = _report(capsys, str(out), "--paper", "cifar10", "--format", "csv")
+    _, as_csv, _ = abbnn("report", str(out), "--paper", "cifar10", "--format", "csv")
     rows = list(csv.reader(as_csv.strip().splitlines()))  # one table
     assert rows[0][:3] == ["run", "model", "dataset"] and len(rows) == 2
     assert rows[1][5] == f"{100 * best[0]:.2f}"
 
-    code, stdout, stderr = _report(capsys, str(out))  # an image folder: which paper column?
+    code, stdout, stderr = abbnn("report", str(out))  # an image folder: which paper column?
     assert code == 0 and "--paper cifar10" in stderr and "| ab_reactnet18 (x0.125) |" in stdout
-    code, _, stderr = _report(capsys, str(tmp_path))
+    code, _, stderr = abbnn("report", str(tmp_path))
     assert code == 1 and "no run.json" in stderr
