@@ -34,8 +34,7 @@ def main() -> None:
 
     from larq_abbnn import zoo
     from larq_abbnn.analysis.synthetic import trained_looking
-    from larq_abbnn.converters import to_qonnx
-    from larq_abbnn.converters.hls4ml_flow import to_hls4ml
+    from larq_abbnn.converters import to_hls4ml, to_qonnx
     from larq_abbnn.converters.qonnx_xnor import to_xnor_popcount
 
     model = trained_looking(

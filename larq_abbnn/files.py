@@ -13,8 +13,9 @@ import contextlib
 import glob
 import json
 import os
+import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 
 def _temporary(path: str, suffix: str) -> tuple[int, str]:
@@ -28,12 +29,16 @@ def _temporary(path: str, suffix: str) -> tuple[int, str]:
     return tempfile.mkstemp(dir=folder, prefix=prefix, suffix=suffix)
 
 
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
 def _permissions() -> int:
     """The mode a plain `open()` would give a new file: 0o666 less the umask (mkstemp's
     temporaries are 0o600, which would leave other users unable to read the outputs)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
+    return 0o666 & ~_umask()
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
@@ -73,6 +78,59 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+@contextlib.contextmanager
+def atomic_folder(
+    path: str | os.PathLike, *, replaces: Callable[[str], bool] = lambda folder: False
+) -> Iterator[str]:
+    """A temporary folder beside `path` that becomes the folder `path` on success, for
+    writers of many files (an hls4ml project).
+
+    An existing `path` is replaced when it is empty or `replaces(path)` says it is an
+    earlier output of the same writer; anything else is refused before a file is written
+    (`check_writable_folder`). Between moving the old folder aside and renaming the new one
+    there is an instant with neither, never a half-written one.
+    """
+    path = os.path.abspath(os.fspath(path))
+    check_writable_folder(path, replaces=replaces)
+    parent = os.path.dirname(path)
+    os.makedirs(parent, exist_ok=True)
+    prefix = f".{os.path.basename(path)}."
+    for stale in glob.glob(os.path.join(glob.escape(parent), glob.escape(prefix) + "*.tmp")):
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = tempfile.mkdtemp(dir=parent, prefix=prefix, suffix=".tmp")
+    try:
+        yield tmp
+        os.chmod(tmp, 0o777 & ~_umask())
+        if os.path.exists(path):
+            old = tempfile.mkdtemp(dir=parent, prefix=prefix, suffix=".old.tmp")
+            os.rename(path, os.path.join(old, "old"))
+            os.rename(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def check_writable_folder(
+    path: str | os.PathLike, *, replaces: Callable[[str], bool] = lambda folder: False
+) -> None:
+    """Raise naming `path` if a folder cannot be written there, before a long job makes it:
+    an existing `path` must be a folder, empty or one `replaces` accepts (an earlier output
+    of the same writer), and its parent writable."""
+    path = os.path.abspath(os.fspath(path))
+    if os.path.exists(path):
+        if not os.path.isdir(path):
+            raise NotADirectoryError(f"cannot write the folder {path}: it is a file")
+        if os.listdir(path) and not replaces(path):
+            raise FileExistsError(
+                f"cannot write the folder {path}: it holds other files (give a new or empty "
+                "folder; an earlier output of the same command is replaced)"
+            )
+    check_writable(os.path.join(path, "_"))
 
 
 def check_writable(path: str | os.PathLike) -> None:

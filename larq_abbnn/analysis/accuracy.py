@@ -61,6 +61,13 @@ def load_for_evaluation(path: str):
     model loaded from `path`."""
     if not os.path.exists(path):
         raise FileNotFoundError(f"model not found: {path}")
+    formats.refuse_other_formats(
+        path,
+        "abbnn evaluate",
+        "reads a Keras model, a .tflite file or a QONNX .onnx file",
+        formats.TFLITE,
+        formats.QONNX,
+    )
     if path.endswith(".tflite"):
         return read_tflite(path)
     if path.endswith(formats.QONNX.suffix):

@@ -101,7 +101,8 @@ def read_input_pixels(converted) -> str:
 
 
 def read(converted) -> dict | None:
-    """The record of TFLite bytes or an `onnx.ModelProto`, or None where it has none."""
+    """The record of TFLite bytes or an `onnx.ModelProto`, or None where it has none (an
+    hls4ml model, which takes normalized images only)."""
     if isinstance(converted, (bytes, bytearray)):
         from larq_compute_engine.mlir.python import tflite_schema as schema
 
@@ -111,7 +112,7 @@ def read(converted) -> dict | None:
                 data = model.Buffers(model.Metadata(i).Buffer()).DataAsNumpy()
                 return json.loads(bytes(data).decode())
         return None
-    for entry in converted.metadata_props:
+    for entry in getattr(converted, "metadata_props", ()):
         if entry.key == NAME:
             return json.loads(entry.value)
     return None

@@ -31,6 +31,8 @@ class Extra:
 
 #: QONNX files: the export, qonnx's executor and its passes.
 ONNX = Extra(name="onnx", modules=("onnx", "onnxruntime", "qonnx"), suffix=".onnx")
+#: hls4ml projects: the QONNX export read by hls4ml's ONNX front end.
+FPGA = Extra(name="fpga", modules=(*ONNX.modules, "hls4ml"), suffix="hls4ml project")
 
 
 def onnx_module():

@@ -6,10 +6,14 @@ counting their ops is the analysis's: `analysis.converted`).
   path; the base install).
 - `QONNX`: `converters.qonnx`, run by qonnx's executor (the FPGA path: FINN, hls4ml; the
   `[onnx]` extra).
+- `HLS4ML`: an hls4ml project folder (`converters.hls4ml_flow`: the QONNX export read by
+  hls4ml), run by its C++ emulation (g++; the `[fpga]` extra). A folder has no suffix:
+  `abbnn convert --format hls4ml` names it.
 
 A new format is one more entry here (`pipeline.convert(model, format=NAME)` folds and
-hands it the folded model, `abbnn convert` picks it by the output's suffix, `verify` runs
-it), its reader in `analysis.converted` and its counting rule in `analysis.audit`.
+hands it the folded model, `abbnn convert` picks it by the output's suffix or `--format`,
+`verify` runs it), its reader in `analysis.converted` and its counting rule in
+`analysis.audit` (an hls4ml project's, in `analysis.hls4ml_project`).
 """
 
 from __future__ import annotations
@@ -27,8 +31,8 @@ from larq_abbnn.converters.extras import Extra
 @dataclass(frozen=True)
 class Format:
     name: str
-    #: the file name ending that selects it
-    suffix: str
+    #: the file name ending that selects it; None for a folder (named by `--format`)
+    suffix: str | None
     #: what converts the folded model, for progress messages
     converter: str
     #: what runs the file in `verify`
@@ -38,7 +42,8 @@ class Format:
     convert_folded: Callable[..., object]
     #: (converted model, NHWC float32 images) -> logits
     run: Callable[[object, np.ndarray], np.ndarray]
-    to_bytes: Callable[[object], bytes]
+    #: (converted model, path) -> bytes written, complete or not at all (`files`)
+    save: Callable[[object, str], int]
     #: whether a converted model is one of this format
     holds: Callable[[object], bool]
     #: what it needs beyond the base install (`extras`), None for the base install
@@ -62,6 +67,39 @@ class Format:
         (before a model is loaded and folded, not after)."""
         if self.extra is not None:
             self.extra.check_installed()
+
+    @property
+    def output(self) -> str:
+        """What it writes, for messages: "a .tflite file", "an hls4ml project folder"."""
+        return f"a {self.suffix} file" if self.suffix else f"an {self.name} project folder"
+
+    def check_output(self, path: str | os.PathLike) -> None:
+        """Raise naming `path` if this format cannot be written there, before a model is
+        loaded and converted (`files.check_writable`, or `check_writable_folder`)."""
+        from larq_abbnn import files
+
+        if self.suffix is None:
+            files.check_writable_folder(path, replaces=self.replaces)
+        else:
+            if not os.fspath(path).endswith(self.suffix):
+                raise ValueError(
+                    f"{path}: {self.name} writes {self.output}; the name must end in {self.suffix}"
+                )
+            files.check_writable(path)
+
+    #: for a folder format: whether an existing folder is an earlier output, replaced
+    replaces: Callable[[str], bool] = lambda folder: False
+
+
+def _save_bytes(to_bytes: Callable[[object], bytes]) -> Callable[[object, str], int]:
+    def save(converted, path) -> int:
+        from larq_abbnn.files import atomic_write_bytes
+
+        data = to_bytes(converted)
+        atomic_write_bytes(path, data)
+        return len(data)
+
+    return save
 
 
 def _lce_convert(folded, **lce_options):
@@ -102,6 +140,30 @@ def _is_onnx_model(converted) -> bool:
     return type(converted).__name__ == "ModelProto" and hasattr(converted, "graph")
 
 
+def _hls4ml_convert(folded, **options):
+    from larq_abbnn.converters.hls4ml_flow import from_folded
+
+    return from_folded(folded, **options)
+
+
+def _hls4ml_run(hls_model, images: np.ndarray) -> np.ndarray:
+    from larq_abbnn.converters.hls4ml_flow import run
+
+    return run(hls_model, images)
+
+
+def _hls4ml_save(hls_model, folder) -> int:
+    from larq_abbnn.converters.hls4ml_flow import write
+
+    return write(hls_model, folder)
+
+
+def _is_hls4ml_project(folder: str) -> bool:
+    from larq_abbnn.converters.hls4ml_flow import is_project
+
+    return is_project(folder)
+
+
 TFLITE = Format(
     name="tflite",
     suffix=".tflite",
@@ -115,7 +177,7 @@ TFLITE = Format(
         "experimental_default_int8_range",
     ),
     run=_lce_run,
-    to_bytes=bytes,
+    save=_save_bytes(bytes),
     holds=lambda converted: isinstance(converted, (bytes, bytearray)),
 )
 QONNX = Format(
@@ -125,23 +187,41 @@ QONNX = Format(
     runner="QONNX (qonnx executor)",
     convert_folded=_qonnx_convert,
     run=_qonnx_run,
-    to_bytes=lambda proto: proto.SerializeToString(),
+    save=_save_bytes(lambda proto: proto.SerializeToString()),
     holds=_is_onnx_model,
     extra=extras.ONNX,
     options=("pad_binary_with_ones", "forms"),
 )
-FORMATS = (TFLITE, QONNX)
+HLS4ML = Format(
+    name="hls4ml",
+    suffix=None,
+    converter="hls4ml (its ONNX front end reads the QONNX export)",
+    runner="hls4ml (C++ emulation, g++)",
+    convert_folded=_hls4ml_convert,
+    run=_hls4ml_run,
+    save=_hls4ml_save,
+    # an hls4ml.model.ModelGraph (hls4ml is imported only where it is used)
+    holds=lambda converted: type(converted).__name__ == "ModelGraph",
+    extra=extras.FPGA,
+    options=("output_dir", "precision", "io_type", "backend", "quiet"),
+    replaces=_is_hls4ml_project,
+)
+FORMATS = (TFLITE, QONNX, HLS4ML)
+#: the formats written as one file, chosen by its suffix
+FILE_FORMATS = tuple(format for format in FORMATS if format.suffix)
 
 
 def of_path(path: str | os.PathLike) -> Format:
     """The format a file name's suffix selects; a clear error for any other suffix."""
     path = os.fspath(path)
-    for format in FORMATS:
+    for format in FILE_FORMATS:
         if path.endswith(format.suffix):
             return format
-    suffixes = " or ".join(format.suffix for format in FORMATS)
+    suffixes = " or ".join(format.suffix for format in FILE_FORMATS)
+    folders = ", ".join(f"--format {f.name}" for f in FORMATS if f not in FILE_FORMATS)
     raise ValueError(
-        f"{path}: the file name must end in {suffixes} (the format follows the suffix)"
+        f"{path}: the file name must end in {suffixes} (the format follows the suffix; "
+        f"{folders} writes a project folder)"
     )
 
 
@@ -149,12 +229,18 @@ def refuse_other_formats(path: str, command: str, what_it_reads: str, *accepted:
     """Raise `ValueError` if `path` is a converted file of a format `command` does not
     read (not one of `accepted`), saying what it reads instead of a reader's confusion
     (the trial: `abbnn benchmark m.onnx` said "not a TFLite flatbuffer")."""
-    for format in FORMATS:
+    for format in FILE_FORMATS:
         if os.fspath(path).endswith(format.suffix) and format not in accepted:
             raise ValueError(
                 f"{path} is a {format.suffix} ({format.name.upper()}) file, which {command} "
                 f"does not read: it {what_it_reads}"
             )
+    if HLS4ML not in accepted and _is_hls4ml_project(path):
+        raise ValueError(
+            f"{path} is an hls4ml project, which {command} does not read: it {what_it_reads} "
+            "(abbnn audit reads a project; abbnn convert --format hls4ml --verify runs its "
+            "C++ emulation against the model)"
+        )
 
 
 def of_converted(converted) -> Format:
@@ -162,11 +248,14 @@ def of_converted(converted) -> Format:
     for format in FORMATS:
         if format.holds(converted):
             return format
-    raise TypeError(f"expected TFLite bytes or an onnx.ModelProto, got {type(converted).__name__}")
+    raise TypeError(
+        "expected TFLite bytes, an onnx.ModelProto or an hls4ml ModelGraph, got "
+        f"{type(converted).__name__}"
+    )
 
 
 def get(name: str) -> Format:
-    """A format by its name, "tflite" or "qonnx"."""
+    """A format by its name: "tflite", "qonnx" or "hls4ml"."""
     for format in FORMATS:
         if format.name == name:
             return format

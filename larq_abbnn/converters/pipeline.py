@@ -1,11 +1,12 @@
 """The one way from a trained Keras model to a deployable file: `fold` once, then hand the
 folded model to the format's converter (`formats`: LCE's for "tflite", the QONNX export
-for "qonnx"). The command line, `demo`, `benchmark`, `verify` and the hls4ml flow all come
-through here, so a new target is one more `formats` entry, not another "fold, then
-convert" (the review of #32 found five)."""
+for "qonnx", hls4ml reading that export for "hls4ml"). The command line, `demo`,
+`benchmark`, `verify` and the hls4ml flow all come through here, so a new target is one
+more `formats` entry, not another "fold, then convert" (the review of #32 found five)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -54,8 +55,10 @@ def convert(
     **options,
 ):
     """Fold `model` once and convert it to `format`: TFLite bytes for "tflite" (LCE's
-    `convert_keras_model`; a file for ARM boards) or an `onnx.ModelProto` for "qonnx"
-    (FPGA flows; the `[onnx]` extra).
+    `convert_keras_model`; a file for ARM boards), an `onnx.ModelProto` for "qonnx"
+    (FPGA flows; the `[onnx]` extra) or an `hls4ml.model.ModelGraph` for "hls4ml" (its
+    project; the `[fpga]` extra; `hls4ml_flow`). `formats.get(format).save(converted,
+    path)` writes any of them.
 
     `input_pixels="uint8"` gives a file that takes raw uint8 pixels and normalizes them
     itself (`fold`'s option; by default it takes normalized float32 images, as `model`).
@@ -64,7 +67,8 @@ def convert(
     go to the format's converter, checked before anything runs (`formats.Format.options`):
     LCE's `inference_input_type`, `inference_output_type`, `target` and
     `experimental_default_int8_range`; QONNX's `pad_binary_with_ones` and `forms` (qonnx
-    `Transformation`s applied to the export: `converters.qonnx.passes`). Raises
+    `Transformation`s applied to the export: `converters.qonnx.passes`); hls4ml's
+    `output_dir`, `precision`, `io_type`, `backend` and `quiet` (`hls4ml_flow.from_folded`). Raises
     `FoldError` naming the layer for a model the fold cannot take.
     """
     return fold_and_convert(
@@ -86,4 +90,28 @@ def to_qonnx(
     """
     return convert(
         model, format="qonnx", input_pixels=input_pixels, pad_binary_with_ones=pad_binary_with_ones
+    )
+
+
+def to_hls4ml(
+    model: tf.keras.Model,
+    output_dir: str | os.PathLike | None = None,
+    *,
+    precision: str = "fixed<48,24>",
+    io_type: str = "io_stream",
+    backend: str = "Vitis",
+    quiet: bool = True,
+):
+    """`convert(model, format="hls4ml", ...)`: `model` folded, exported and read by hls4ml,
+    an `hls4ml.model.ModelGraph` whose project goes to `output_dir` (`hls4ml_flow.from_folded`
+    says what the options do). `.compile()` and `.predict(images)` run its C++ emulation;
+    `formats.HLS4ML.save(hls_model, folder)` writes its project atomically."""
+    return convert(
+        model,
+        format="hls4ml",
+        output_dir=output_dir,
+        precision=precision,
+        io_type=io_type,
+        backend=backend,
+        quiet=quiet,
     )
