@@ -13,6 +13,9 @@ stack.select_keras_2()  # before TensorFlow's first import; subprocesses inherit
 import tensorflow as tf  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
+#: FINN's venv's Python (tools/make_finn_venv.sh; CI sets $ABBNN_FINN_PYTHON): FINN's side
+#: runs there, as a user runs it (tests/test_finn.py, the FPGA guide's commands)
+FINN_PYTHON = os.environ.get("ABBNN_FINN_PYTHON") or str(REPO / ".venv-finn" / "bin" / "python")
 DATA = Path(__file__).resolve().parent / "data"
 
 

@@ -16,15 +16,17 @@ substitutions; a block that is a signature, not code, is listed in `NOT_CODE`.
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
 import tensorflow as tf
 import torch_format
-from conftest import REPO, image_folder
+from conftest import FINN_PYTHON, REPO, image_folder
 from test_benchmark import BOARD_LOG
 from test_checkpoint_import import _reference_state
 
@@ -37,7 +39,10 @@ BY_CI = {
     "python3 -m venv": "the README's first command: .ci/run installs and runs the demo",
     "python tools/run_tests.py": "the README's test command: .ci/run runs it",
     "pip install": ".ci/run installs each extra on the stacks it checks",
+    "tools/make_finn_venv.sh": ".ci/run builds FINN's venv so",
 }
+#: FINN's side, run with FINN's venv's Python (tests/test_finn.py's), at this test's size
+FINN_COMMAND = ".venv-finn/bin/python -m abbnn.finn "
 #: Commands for a build host or a board (the Raspberry Pi guide): not on this machine.
 ELSEWHERE = ("git ", "cd ", "./configure.py", "bazel ", "scp ", "ssh ", "chmod ", "for ", "./lce_benchmark_model", "done", "> ")  # fmt: skip
 #: Python blocks that document a signature rather than run (their first line).
@@ -221,6 +226,15 @@ def test_every_command_and_snippet_of_the_document_runs(document, scratch, abbnn
                 start = time.perf_counter()
                 code, out, err = abbnn(*small)
                 assert code == 0, f"{document}: `{line}` (run as `abbnn {' '.join(small)}`):\n{err}"
+                ran.append((time.perf_counter() - start, line))
+            elif line.startswith(FINN_COMMAND):
+                if not os.path.exists(FINN_PYTHON):
+                    listed.append(line)  # tests/test_finn.py says it was skipped, and why
+                    continue
+                argv = [FINN_PYTHON, *shlex.split(line)[1:], "--inputs", "2"]
+                start = time.perf_counter()
+                run = subprocess.run(argv, capture_output=True, text=True, timeout=900)
+                assert run.returncode == 0, f"{document}: `{line}`:\n{run.stderr}"
                 ran.append((time.perf_counter() - start, line))
             elif any(line.startswith(prefix) for prefix in BY_CI):
                 listed.append(line)

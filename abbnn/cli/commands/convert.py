@@ -62,6 +62,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "file normalizes itself (a cast, a multiply and an add before the first conv)",
     )
     parser.add_argument(
+        "--pad-binary-with-ones",
+        action="store_true",
+        help="for .onnx: write each zero-padded binary conv as a conv of its +-1 input "
+        "padded with +1 and an Add of what the +1s add, negated: the same function, in the "
+        "form an XNOR-popcount code {0, 1} can hold (FINN: python -m abbnn.finn)",
+    )
+    parser.add_argument(
         "--verify",
         action="store_true",
         help="check that the folded model (float64) and the file (float32; LCE's "
@@ -144,11 +151,13 @@ def _format_options(target, args: argparse.Namespace) -> dict:
         for flag, keyword, _, _ in HLS4ML_OPTIONS
         if getattr(args, flag[2:].replace("-", "_")) is not None
     }
+    if args.pad_binary_with_ones and target.name != "qonnx":
+        raise ValueError(f"--pad-binary-with-ones: only for a QONNX .onnx file, not {target.name}")
     if target.name != "hls4ml":
         if given:
             flags = [flag for flag, keyword, _, _ in HLS4ML_OPTIONS if keyword in given]
             raise ValueError(f"{', '.join(flags)}: only with --format hls4ml")
-        return {}
+        return {"pad_binary_with_ones": True} if args.pad_binary_with_ones else {}
     if args.input_pixels != "normalized":
         raise ValueError(
             "--input-pixels uint8: hls4ml takes normalized float images (its ONNX front end "
