@@ -26,18 +26,24 @@ from abbnn.finn import flow
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m abbnn.finn", description=__doc__.splitlines()[0]
+        prog="python -m abbnn.finn",
+        description="A QONNX file written by abbnn convert through FINN's front end to "
+        "hardware layers (every binary conv an XNOR-popcount MVAU), executed in Python "
+        "beside the file itself, and costed with FINN's resource estimates.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument(
         "model", help="a QONNX .onnx file (abbnn convert ... --pad-binary-with-ones)"
     )
     parser.add_argument("--images", default=None, help="NHWC float32 images, an .npy file")
     parser.add_argument("--inputs", type=int, default=16, help="random images, without --images")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="of the random images")
     parser.add_argument(
         "--reference", default=None, help="the Keras model's logits for the images, an .npy file"
     )
-    parser.add_argument("--fpga-part", default=flow.DEFAULT_FPGA_PART)
+    parser.add_argument(
+        "--fpga-part", default=flow.DEFAULT_FPGA_PART, help="the part FINN's estimates are for"
+    )
     parser.add_argument("-o", "--output-dir", default=None, help="keep the graph and the report")
     return parser.parse_args(argv)
 
