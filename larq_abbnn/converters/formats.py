@@ -38,7 +38,8 @@ class Format:
     #: what runs the file in `verify`
     runner: str
     #: folded Keras model (, the converter's options) -> the converted model (TFLite bytes,
-    #: an `onnx.ModelProto`), with `converters.contract`'s record of what it takes
+    #: an `onnx.ModelProto`, an hls4ml `ModelGraph`), with `converters.contract`'s record
+    #: of what it takes where the format has metadata
     convert_folded: Callable[..., object]
     #: (converted model, NHWC float32 images) -> logits
     run: Callable[[object, np.ndarray], np.ndarray]
@@ -50,6 +51,8 @@ class Format:
     extra: Extra | None = None
     #: the options its converter takes (`pipeline.convert`'s keyword arguments)
     options: tuple[str, ...] = ()
+    #: for a folder format: whether an existing folder is an earlier output (replaced)
+    replaces: Callable[[str], bool] = lambda folder: False
 
     def check_options(self, options: dict) -> None:
         """A `TypeError` naming an option this format's converter does not take (before
@@ -86,9 +89,6 @@ class Format:
                     f"{path}: {self.name} writes {self.output}; the name must end in {self.suffix}"
                 )
             files.check_writable(path)
-
-    #: for a folder format: whether an existing folder is an earlier output, replaced
-    replaces: Callable[[str], bool] = lambda folder: False
 
 
 def _save_bytes(to_bytes: Callable[[object], bytes]) -> Callable[[object, str], int]:
