@@ -70,9 +70,11 @@ def run(args: argparse.Namespace) -> int:
         f"{binary_convs} binary convs, built in {time.perf_counter() - start:.1f} s"
     )
     _train(model, dataset, args, stem=args.stem or recipe.stem_for(*input_shape[:2]), source=source)
-    flatbuffer, ops = _convert(model, os.path.join(args.output, "model.tflite"), binary_convs)
+    conversion, ops = _convert(model, os.path.join(args.output, "model.tflite"), binary_convs)
+    flatbuffer = conversion.converted
     inputs = np.concatenate([x.numpy() for x, _ in dataset.take(4)]).astype(np.float32)
-    print(f"verified   {verify(model, flatbuffer, inputs)}")
+    # the fold the file came from: verify does not fold the model again
+    print(f"verified   {verify(model, flatbuffer, inputs, folded=conversion.folded)}")
     audit = count_multiplications(flatbuffer)
     print(
         f"audited    {audit.full_precision:,} full-precision multiplications (the paper's "
@@ -141,13 +143,15 @@ def _train(model, dataset, args: argparse.Namespace, *, stem: str, source: str) 
 
 
 def _convert(model, path: str, binary_convs: int):
-    """Fold and convert `model` into `path`; the file's bytes and op counts."""
+    """Fold and convert `model` into `path`; the conversion (the folded model and the
+    file's bytes) and the file's op counts."""
     from larq_abbnn.analysis import op_counts
-    from larq_abbnn.converters import convert
+    from larq_abbnn.converters import fold_and_convert
     from larq_abbnn.files import atomic_write_bytes
 
     start = time.perf_counter()
-    flatbuffer = convert(model)
+    conversion = fold_and_convert(model)
+    flatbuffer = conversion.converted
     convert_s = time.perf_counter() - start
     atomic_write_bytes(path, flatbuffer)
     ops = op_counts(flatbuffer)
@@ -157,4 +161,4 @@ def _convert(model, path: str, binary_convs: int):
         f"{binary_convs} binary convs"
     )
     print("ops        " + ", ".join(f"{name} {n}" for name, n in sorted(ops.items())))
-    return flatbuffer, ops
+    return conversion, ops
