@@ -133,14 +133,9 @@ def run(hls_model, images: np.ndarray) -> np.ndarray:
     wrote it. The folder lives as long as `hls_model`: the compiled emulation reads its
     weights from the folder's text files when it first runs."""
     if hls_model._top_function_lib is None:  # hls4ml's own test for a compiled model
-        written = hls_model.config.get_output_dir()
         build = tempfile.TemporaryDirectory(prefix="abbnn-hls4ml-build-")
-        hls_model.config.config["OutputDir"] = build.name
-        try:
-            with contextlib.redirect_stdout(io.StringIO()):
-                hls_model.compile()
-        finally:
-            hls_model.config.config["OutputDir"] = written
+        with _writing_into(hls_model, build.name):
+            hls_model.compile()
         hls_model._abbnn_build = build  # removed with the model
     images = np.ascontiguousarray(images, np.float32)
     with contextlib.redirect_stdout(io.StringIO()):
@@ -154,14 +149,9 @@ def write(hls_model, folder: str | os.PathLike) -> int:
     from larq_abbnn.files import atomic_folder
 
     folder = os.path.abspath(os.fspath(folder))
-    written = hls_model.config.get_output_dir()
     with atomic_folder(folder, replaces=is_project) as temporary:
-        hls_model.config.config["OutputDir"] = temporary
-        try:
-            with contextlib.redirect_stdout(io.StringIO()):
-                hls_model.write()
-        finally:
-            hls_model.config.config["OutputDir"] = written
+        with _writing_into(hls_model, temporary):
+            hls_model.write()
         _name_folder(temporary, folder)
     hls_model.config.config["OutputDir"] = folder
     return sum(
@@ -169,6 +159,19 @@ def write(hls_model, folder: str | os.PathLike) -> int:
         for root, _, names in os.walk(folder)
         for name in names
     )
+
+
+@contextlib.contextmanager
+def _writing_into(hls_model, folder: str):
+    """hls4ml writes (and compiles) into its config's `OutputDir`: `folder` for the
+    duration, the earlier one after, hls4ml's printout kept off stdout."""
+    earlier = hls_model.config.get_output_dir()
+    hls_model.config.config["OutputDir"] = folder
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        hls_model.config.config["OutputDir"] = earlier
 
 
 def is_project(folder: str | os.PathLike) -> bool:

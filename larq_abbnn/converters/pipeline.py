@@ -93,25 +93,11 @@ def to_qonnx(
     )
 
 
-def to_hls4ml(
-    model: tf.keras.Model,
-    output_dir: str | os.PathLike | None = None,
-    *,
-    precision: str = "fixed<48,24>",
-    io_type: str = "io_stream",
-    backend: str = "Vitis",
-    quiet: bool = True,
-):
-    """`convert(model, format="hls4ml", ...)`: `model` folded, exported and read by hls4ml,
-    an `hls4ml.model.ModelGraph` whose project goes to `output_dir` (`hls4ml_flow.from_folded`
-    says what the options do). `.compile()` and `.predict(images)` run its C++ emulation;
-    `formats.HLS4ML.save(hls_model, folder)` writes its project atomically."""
-    return convert(
-        model,
-        format="hls4ml",
-        output_dir=output_dir,
-        precision=precision,
-        io_type=io_type,
-        backend=backend,
-        quiet=quiet,
-    )
+def to_hls4ml(model: tf.keras.Model, output_dir: str | os.PathLike | None = None, **options):
+    """`convert(model, format="hls4ml", output_dir=..., **options)`: `model` folded, exported
+    and read by hls4ml, an `hls4ml.model.ModelGraph` whose project goes to `output_dir`.
+    `options` are `hls4ml_flow.from_folded`'s (`precision`, `io_type`, `backend`, `quiet`),
+    with its defaults and what each does; another name is refused before the fold
+    (`formats.Format.check_options`). `.compile()` and `.predict(images)` run its C++
+    emulation; `formats.HLS4ML.save(hls_model, folder)` writes its project atomically."""
+    return convert(model, format="hls4ml", output_dir=output_dir, **options)

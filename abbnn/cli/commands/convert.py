@@ -146,11 +146,10 @@ def run(args: argparse.Namespace) -> int:
 def _format_options(target, args: argparse.Namespace) -> dict:
     """The converter's options from the command line; an error naming a flag the format
     does not take, before anything is loaded."""
-    given = {
-        keyword: getattr(args, flag[2:].replace("-", "_"))
-        for flag, keyword, _, _ in HLS4ML_OPTIONS
-        if getattr(args, flag[2:].replace("-", "_")) is not None
+    values = {
+        keyword: getattr(args, flag[2:].replace("-", "_")) for flag, keyword, _, _ in HLS4ML_OPTIONS
     }
+    given = {keyword: value for keyword, value in values.items() if value is not None}
     if args.pad_binary_with_ones and target.name != "qonnx":
         raise ValueError(f"--pad-binary-with-ones: only for a QONNX .onnx file, not {target.name}")
     if target.name != "hls4ml":
