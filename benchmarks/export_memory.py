@@ -12,25 +12,15 @@ printed first: figures from different hosts are not one series.
 
 import argparse
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
+import host
+
 FORMATS = (".tflite", ".onnx")
-
-
-def _cpu() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def _convert(model: str, output: str) -> tuple[float, float]:
@@ -52,7 +42,7 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["ab_reactnet18", "ab_reactneta"])
     parser.add_argument("--rounds", type=int, default=1)
     args = parser.parse_args()
-    print(f"host: {_cpu()}, {os.cpu_count()} CPUs; zoo models at 224 px")
+    print(f"host: {host.describe()}; zoo models at 224 px")
     with tempfile.TemporaryDirectory() as folder:
         for model in args.models:
             peaks = {suffix: [] for suffix in FORMATS}

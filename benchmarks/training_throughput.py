@@ -29,6 +29,7 @@ import sys
 import time
 from collections.abc import Callable
 
+import host
 import numpy as np
 
 from abbnn import stack
@@ -133,6 +134,7 @@ def main() -> None:
 
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    print(f"host: {host.describe()}", flush=True)
     batches = _batches(args.batch_size)
     contestants = {
         "ours A&B step 1": ours("ab_reactnet18", 1, batches),
@@ -161,7 +163,7 @@ def main() -> None:
     median = {name: statistics.median(v) for name, v in rates.items()}
     print(
         f"\nCIFAR ReActNet-18, batch {args.batch_size}, {args.threads} threads, median of "
-        f"{args.rounds} interleaved rounds of {args.steps} steps"
+        f"{args.rounds} interleaved rounds of {args.steps} steps; host: {host.describe()}"
     )
     print(f"{'contestant':24s} {'images/s':>9s}")
     for name, value in median.items():
