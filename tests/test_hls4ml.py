@@ -2,6 +2,7 @@
 what Keras computes; `abbnn convert --format hls4ml` writes its project, and power-of-two
 constants are shifts in its C++. Skipped without the [fpga] extra."""
 
+import os
 import re
 
 import pytest
@@ -65,6 +66,8 @@ def test_paper_scales_are_hls4ml_multipliers_and_slopes_shifts(tmp_path):
     `formats.HLS4ML.save`, no compile). Saving into the same folder again replaces the
     earlier project."""
     hls_model = to_hls4ml(small())
+    # without an output_dir, no folder is left behind (one empty folder per call, before)
+    assert not os.path.exists(hls_model.config.get_output_dir())
     project = tmp_path / "hls"
     for _ in range(2):
         assert formats.HLS4ML.save(hls_model, project) > 0

@@ -106,7 +106,8 @@ def from_folded(
             "(hls4ml's ONNX front end has no Cast for a uint8 input)"
         )
     proto = ModelWrapper(export_folded(folded, forms=hls4ml_form()))
-    if output_dir is None:
+    placeholder = output_dir is None
+    if placeholder:
         output_dir = tempfile.mkdtemp(prefix="abbnn-hls4ml-")
     printout = contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext()
     with printout, warnings.catch_warnings():
@@ -118,13 +119,19 @@ def from_folded(
             proto, granularity="name", backend=backend, default_precision=precision
         )
         config["Flows"] = [_shifts_flow(backend), _default_flow(backend)]
-        return hls4ml.converters.convert_from_onnx_model(
+        hls_model = hls4ml.converters.convert_from_onnx_model(
             proto,
             output_dir=os.fspath(output_dir),
             io_type=io_type,
             backend=backend,
             hls_config=config,
         )
+    if placeholder:
+        # hls4ml needs a folder name but writes nothing there until `write()` (which
+        # makes it again); `run` and `write` use folders of their own. Left, it was one
+        # empty folder in /tmp per conversion.
+        os.rmdir(output_dir)
+    return hls_model
 
 
 def run(hls_model, images: np.ndarray) -> np.ndarray:
