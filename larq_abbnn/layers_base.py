@@ -16,6 +16,8 @@ import tensorflow as tf
 from larq import utils as lq_utils
 from larq.layers import QuantConv2D
 
+from larq_abbnn import math as ab_math
+
 __all__ = [
     "SymmetricConv2D",
     "dilated_size",
@@ -204,6 +206,7 @@ class SymmetricConv2D(QuantConv2D):
                 # would quantize a float64 kernel into float32 and fail to convolve.
                 quantizer._autocast = False
         self._symmetric_mode = None  # "same", "flip" or "explicit", set in build
+        self._training = False  # in a training call (`call`), for `convolution_op`
 
     # -- padding ---------------------------------------------------------------------
     def _resolve_symmetric(self, input_shape) -> str:
@@ -251,7 +254,13 @@ class SymmetricConv2D(QuantConv2D):
                 self._is_native_padding = self.pad_values == 0.0
         super().build(input_shape)
 
-    def call(self, inputs):
+    def call(self, inputs, training=None):
+        # Keras passes `training`: in training, the stride-1 convs take `ab_math.conv2d`'s
+        # faster input gradient; inference (and so what LCE converts) keeps the plain op.
+        with lq_utils.patch_object(self, "_training", training is True):
+            return self._symmetric_call(inputs)
+
+    def _symmetric_call(self, inputs):
         mode = self._symmetric_mode
         if mode == "flip":
             # Sign and standardization commute with the flip, so LCE still sees
@@ -277,6 +286,15 @@ class SymmetricConv2D(QuantConv2D):
         kernel = tf.convert_to_tensor(kernel)
         if self._symmetric_mode == "flip":
             kernel = tf.reverse(kernel, axis=[0, 1])
+        if (
+            getattr(self, "_training", False)
+            and tuple(self.strides) == (1, 1)
+            and tuple(self.dilation_rate) == (1, 1)
+            and self.groups == 1
+            and self.data_format == "channels_last"
+            and self.padding in ("same", "valid")
+        ):
+            return ab_math.conv2d(inputs, kernel, self.padding.upper())
         return super().convolution_op(inputs, kernel)
 
     def compute_output_shape(self, input_shape):

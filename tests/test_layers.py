@@ -441,3 +441,56 @@ def test_power_of_two_scale_is_the_nearest_power_of_two_with_a_straight_through_
     config = layer.get_config()
     assert config["power_of_two_scale"] is True
     assert BinaryScaledStdConv2D.from_config(config).power_of_two_scale
+
+
+# -- the stride-1 conv's input gradient (larq_abbnn.math.conv2d) ----------------------
+
+
+@pytest.mark.parametrize("padding, k", [("SAME", 3), ("VALID", 3), ("SAME", 1), ("SAME", 4)])
+def test_conv2d_gradients_are_tfs_own_in_float64(padding, k):
+    """`ab_math.conv2d` computes dL/dx as a forward conv of dy with the flipped, transposed
+    kernel; it is TF's `Conv2DBackpropInput` within rounding (another summation order), and
+    its forward and filter gradient are TF's ops. An even kernel checks the mirrored SAME
+    pads."""
+    from larq_abbnn import math as ab_math
+
+    x = tf.constant(RNG.normal(size=(2, 7, 6, 5)))
+    w = tf.constant(RNG.normal(size=(k, k, 5, 4)))
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch([x, w])
+        ours, tfs = ab_math.conv2d(x, w, padding), tf.nn.conv2d(x, w, 1, padding)
+        weights = tf.constant(RNG.normal(size=ours.shape))
+        loss_ours, loss_tf = tf.reduce_sum(ours * weights), tf.reduce_sum(tfs * weights)
+    np.testing.assert_array_equal(ours.numpy(), tfs.numpy())
+    for a, b in zip(tape.gradient(loss_ours, [x, w]), tape.gradient(loss_tf, [x, w])):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=0, atol=1e-13)
+
+
+def test_training_calls_take_the_fast_input_gradient_and_inference_keeps_the_plain_op():
+    """In training (`model.fit`'s `training=True`) every stride-1 conv of a block differentiates
+    through `ab_math.conv2d` (no `Conv2DBackpropInput` left but the strided convs'); called
+    for inference, the graph LCE converts has the plain convs, as before."""
+    from larq_abbnn import zoo
+
+    model = zoo.ABReActNet18(input_shape=(32, 32, 3), num_classes=10, width_multiplier=0.125)
+    x = tf.zeros((2, 32, 32, 3))
+    strided = [
+        layer
+        for layer in model.layers
+        if isinstance(layer, tf.keras.layers.Conv2D) and tuple(layer.strides) != (1, 1)
+    ]
+
+    def step(training):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(model(x, training=training))
+        return tape.gradient(loss, model.trainable_variables)
+
+    def op_types(training):
+        graph = tf.function(lambda: step(training)).get_concrete_function().graph
+        return [op.type for op in graph.get_operations()]
+
+    trained, inferred = op_types(True), op_types(False)
+    assert inferred.count("Conv2DBackpropInput") == 20  # TF's gradient for every conv
+    assert trained.count("Conv2DBackpropInput") == len(strided) == 3
+    # the 17 stride-1 convs' input gradients are forward convs instead
+    assert trained.count("Conv2D") - inferred.count("Conv2D") == 20 - 3
