@@ -287,7 +287,7 @@ class SymmetricConv2D(QuantConv2D):
         if self._symmetric_mode == "flip":
             kernel = tf.reverse(kernel, axis=[0, 1])
         if (
-            getattr(self, "_training", False)
+            self._training
             and tuple(self.strides) == (1, 1)
             and tuple(self.dilation_rate) == (1, 1)
             and self.groups == 1

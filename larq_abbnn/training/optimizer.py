@@ -135,8 +135,6 @@ class AGCAdam(tf.keras.optimizers.Adam):
         small (ReActNet-18, 106 variables: ~1,800 fewer graph ops to build and optimize).
         """
         dtype = variable.dtype
-        # Python floats become constants of `dtype` directly: tf.cast(0.9, float64) would
-        # first round 0.9 to float32.
         if tf.executing_eagerly():
             return self._new_scalars(dtype)
         cache = getattr(self, "_scalar_cache", None)
@@ -148,6 +146,8 @@ class AGCAdam(tf.keras.optimizers.Adam):
         return cache.entries[key]
 
     def _new_scalars(self, dtype: tf.DType) -> dict[str, tf.Tensor]:
+        # Python floats become constants of `dtype` directly: tf.cast(0.9, float64) would
+        # first round 0.9 to float32.
         step = tf.cast(self.iterations + 1, dtype)
         beta_1 = tf.constant(self.beta_1, dtype)
         beta_2 = tf.constant(self.beta_2, dtype)
@@ -158,9 +158,6 @@ class AGCAdam(tf.keras.optimizers.Adam):
             "beta_2": beta_2,
             "one_minus_beta_2": 1 - beta_2,
             "epsilon": tf.constant(self.epsilon, dtype),
-            "l2": tf.constant(self.l2, dtype),
-            "clip_factor": tf.constant(self.clip_factor or 0.0, dtype),
-            "clip_eps": tf.constant(self.clip_eps, dtype),
         }
 
     def update_step(self, gradient, variable):
@@ -170,12 +167,11 @@ class AGCAdam(tf.keras.optimizers.Adam):
         group = self._group(variable) or {}
         parameter = variable.read_value()
         if self.clip_factor is not None and group.get("clip", False):
-            max_norm = tf.maximum(unitwise_norm(parameter, group["axes"]), scalars["clip_eps"])
-            gradient = _clip(
-                gradient, max_norm * scalars["clip_factor"], unitwise_norm(gradient, group["axes"])
-            )
+            gradient = adaptive_clip(
+                gradient, parameter, self.clip_factor, group["axes"], self.clip_eps
+            )  # its Python floats, like `l2` below, become constants of the tensors' dtype
         if self.l2 and group.get("decay", False):
-            gradient = gradient + scalars["l2"] * parameter
+            gradient = gradient + self.l2 * parameter
         index = self._index_dict[self._var_key(variable)]
         m, v = self._momentums[index], self._velocities[index]
         new_parameter, new_m, new_v = _adam_update(
@@ -193,13 +189,13 @@ class AGCAdam(tf.keras.optimizers.Adam):
         return config
 
 
-# No nested `tf.function(jit_compile=True)` per variable any more: XLA compiled one
-# cluster per variable shape (25 in ReActNet-18) before the first batch, ~1.5 s of
-# start-up, for no measurable step time (full-width ReActNet-18, batch 64, AMD EPYC
-# AVX2: 2.58-2.75 s per step with it, 2.62-2.66 s without).
+# Plain ops, no nested `tf.function(jit_compile=True)` per variable any more: XLA compiled
+# one cluster per variable shape (25 in ReActNet-18) before the first batch, ~2.5 s of
+# start-up. Its saving was the optimizer's own time per step: full-width ReActNet-18, AMD
+# EPYC AVX2, 48-51 ms with it, 58-69 ms without, of a ~2.6 s step at batch 64.
 def _adam_update(
     parameter, m, v, gradient, *, step_size, root_correction, one_minus_beta_1, beta_2,
-    one_minus_beta_2, epsilon, **_,
+    one_minus_beta_2, epsilon,
 ):  # fmt: skip
     """`torch.optim.Adam`'s update of `parameter` by the (clipped, decayed) `gradient`:
 
