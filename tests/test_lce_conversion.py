@@ -1,5 +1,6 @@
 """Zoo models through LCE's converter: every binary conv becomes one LceBconv2d, and the
-TFLite file computes what Keras computes."""
+TFLite file computes what Keras computes. The converter is reached through
+`formats.lce_flatbuffer`, whose bytes are LCE's `convert_keras_model`'s (the first test)."""
 
 import larq as lq
 import networks
@@ -12,6 +13,38 @@ from larq_compute_engine.tflite.python.interpreter import Interpreter
 from larq_abbnn import layers, zoo
 from larq_abbnn.analysis import op_counts
 from larq_abbnn.analysis.synthetic import trained_looking
+from larq_abbnn.converters import fold
+from larq_abbnn.converters.formats import lce_flatbuffer
+
+
+@pytest.mark.parametrize(
+    "form,options",
+    [
+        ("unfolded", {}),
+        ("uint8 pixels", {"target": "xcore"}),
+        ("folded", {"experimental_default_int8_range": (-3.0, 3.0),
+                    "inference_input_type": tf.int8, "inference_output_type": tf.int8}),
+    ],
+)  # fmt: skip
+def test_our_route_to_lces_converter_gives_convert_keras_models_bytes(form, options):
+    """`lce_flatbuffer` skips the Keras traces `convert_keras_model`'s SavedModel carries
+    and LCE never reads: the file must be the same, byte for byte, options and all."""
+    model = networks.small(num_classes=3)
+    if form != "unfolded":
+        model = fold(model, input_pixels="uint8" if form == "uint8 pixels" else "normalized")
+    assert lce_flatbuffer(model, **options) == convert_keras_model(model, **options)
+
+
+def test_a_mixed_precision_model_is_refused_before_anything_is_written(monkeypatch):
+    policy = tf.keras.mixed_precision.global_policy()
+    tf.keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        inputs = tf.keras.Input((4,))
+        model = tf.keras.Model(inputs, tf.keras.layers.Dense(2, name="fc")(inputs))
+    finally:
+        tf.keras.mixed_precision.set_global_policy(policy)
+    with pytest.raises(ValueError, match="mixed_float16: the TFLite converter takes float32"):
+        lce_flatbuffer(model)
 
 
 def _float_conv_count(model):
@@ -56,7 +89,7 @@ def test_every_binary_conv_becomes_one_lce_bconv_and_tflite_agrees(name, size, s
             input_shape=(size, size, 3), num_classes=10, stem=stem, padding=padding
         )
         trained_looking(model)
-    flatbuffer = convert_keras_model(model)
+    flatbuffer = lce_flatbuffer(model)
     ops = op_counts(flatbuffer)
     assert ops["LceBconv2d"] == zoo.binary_conv_count(model) > 0
     assert ops["CONV_2D"] == _float_conv_count(model)
@@ -70,7 +103,7 @@ def test_every_binary_conv_becomes_one_lce_bconv_and_tflite_agrees(name, size, s
 
 def test_step1_models_convert_with_float_convs_on_binary_inputs():
     model = networks.small(step=1)  # ReActNet-18's blocks, one per stage
-    ops = op_counts(convert_keras_model(model))
+    ops = op_counts(lce_flatbuffer(model))
     assert "LceBconv2d" not in ops
     assert ops["CONV_2D"] == _float_conv_count(model) == 8  # stem, 4 binary, 3 shortcuts
 
@@ -103,7 +136,7 @@ def _single_conv(size, channels, pad_values, placement="inside"):
 
 def _lce_error(model, size, channels, **interpreter_options):
     x = np.random.default_rng(1).normal(size=(4, size, size, channels)).astype(np.float32)
-    tflite = Interpreter(convert_keras_model(model), **interpreter_options).predict(x)
+    tflite = Interpreter(lce_flatbuffer(model), **interpreter_options).predict(x)
     return np.abs(tflite - model.predict(x, verbose=0)).max()
 
 

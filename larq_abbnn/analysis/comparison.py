@@ -100,7 +100,7 @@ def _larq_zoo_model(name: str, input_shape) -> tf.keras.Model:
 
 def candidates(name: str, input_shape=(224, 224, 3)) -> list[tuple[str, Callable[[], bytes], str]]:
     """(label, converter, interpreter) of every model in the comparison, A&B model first."""
-    from larq_compute_engine import convert_keras_model
+    from larq_abbnn.converters.formats import lce_flatbuffer
 
     # larq-zoo's networks have ImageNet stems at every input size: so do ours here (the
     # zoo's default would give inputs up to 64 px the full-resolution CIFAR stem)
@@ -121,7 +121,7 @@ def candidates(name: str, input_shape=(224, 224, 3)) -> list[tuple[str, Callable
         rows.append(
             (
                 f"{zoo_name} (larq-zoo)",
-                lambda n=zoo_name: convert_keras_model(_larq_zoo_model(n, input_shape)),
+                lambda n=zoo_name: lce_flatbuffer(_larq_zoo_model(n, input_shape)),
                 "lce",
             )
         )
