@@ -4,6 +4,7 @@ Keras model computes. One check for every format: only the runner differs
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -125,7 +126,7 @@ def verify(
     # what the Keras model takes: the file's uint8 pixels normalized outside the graph
     keras_inputs = _normalized(inputs) if pixels == "uint8" else inputs
     exact_inputs = inputs[:float64_samples]
-    predict = dict(batch_size=batch_size, verbose=0)
+    predict = functools.partial(_logits, batch_size=batch_size)
     with _Stages(6, progress) as stages:
         if converted is None:
             conversion = stages.run(
@@ -138,8 +139,8 @@ def verify(
             stages.skip()
             if folded is None:
                 folded = fold(model, input_pixels=pixels)
-        keras = stages.run("Keras", len(inputs), lambda: model.predict(keras_inputs, **predict))
-        folded_out = stages.run("folded", len(inputs), lambda: folded.predict(inputs, **predict))
+        keras = stages.run("Keras", len(inputs), lambda: predict(model, keras_inputs))
+        folded_out = stages.run("folded", len(inputs), lambda: predict(folded, inputs))
         outputs = stages.run(target.runner, len(inputs), lambda: target.run(converted, inputs))
         keras64, folded64 = _float64_outputs(model, exact_inputs, pixels, stages, predict)
     result = _compare(keras, folded_out, outputs, keras64, folded64, target.runner)
@@ -185,7 +186,20 @@ def _normalized(pixels: np.ndarray) -> np.ndarray:
     return normalized.astype(tf.keras.backend.floatx())
 
 
-def _float64_outputs(model, inputs: np.ndarray, pixels: str, stages: _Stages, predict: dict):
+def _logits(model: tf.keras.Model, inputs: np.ndarray, batch_size: int) -> np.ndarray:
+    """`model`'s inference outputs on `inputs`, `batch_size` at a time, called eagerly: what
+    `model.predict` computes, without tracing a predict function per model (about 1 s
+    each at any size, four models per verify, where a verify's own arithmetic at its
+    default size takes a few seconds)."""
+    return np.concatenate(
+        [
+            np.asarray(model(inputs[i : i + batch_size], training=False))
+            for i in range(0, len(inputs), batch_size)
+        ]
+    )
+
+
+def _float64_outputs(model, inputs: np.ndarray, pixels: str, stages: _Stages, predict):
     """Keras's and the fold's logits of a float64 twin of `model` on `inputs` (uint8
     pixels, which the fold normalizes inside and Keras takes normalized, when `pixels` is
     "uint8")."""
@@ -198,13 +212,11 @@ def _float64_outputs(model, inputs: np.ndarray, pixels: str, stages: _Stages, pr
             keras_inputs = _normalized(inputs)  # float64: floatx
         else:
             keras_inputs = inputs = np.asarray(inputs, np.float64)
-        keras64 = stages.run(
-            "float64 Keras", len(inputs), lambda: twin.predict(keras_inputs, **predict)
-        )
+        keras64 = stages.run("float64 Keras", len(inputs), lambda: predict(twin, keras_inputs))
         folded64 = stages.run(
             "float64 folded",
             len(inputs),
-            lambda: fold(twin, input_pixels=pixels).predict(inputs, **predict),
+            lambda: predict(fold(twin, input_pixels=pixels), inputs),
         )
     finally:
         tf.keras.backend.set_floatx(previous)
