@@ -23,6 +23,7 @@ from larq_abbnn import quantizers
 from larq_abbnn.layers_base import (
     SymmetricConv2D,
     channels_of,
+    no_autograph,
     positive_float,
     torch_default_conv_initializer,
 )
@@ -68,6 +69,7 @@ class MaskLayer(tf.keras.layers.Layer):
         self.beta = positive_float("MaskLayer", "beta", beta)
         super().__init__(**kwargs)
 
+    @no_autograph
     def call(self, inputs):
         return inputs * self.beta
 
@@ -102,6 +104,7 @@ class SpatialBias(tf.keras.layers.Layer):
         )
         super().build(input_shape)
 
+    @no_autograph
     def call(self, inputs):
         return inputs + self.bias
 
@@ -149,6 +152,7 @@ class PixelNormalization(tf.keras.layers.Layer):
             )
         super().build(input_shape)
 
+    @no_autograph
     def call(self, inputs):
         x = tf.cast(inputs, self.compute_dtype)
         return x * tf.constant(self.scale, x.dtype) + tf.constant(self.offset, x.dtype)
@@ -177,6 +181,7 @@ class Scale(tf.keras.layers.Layer):
         mantissa, _ = np.frexp(self.scale)
         return mantissa == 0.5
 
+    @no_autograph
     def call(self, inputs):
         return inputs * self.scale
 
@@ -210,6 +215,7 @@ class LearnableBias(tf.keras.layers.Layer):
         )
         super().build(input_shape)
 
+    @no_autograph
     def call(self, inputs):
         if self.divisor == 1.0:
             return ab_math.add_channel_bias(inputs, tf.cast(self.bias, inputs.dtype))
@@ -269,6 +275,7 @@ class QuantRPReLU(tf.keras.layers.Layer):
             exponent = tf.cast(exponent, dtype)
         return tf.pow(tf.constant(2.0, exponent.dtype), exponent)
 
+    @no_autograph
     def call(self, inputs):
         return ab_math.prelu(inputs, self.slopes(inputs.dtype))
 
@@ -529,6 +536,7 @@ class BatchNorm(tf.keras.layers.BatchNormalization):
     def __init__(self, momentum: float = 0.9, epsilon: float = 1e-5, **kwargs):
         super().__init__(momentum=momentum, epsilon=epsilon, **kwargs)
 
+    @no_autograph
     def call(self, inputs, training=None, mask=None):
         # elements averaged per channel, for Bessel's correction of the running variance
         self._reduced = tf.cast(tf.reduce_prod(tf.shape(inputs)[:-1]), inputs.dtype)
@@ -562,6 +570,7 @@ class SymmetricMaxPooling2D(tf.keras.layers.MaxPooling2D):
         self.symmetric_padding = padding
         super().__init__(pool_size=pool_size, strides=strides, padding="valid", **kwargs)
 
+    @no_autograph
     def call(self, inputs):
         p = self.symmetric_padding
         if p:

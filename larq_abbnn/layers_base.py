@@ -1,7 +1,7 @@
 """The base of this package's convs: Larq's `QuantConv2D` with PyTorch's padding.
 
 Also the helpers every layer module shares: argument checks with errors naming the
-layer, and PyTorch's default initializer. Split from `layers.py` as Larq splits
+layer, PyTorch's default initializer, and `no_autograph`. Split from `layers.py` as Larq splits
 `layers_base.py` from `layers.py`: the padding machinery is one concept, the paper's
 layers another.
 """
@@ -21,6 +21,7 @@ from larq_abbnn import math as ab_math
 __all__ = [
     "SymmetricConv2D",
     "dilated_size",
+    "no_autograph",
     "one_padding_correction",
     "same_padding",
     "symmetric_output_size",
@@ -136,6 +137,24 @@ def channels_of(layer: tf.keras.layers.Layer, input_shape, min_rank: int = 2) ->
 def torch_default_conv_initializer() -> tf.keras.initializers.Initializer:
     """PyTorch's default conv/linear init (Kaiming-uniform, a=sqrt(5)): U(+-1/sqrt(fan_in))."""
     return tf.keras.initializers.VarianceScaling(1.0 / 3.0, "fan_in", "uniform")
+
+
+def no_autograph(call):
+    """A layer's `call` that Keras runs as written, without autograph.
+
+    Keras converts the `call` of every layer class defined outside Keras with autograph,
+    each time it builds a model from such layers and in each function it traces (the
+    train step, LCE's and the SavedModel's traces), so that a `call` may branch on a
+    tensor. This package's layers and quantizers branch on Python values only, and the
+    layers they call run unconverted too. Measured (ReActNet-18, width 0.125, 32 px, AMD
+    EPYC, TF 2.21): building the model 2.6-3.0 -> 1.7 s, the first `fit` step and LCE's
+    conversion about 10% sooner.
+    """
+    # a TF decorator, so that Keras still reads `call`'s own arguments (whether it takes
+    # `training`) through it
+    return tf.__internal__.decorator.make_decorator(
+        call, tf.autograph.experimental.do_not_convert(call)
+    )
 
 
 @lq_utils.register_keras_custom_object
@@ -254,6 +273,7 @@ class SymmetricConv2D(QuantConv2D):
                 self._is_native_padding = self.pad_values == 0.0
         super().build(input_shape)
 
+    @no_autograph
     def call(self, inputs, training=None):
         # Keras passes `training`: in training, the stride-1 convs take `ab_math.conv2d`'s
         # faster input gradient; inference (and so what LCE converts) keeps the plain op.

@@ -17,6 +17,8 @@ from larq import math as lq_math
 from larq import utils as lq_utils
 from larq.quantizers import _BaseQuantizer
 
+from larq_abbnn.layers_base import no_autograph
+
 __all__ = [
     "SigmoidSign",
     "ScaledStd",
@@ -122,6 +124,7 @@ class SigmoidSign(_BaseQuantizer):
         self.k = float(k)
         super().__init__(**kwargs)
 
+    @no_autograph
     def call(self, inputs):
         return super().call(sigmoid_sign(inputs, k=self.k))
 
@@ -146,6 +149,7 @@ class ScaledStd(_BaseQuantizer):
         self.eps = float(eps)
         super().__init__(**kwargs)
 
+    @no_autograph
     def call(self, inputs):
         return super().call(scaled_weight_standardization(inputs, self.eps))
 
@@ -173,6 +177,7 @@ class ScaledStdSign(_BaseQuantizer):
         self.eps = float(eps)
         super().__init__(**kwargs)
 
+    @no_autograph
     def call(self, inputs):
         w_hat = scaled_weight_standardization(inputs, self.eps)
         return super().call(_scaled_sign_clipped_ste(w_hat))
@@ -195,5 +200,6 @@ class HardBinarySign(_BaseQuantizer):
 
     precision = 1
 
+    @no_autograph
     def call(self, inputs):
         return super().call(_scaled_sign_clipped_ste(inputs))

@@ -1,6 +1,7 @@
 import math
 
 import larq as lq
+import networks
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -494,3 +495,34 @@ def test_training_calls_take_the_fast_input_gradient_and_inference_keeps_the_pla
     assert trained.count("Conv2DBackpropInput") == len(strided) == 3
     # the 17 stride-1 convs' input gradients are forward convs instead
     assert trained.count("Conv2D") - inferred.count("Conv2D") == 20 - 3
+
+
+def test_every_layer_and_quantizer_call_runs_without_autograph_and_keeps_its_arguments():
+    """`no_autograph`: Keras runs each `call` as written (an autograph artifact, which
+    `tf_convert` returns unconverted), and still reads its own arguments: only the layers
+    whose `call` takes `training` are given it (a quantizer given it would fail)."""
+    import inspect
+
+    from larq_abbnn import quantizers
+
+    classes = [
+        c
+        for module in (layers, quantizers)
+        for _, c in inspect.getmembers(module, inspect.isclass)
+        if issubclass(c, tf.keras.layers.Layer) and c.__module__ == module.__name__
+        and "call" in vars(c)
+    ]  # fmt: skip
+    assert len(classes) >= 12
+    for cls in classes:
+        assert hasattr(cls.call, "autograph_info__"), cls.__name__
+    assert hasattr(layers.BinaryScaledStdConv2D.call, "autograph_info__")  # inherited
+    model = networks.small()
+    expects = {
+        type(layer).__name__: layer._call_spec.expects_training_arg for layer in model.layers
+    }
+    assert expects["MaskLayer"] is False and expects["QuantRPReLU"] is False
+    assert expects["BinaryScaledStdConv2D"] is True and expects["ScaledStdConv2D"] is True
+    x = np.random.default_rng(0).normal(size=(2, 32, 32, 3)).astype(np.float32)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(model(x, training=True))
+    assert all(g is not None for g in tape.gradient(loss, model.trainable_variables))
