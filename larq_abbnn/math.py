@@ -67,7 +67,9 @@ def channel_sum(x: tf.Tensor) -> tf.Tensor:
     """
     channels = x.shape[-1]
     rows = tf.reshape(x, [-1, channels])
-    return tf.linalg.matvec(rows, tf.ones(tf.shape(rows)[:1], x.dtype), transpose_a=True)
+    count = rows.shape[0]  # static for kernels (the optimizer's norms): a constant ones
+    ones = tf.ones([count] if count is not None else tf.shape(rows)[:1], x.dtype)
+    return tf.linalg.matvec(rows, ones, transpose_a=True)
 
 
 def conv2d(inputs: tf.Tensor, kernel: tf.Tensor, padding: str) -> tf.Tensor:

@@ -41,18 +41,22 @@ def unitwise_norm(x: tf.Tensor, axes: Sequence[int] | None) -> tf.Tensor:
 def adaptive_clip(
     gradient: tf.Tensor,
     parameter: tf.Tensor,
-    clip_factor: float,
+    clip_factor: float | tf.Tensor,
     axes: Sequence[int] | None,
-    eps: float = 1e-3,
+    eps: float | tf.Tensor = 1e-3,
+    min_grad_norm: float | tf.Tensor = 1e-6,
 ) -> tf.Tensor:
-    """AGC: where |g| > max(|p|, eps)*c per unit, g <- g * max(|p|, eps)*c / max(|g|, 1e-6)."""
+    """AGC: where |g| > max(|p|, eps)*c per unit, g <- g * max(|p|, eps)*c / max(|g|, 1e-6).
+
+    The constants may be Python floats (constants of the tensors' dtype) or scalar tensors
+    of that dtype (`AGCAdam` builds them once per update)."""
     max_norm = tf.maximum(unitwise_norm(parameter, axes), eps) * clip_factor
-    return _clip(gradient, max_norm, unitwise_norm(gradient, axes))
+    return _clip(gradient, max_norm, unitwise_norm(gradient, axes), min_grad_norm)
 
 
-def _clip(gradient: tf.Tensor, max_norm: tf.Tensor, grad_norm: tf.Tensor) -> tf.Tensor:
+def _clip(gradient, max_norm, grad_norm, min_grad_norm=1e-6) -> tf.Tensor:
     """AGC's rescaling, given the unit-wise norms (the reference's adaptive_clip_grad)."""
-    clipped = gradient * (max_norm / tf.maximum(grad_norm, 1e-6))
+    clipped = gradient * (max_norm / tf.maximum(grad_norm, min_grad_norm))
     return tf.where(grad_norm < max_norm, gradient, clipped)
 
 
@@ -126,13 +130,15 @@ class AGCAdam(tf.keras.optimizers.Adam):
         self._scalar_cache = types.SimpleNamespace(entries={})
         return super().apply_gradients(grads_and_vars, *args, **kwargs)
 
-    def _scalars(self, variable: tf.Variable) -> dict[str, tf.Tensor]:
+    def _scalars(self, variable: tf.Variable) -> dict:
         """This update's scalars in `variable`'s dtype, built once per dtype, device and
         graph (fresh each time when eager).
 
         Keras calls `update_step` once per variable; building the rate, the bias
-        corrections and the constants once for all of them keeps the traced train step
-        small (ReActNet-18, 106 variables: ~1,800 fewer graph ops to build and optimize).
+        corrections and Adam's, AGC's and L2's constants once for all of them keeps the
+        traced train step small (ReActNet-18, 106 variables: ~1,800 fewer graph ops to
+        build and optimize for Adam's; the optimizer's graph 5,437 -> 4,483 ops for the
+        others with `value()` reads, its trace 3.9 -> 3.1 s on a busy AMD EPYC).
         """
         dtype = variable.dtype
         if tf.executing_eagerly():
@@ -145,13 +151,13 @@ class AGCAdam(tf.keras.optimizers.Adam):
             cache.entries[key] = self._new_scalars(dtype)
         return cache.entries[key]
 
-    def _new_scalars(self, dtype: tf.DType) -> dict[str, tf.Tensor]:
+    def _new_scalars(self, dtype: tf.DType) -> dict:
         # Python floats become constants of `dtype` directly: tf.cast(0.9, float64) would
         # first round 0.9 to float32.
         step = tf.cast(self.iterations + 1, dtype)
         beta_1 = tf.constant(self.beta_1, dtype)
         beta_2 = tf.constant(self.beta_2, dtype)
-        return {
+        adam = {
             "step_size": tf.cast(self.learning_rate, dtype) / (1 - tf.pow(beta_1, step)),
             "root_correction": tf.sqrt(1 - tf.pow(beta_2, step)),
             "one_minus_beta_1": 1 - beta_1,
@@ -159,23 +165,28 @@ class AGCAdam(tf.keras.optimizers.Adam):
             "one_minus_beta_2": 1 - beta_2,
             "epsilon": tf.constant(self.epsilon, dtype),
         }
+        clip = {
+            "clip_factor": tf.constant(self.clip_factor or 0.0, dtype),
+            "eps": tf.constant(self.clip_eps, dtype),
+            "min_grad_norm": tf.constant(1e-6, dtype),
+        }
+        return {"adam": adam, "clip": clip, "l2": tf.constant(self.l2, dtype)}
 
     def update_step(self, gradient, variable):
         """AGC, L2 and PyTorch's Adam update (`torch.optim.Adam`) in `variable.dtype`."""
         gradient = tf.convert_to_tensor(gradient)  # our models have no sparse gradients
         scalars = self._scalars(variable)
         group = self._group(variable) or {}
-        parameter = variable.read_value()
+        # `value()`, not `read_value()`: the same read without an Identity op after it
+        parameter = variable.value()
         if self.clip_factor is not None and group.get("clip", False):
-            gradient = adaptive_clip(
-                gradient, parameter, self.clip_factor, group["axes"], self.clip_eps
-            )  # its Python floats, like `l2` below, become constants of the tensors' dtype
+            gradient = adaptive_clip(gradient, parameter, axes=group["axes"], **scalars["clip"])
         if self.l2 and group.get("decay", False):
-            gradient = gradient + self.l2 * parameter
+            gradient = gradient + scalars["l2"] * parameter
         index = self._index_dict[self._var_key(variable)]
         m, v = self._momentums[index], self._velocities[index]
         new_parameter, new_m, new_v = _adam_update(
-            parameter, m.read_value(), v.read_value(), gradient, **scalars
+            parameter, m.value(), v.value(), gradient, **scalars["adam"]
         )
         m.assign(new_m)
         v.assign(new_v)
