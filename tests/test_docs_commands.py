@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -155,13 +156,26 @@ def paper_checkpoint(tmp_path_factory) -> Path:
 CHECKPOINT_NAMES = ("ReActNet_A_ImageNet.h5", "reactneta_imagenet_step2.h5")
 
 
+@pytest.fixture(scope="module")
+def small_model(tmp_path_factory) -> tuple[Path, Path]:
+    """The Keras model the documents convert (`model.keras`: ReActNet-18 at this test's
+    size) and its converted file, made once and copied into each document's folder."""
+    from larq_abbnn import zoo
+    from larq_abbnn.converters import convert
+
+    folder = tmp_path_factory.mktemp("model")
+    tf.keras.utils.set_random_seed(0)
+    model = zoo.ABReActNet18(input_shape=(32, 32, 3), num_classes=3, width_multiplier=0.125)
+    model.save(folder / "model.keras")
+    (folder / "model.tflite").write_bytes(convert(model))
+    return folder / "model.keras", folder / "model.tflite"
+
+
 @pytest.fixture
-def scratch(tmp_path, monkeypatch, request):
+def scratch(tmp_path, monkeypatch, request, small_model):
     """A folder with what the documents' commands read: CIFAR-like images (under each
     dataset's name, `_image_folder`), a Keras model, board logs, and the paper's checkpoint
     and a converted file where the document names them."""
-    from larq_abbnn import zoo
-
     monkeypatch.chdir(tmp_path)
     images = image_folder(tmp_path / "data" / "images", classes=3, per_class=10)
     text = (REPO / request.node.callspec.params["document"]).read_text(encoding="utf-8")
@@ -169,15 +183,12 @@ def scratch(tmp_path, monkeypatch, request):
         checkpoint = request.getfixturevalue("paper_checkpoint")
         for name in CHECKPOINT_NAMES:
             (tmp_path / name).symlink_to(checkpoint)
-    tf.keras.utils.set_random_seed(0)
-    model = zoo.ABReActNet18(input_shape=(32, 32, 3), num_classes=3, width_multiplier=0.125)
-    model.save("model.keras")
+    keras_file, tflite_file = small_model
+    shutil.copy(keras_file, "model.keras")
     if "model.tflite" in text:  # a converted file, where a guide times one
-        from larq_abbnn.converters import convert
-
-        flatbuffer = convert(model)
         for name in ("model.tflite", "other.tflite"):
-            Path(name).write_bytes(flatbuffer)
+            shutil.copy(tflite_file, name)
+    tf.keras.utils.set_random_seed(0)
     for name in ("pi.log", "ab_reactneta_t1.log", "bnfree_reactneta_t1.log", "ab_reactneta_t4.log"):
         Path(name).write_text(BOARD_LOG)
     return tmp_path, images
