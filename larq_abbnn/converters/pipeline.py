@@ -63,7 +63,8 @@ def convert(
     `input_pixels="uint8"` gives a file that takes raw uint8 pixels and normalizes them
     itself (`fold`'s option; by default it takes normalized float32 images, as `model`).
     `on_stage(description)` is called as each stage starts (the fold; the conversion,
-    which takes most of the time: 23 s for ReActNet-A at 224 px through LCE). `options`
+    which takes most of the time: 11-13 s for ReActNet-A at 224 px through LCE, on a
+    busy 2-core host where LCE's `convert_keras_model` took 32-34 s). `options`
     go to the format's converter, checked before anything runs (`formats.Format.options`):
     LCE's `inference_input_type`, `inference_output_type`, `target` and
     `experimental_default_int8_range`; QONNX's `pad_binary_with_ones` and `forms` (qonnx
