@@ -35,7 +35,7 @@ def test_our_route_to_lces_converter_gives_convert_keras_models_bytes(form, opti
     assert lce_flatbuffer(model, **options) == convert_keras_model(model, **options)
 
 
-def test_a_mixed_precision_model_is_refused_before_anything_is_written(monkeypatch):
+def test_a_mixed_precision_or_unbuilt_model_is_refused_before_anything_is_written():
     policy = tf.keras.mixed_precision.global_policy()
     tf.keras.mixed_precision.set_global_policy("mixed_float16")
     try:
@@ -45,6 +45,9 @@ def test_a_mixed_precision_model_is_refused_before_anything_is_written(monkeypat
         tf.keras.mixed_precision.set_global_policy(policy)
     with pytest.raises(ValueError, match="mixed_float16: the TFLite converter takes float32"):
         lce_flatbuffer(model)
+    unbuilt = tf.keras.Sequential([tf.keras.layers.Dense(2)], name="unbuilt")
+    with pytest.raises(ValueError, match="unbuilt has no inputs to convert from"):
+        lce_flatbuffer(unbuilt)
 
 
 def _float_conv_count(model):

@@ -125,6 +125,11 @@ def lce_flatbuffer(model, **lce_options) -> bytes:
             f"{model.name} computes in {model.dtype_policy.name}: the TFLite converter takes "
             "float32 models only; build it in float32 to convert it"
         )
+    if not getattr(model, "inputs", None):
+        raise ValueError(
+            f"{model.name} has no inputs to convert from: LCE converts functional or built "
+            "Sequential models (the zoo's and fold's are functional)"
+        )
     specs = [
         tf.TensorSpec(tensor.shape, tensor.dtype, name=name)
         for tensor, name in zip(model.inputs, model.input_names)
