@@ -17,6 +17,9 @@ REPO = Path(__file__).resolve().parents[1]
 #: runs there, as a user runs it (tests/test_finn.py, the FPGA guide's commands)
 FINN_PYTHON = os.environ.get("ABBNN_FINN_PYTHON") or str(REPO / ".venv-finn" / "bin" / "python")
 DATA = Path(__file__).resolve().parent / "data"
+#: `abbnn` with ReActNet-18 at one block per stage (tests/small_cli.py), for the command
+#: line's mechanisms
+SMALL_ABBNN = [sys.executable, str(Path(__file__).resolve().parent / "small_cli.py")]
 
 
 @pytest.fixture
@@ -89,22 +92,33 @@ def image_folder(root, classes=3, per_class=12) -> str:
     return f"folder:{root}"
 
 
-def run_abbnn(*args, timeout=900, as_user=False):
+def run_abbnn(*args, timeout=900, as_user=False, small=False):
     """The `abbnn` command in a subprocess. With `as_user`, in the environment a user has
     (no TF_CPP_MIN_LOG_LEVEL: what abbnn itself silences is tested), otherwise with
-    TensorFlow's C++ logs off."""
+    TensorFlow's C++ logs off. With `small`, `SMALL_ABBNN`."""
     env = dict(os.environ)
     if as_user:
         env.pop("TF_CPP_MIN_LOG_LEVEL", None)
     else:
         env["TF_CPP_MIN_LOG_LEVEL"] = "3"
     return subprocess.run(
-        [sys.executable, "-m", "abbnn.cli", *args],
+        [*(SMALL_ABBNN if small else [sys.executable, "-m", "abbnn.cli"]), *args],
         capture_output=True,
         text=True,
         timeout=timeout,
         env=env,
     )
+
+
+@pytest.fixture
+def small_zoo(monkeypatch):
+    """`zoo.get("ab_reactnet18")` builds ReActNet-18 at one block per stage (as
+    `SMALL_ABBNN`), for in-process commands whose claim is not the network."""
+    import networks
+
+    from larq_abbnn import zoo
+
+    monkeypatch.setitem(zoo.MODELS, "ab_reactnet18", networks.ab_reactnet18_one_block_per_stage)
 
 
 @pytest.fixture

@@ -11,11 +11,16 @@ replays, one command-line run per command.
 
 from __future__ import annotations
 
+import functools
+import inspect
+
 import tensorflow as tf
 
 from larq_abbnn import layers
 from larq_abbnn.analysis.synthetic import trained_looking
+from larq_abbnn.families import AB
 from larq_abbnn.zoo import config, parts, reactnet_a, resnet
+from larq_abbnn.zoo.model import build_model
 
 #: ReActNet-18's stages, one block each: (channel growth, stride)
 STAGES = ((1, 1), (2, 2), (2, 2), (2, 2))
@@ -60,3 +65,14 @@ def small(
     if seed is not None:
         trained_looking(model, seed=seed)
     return model
+
+
+@functools.wraps(resnet.ABReActNet18)
+def ab_reactnet18_one_block_per_stage(**options) -> tf.keras.Model:
+    """`zoo.ABReActNet18(**options)` with one block per stage instead of four: the same
+    signature, options, stems and steps, 4 binary convs instead of 16 (`tests/small_cli.py`
+    runs the command line with it)."""
+    bound = inspect.signature(resnet.ABReActNet18).bind(**options)
+    bound.apply_defaults()
+    network = functools.partial(resnet.resnet, resnet.ab_reactnet_block, (1, 1, 1, 1), False)
+    return build_model(network, AB, "ab_reactnet18", **bound.arguments)

@@ -5,6 +5,7 @@ the default, reachable from `abbnn train` and `abbnn tune`."""
 
 import json
 
+import networks
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -54,7 +55,7 @@ def test_leaky_ablation_replaces_every_q_prelu_and_deploys_without_multiplicatio
 
 
 def test_leaky_ablation_trains_and_continues_to_step_two(float64):
-    model = zoo.ABReActNet18(
+    model = networks.ab_reactnet18_one_block_per_stage(  # every kind of block, 4 binary convs
         input_shape=(16, 16, 3), num_classes=4, step=1, width_multiplier=0.125, activation="leaky"
     )
     trainable = training.compile_for_step(model, step=1, stem="cifar", epochs=1, steps_per_epoch=1)
@@ -120,7 +121,7 @@ def test_train_records_the_ablation_in_the_run_folder(tmp_path):
         "train", "--dataset", f"folder:{tmp_path / 'images'}", "--val-fraction", "0.5",
         "--epochs", "1", "--batch-size", "4", "--width-multiplier", "0.125", "--step", "1",
         "--activation", "leaky", "--alpha", "0.125", "--power-of-two-scales",
-        "--output", str(tmp_path / "run"), "--verbose", "0",
+        "--output", str(tmp_path / "run"), "--verbose", "0", small=True,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     run = json.loads((tmp_path / "run" / "run.json").read_text())

@@ -22,7 +22,9 @@ def images(tmp_path_factory):
     return image_folder(tmp_path_factory.mktemp("images"), per_class=6)
 
 
-def test_a_rerun_resumes_and_says_so_and_other_options_are_refused(abbnn, images, tmp_path):
+def test_a_rerun_resumes_and_says_so_and_other_options_are_refused(
+    abbnn, small_zoo, images, tmp_path
+):
     out = tmp_path / "run"
     command = ["train", "--dataset", images, "--step", "1", "--epochs", "1", "--output", out,
                "--steps-per-epoch", "1"]  # fmt: skip
@@ -53,7 +55,7 @@ def test_a_rerun_resumes_and_says_so_and_other_options_are_refused(abbnn, images
 
 
 def test_a_tune_rerun_with_other_options_is_refused_before_it_reloads_the_trials(
-    abbnn, images, tmp_path
+    abbnn, small_zoo, images, tmp_path
 ):
     """keras-tuner reloads a project folder whatever the options: the trial's rerun at
     another width, batch size and epochs reported the old trial as best, training nothing."""
@@ -83,6 +85,7 @@ def test_train_and_tune_refuse_a_folder_they_cannot_write_before_reading_data(ab
     """The trial: `train` announced step 1 and then failed with `[Errno 30]`."""
     blocker = tmp_path / "blocker"
     blocker.write_text("a file where the folder would go")
+    (tmp_path / "no-images").mkdir()
     missing = f"folder:{tmp_path / 'no-images'}"  # never read: the check comes first
     code, _, stderr = abbnn("train", "--dataset", missing, "--output", blocker / "run")
     assert (code, stderr) == (

@@ -1,4 +1,9 @@
-"""`abbnn train`, `evaluate` and `tune` as users run them, including kills and clusters."""
+"""`abbnn train`, `evaluate` and `tune` as users run them, including kills and clusters.
+
+The two-step run, evaluate, convert and report run the zoo's ReActNet-18 as typed; the
+mechanism tests (kills and resumes, the tuner, the strategies, float64) run the same
+command line with ReActNet-18 at one block per stage (`SMALL_ABBNN`, tests/small_cli.py),
+a third of the start-up per step."""
 
 import csv
 import importlib.util
@@ -13,7 +18,7 @@ import time
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import REPO, image_folder, run_abbnn
+from conftest import REPO, SMALL_ABBNN, image_folder, run_abbnn
 
 import larq_abbnn  # noqa: F401  (registers the layers `load_model` reads)
 
@@ -93,7 +98,7 @@ def test_train_in_float64_with_ten_classes(tmp_path):
     out = tmp_path / "run"
     result = run_abbnn(
         "train", "--dataset", f"folder:{tmp_path / 'images'}", "--val-fraction", "0.34",
-        "--epochs", "1", "--floatx", "float64", "--output", str(out), *TINY,
+        "--epochs", "1", "--floatx", "float64", "--output", str(out), *TINY, small=True,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     for step in (1, 2):
@@ -186,7 +191,10 @@ def test_evaluate_refuses_a_model_of_another_input_size(two_step_run, tmp_path, 
     assert not record.exists() or str(small) not in record.read_text()  # nothing recorded
 
 
-EPOCHS = 10  # long enough that a kill after a random delay lands mid-run (at epoch 3 here)
+#: long enough that a kill after a random delay lands mid-run: ReActNet-18 at one block per
+#: stage trains an epoch in about 0.2 s here, and the seeded delay (1.04 s) kills it at about
+#: the 6th
+EPOCHS = 20
 
 
 def _history_rows(path):
@@ -199,7 +207,7 @@ def _history_rows(path):
     "rows, delay",
     [  # the kill after the first epoch's row is slow (the default suite's time budget)
         pytest.param(2, 0.0, marks=pytest.mark.slow),
-        (1, float(np.random.default_rng(15).uniform(0, 3))),
+        (1, float(np.random.default_rng(15).uniform(0, 1.5))),
     ],
 )
 def test_sigkill_and_rerun_resumes_losing_at_most_one_epoch(folder, tmp_path, rows, delay):
@@ -207,9 +215,7 @@ def test_sigkill_and_rerun_resumes_losing_at_most_one_epoch(folder, tmp_path, ro
     the rerun starts at the epoch after the last backup, which is the last logged epoch
     or the one before it (never later: no epoch is skipped), and every epoch is logged."""
     args = [
-        sys.executable,
-        "-m",
-        "abbnn.cli",
+        *SMALL_ABBNN,
         "train",
         "--dataset",
         folder,
@@ -250,9 +256,9 @@ def test_sigterm_stops_like_ctrl_c_keeps_the_backup_and_the_rerun_resumes(folder
     """`timeout`, SLURM and `docker stop` send SIGTERM: the trial's run died with nothing
     printed. Now it stops cleanly, says so on a line of its own with how to resume, and
     the rerun resumes from the backup."""
-    epochs = 6
+    epochs = 12  # an epoch is about 0.2 s: the signal lands mid-run
     args = [
-        sys.executable, "-m", "abbnn.cli", "train", "--dataset", folder, "--step", "1",
+        *SMALL_ABBNN, "train", "--dataset", folder, "--step", "1",
         "--epochs", str(epochs), "--steps-per-epoch", "2", "--output", str(tmp_path), *TINY,
     ]  # fmt: skip
     history = tmp_path / "step1" / "history.csv"
@@ -288,7 +294,9 @@ _RESUME_PROBE = """
 import os, signal, sys
 import numpy as np
 import tensorflow as tf
-from larq_abbnn import data, training, zoo
+sys.path.insert(0, "tests")
+import networks
+from larq_abbnn import data, training
 
 folder, out, phase, dataset = sys.argv[1:5]
 tf.keras.utils.set_random_seed(0)
@@ -296,7 +304,7 @@ d = data.load(dataset, batch_size=8)
 
 
 def build():
-    return zoo.ABReActNet18(
+    return networks.ab_reactnet18_one_block_per_stage(
         input_shape=d.input_shape,
         num_classes=d.num_classes,
         stem=d.stem,
@@ -376,7 +384,7 @@ def test_tune_runs_two_trials_and_resumes(folder, tmp_path):
         str(tmp_path),
         *TINY,
     ]
-    result = run_abbnn(*args)
+    result = run_abbnn(*args, small=True)
     assert result.returncode == 0, result.stderr
     # numbered as keras-tuner shows trials ("Trial #1"), with the train options they are
     number = int(result.stdout.split("best trial #")[1].split(" ")[0])
@@ -396,7 +404,7 @@ def test_tune_runs_two_trials_and_resumes(folder, tmp_path):
         p for p in (tmp_path / "ab_reactnet18-step1").iterdir() if p.name.startswith("trial_")
     ]
     assert len(trials) == 2
-    again = run_abbnn(*args)  # the finished search is reloaded, no new trial
+    again = run_abbnn(*args, small=True)  # the finished search is reloaded, no new trial
     assert again.returncode == 0, again.stderr
     assert (
         len(
@@ -417,7 +425,7 @@ def test_tune_in_keras_tuners_distributed_mode_a_chief_and_a_worker(folder, tmp_
     (the KERASTUNER_* variables, as on a cluster); the chief then reports the best."""
     port = _free_port()
     args = [
-        sys.executable, "-m", "abbnn.cli", "tune", "--dataset", folder, "--trials", "2",
+        *SMALL_ABBNN, "tune", "--dataset", folder, "--trials", "2",
         "--epochs", "1", "--steps-per-epoch", "2", *TINY,
     ]  # fmt: skip
     base = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "KERASTUNER_ORACLE_IP": "127.0.0.1"}
@@ -454,7 +462,8 @@ MIRRORED = """
 import sys, tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from abbnn import cli
+sys.path.insert(0, "tests")
+from small_cli import cli  # abbnn, ReActNet-18 at one block per stage
 sys.exit(cli.main(sys.argv[1:]))
 """
 
@@ -516,9 +525,7 @@ def test_multiworker_strategy_with_two_workers(folder, tmp_path):
         procs.append(
             subprocess.Popen(
                 [
-                    sys.executable,
-                    "-m",
-                    "abbnn.cli",
+                    *SMALL_ABBNN,
                     "train",
                     "--strategy",
                     "multiworker",

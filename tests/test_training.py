@@ -107,7 +107,9 @@ def test_agc_adam_is_pytorchs_adam_with_agc_across_an_epoch_boundary(float64, st
     betas) misses this by 0.6-0.98 relative on the first update.
     """
     tf.keras.utils.set_random_seed(step)
-    model = zoo.ABReActNet18(
+    # ReActNet-18 at one block per stage: every kind of variable the recipe treats (stem,
+    # plain and strided blocks with their shortcut convs, biases, slopes, head)
+    model = networks.ab_reactnet18_one_block_per_stage(
         input_shape=(16, 16, 3), num_classes=10, stem="cifar", step=step, width_multiplier=0.125
     )
     if step == 2:  # step 1 from a fresh init: zero biases, where epsilon mattered most
@@ -124,7 +126,7 @@ def test_agc_adam_is_pytorchs_adam_with_agc_across_an_epoch_boundary(float64, st
     rng = np.random.default_rng(step)
     state: dict = {}
     # The reference's gradients at its own current parameters come from a probe model.
-    probe = zoo.ABReActNet18(
+    probe = networks.ab_reactnet18_one_block_per_stage(
         input_shape=(16, 16, 3), num_classes=10, stem="cifar", step=step, width_multiplier=0.125
     )
     probe_entries = reference_entries(probe)
@@ -262,8 +264,9 @@ def _tiny_data(n=64, classes=4, batch_size=16, shuffle=True):
 
 
 def _build(step=1):
-    """A ReActNet-18 of the zoo, for the runs whose record names it (report, run.json)."""
-    return zoo.ABReActNet18(
+    """The zoo's ReActNet-18 at one block per stage, for the runs whose record names it
+    (report, run.json): named and built as the zoo's, a third of its tracing."""
+    return networks.ab_reactnet18_one_block_per_stage(
         input_shape=(16, 16, 3), num_classes=4, stem="cifar", step=step, width_multiplier=0.125
     )
 
