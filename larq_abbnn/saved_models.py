@@ -10,6 +10,7 @@ import os
 import tensorflow as tf
 
 import larq_abbnn.layers  # noqa: F401  (registers the custom layers for loading)
+from abbnn.inputs import require
 
 SUFFIXES = (".keras", ".h5")
 
@@ -21,8 +22,7 @@ def load_keras_file(path: str | os.PathLike) -> tf.keras.Model:
     another suffix, or does not hold a Keras model.
     """
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"model not found: {path}")
+    require(path, "model")
     if not (path.endswith(SUFFIXES) or os.path.isdir(path)):
         raise ValueError(f"{path}: expected a .keras or .h5 file or a SavedModel folder")
     try:

@@ -9,6 +9,7 @@ ROOT = Path(__file__).parent.parent
 #: module prefix -> floor, most specific first (docs/architecture.md's table)
 FLOORS = [
     ("abbnn.recipe", 0),
+    ("abbnn.inputs", 0),
     ("abbnn.stack", 0),
     ("larq_abbnn.quantizers", 1),
     ("larq_abbnn.math", 1),

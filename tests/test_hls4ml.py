@@ -97,7 +97,9 @@ def test_convert_refuses_what_its_format_cannot_take_before_loading(
     abbnn, tmp_path, output, arguments, message
 ):
     output = tmp_path / output
-    code, _, err = abbnn("convert", "no-such-model.keras", "-o", output, *arguments)
+    model = tmp_path / "never-loaded.keras"  # no model in it: the refusal comes first
+    model.write_bytes(b"")
+    code, _, err = abbnn("convert", model, "-o", output, *arguments)
     assert code == 1 and message in err, err
     assert not output.exists()
 

@@ -430,11 +430,16 @@ def test_the_next_write_removes_temporaries_a_killed_write_left(tmp_path, writer
             "gets a 5x5 feature map",
         ),
         (["benchmark", "x.tflite", "--compare"], "--compare picks the reference models"),
+        (["audit", "zoo:ab_xnornet18", "--energy-table", "nope.json"], "energy table not found"),
+        (["train", "--dataset", "folder:.", "--init-from", "nope.h5"], "initial weights not"),
+        (["train", "--dataset", "folder:.", "--teacher", "nope.keras"], "teacher model not"),
     ],
 )
 def test_every_subcommand_fails_in_one_line(args, message, tmp_path):
+    """One line naming the problem, nothing written; a missing input or options that
+    cannot go together are named before TensorFlow loads (the command's `check`)."""
     result = subprocess.run(
-        [sys.executable, "-m", "abbnn.cli", *args],
+        [sys.executable, "-c", _REPORTS_TENSORFLOW, *args],
         capture_output=True,
         text=True,
         cwd=tmp_path,
@@ -446,6 +451,20 @@ def test_every_subcommand_fails_in_one_line(args, message, tmp_path):
     assert len(lines) == 1 and message in lines[0], result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "x.tflite").exists() and not (tmp_path / "x.keras").exists()
+    needs_a_model = "feature map" in message  # the model is built to find it
+    assert result.stdout == f"tensorflow loaded: {needs_a_model}\n"
+
+
+#: `abbnn ARGS`, then whether TensorFlow was loaded
+_REPORTS_TENSORFLOW = """
+import sys
+from abbnn import cli
+try:
+    code = cli.main(sys.argv[1:])
+finally:
+    print("tensorflow loaded:", "tensorflow" in sys.modules)
+sys.exit(code)
+"""
 
 
 def test_an_unknown_option_is_named_by_the_command_it_was_given_to():

@@ -2,7 +2,9 @@
 its options) and runs one, with one-line errors and TensorFlow's start-up logs silenced.
 
 Building the parser imports no TensorFlow, so `abbnn --help` and `abbnn CMD --help`
-answer at once; a command imports what it needs when it runs.
+answer at once; a command imports what it needs when it runs. A command's `check(args)`,
+where it has one, refuses before that what needs no TensorFlow to refuse (a missing input
+file, options that cannot go together), so such a mistake is named at once.
 """
 
 from __future__ import annotations
@@ -73,8 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
             formatter_class=_HelpFormatter,
         )
         module.add_arguments(command)
+        # `check`: what a command refuses before TensorFlow loads (the files it reads);
         # what `abbnn: interrupted` adds, for commands whose rerun resumes
-        command.set_defaults(run=module.run, interrupted=getattr(module, "INTERRUPTED", None))
+        command.set_defaults(
+            check=getattr(module, "check", None),
+            run=module.run,
+            interrupted=getattr(module, "INTERRUPTED", None),
+        )
     return parser
 
 
@@ -123,6 +130,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _prepare_tensorflow(args.debug)
     previous = _terminate_as_interrupt()
     try:
+        if args.check is not None:
+            args.check(args)  # before `run` imports TensorFlow (about 3 s)
         return args.run(args)
     except KeyboardInterrupt as interrupt:
         terminated = isinstance(interrupt, Terminated)

@@ -9,6 +9,7 @@ import os
 import tensorflow as tf
 
 from abbnn.cli.options import network_options, refuse_zoo_options
+from abbnn.inputs import require_model_spec
 from abbnn.recipe import SEED
 from larq_abbnn import data, zoo
 from larq_abbnn.data import Data
@@ -30,11 +31,7 @@ def load_model(spec: str, args: argparse.Namespace) -> tf.keras.Model:
     if spec.startswith("zoo:"):
         return build_zoo_model(spec[len("zoo:") :], args)
     refuse_zoo_options(spec, args)
-    if not os.path.exists(spec):
-        raise FileNotFoundError(
-            f"model not found: {spec} is no file or folder, nor zoo:NAME with NAME one of "
-            + ", ".join(zoo.MODELS)
-        )
+    require_model_spec(spec)
     return load_keras_file(spec)
 
 

@@ -8,6 +8,7 @@ import math
 from collections.abc import Callable
 
 from abbnn import recipe
+from abbnn.inputs import ZOO_PREFIX, require_model_spec
 
 
 def shape(text: str) -> tuple[int, int, int]:
@@ -134,6 +135,14 @@ def refuse_zoo_options(spec: str, args: argparse.Namespace) -> None:
             f"{named} {'applies' if len(given) == 1 else 'apply'} to zoo:NAME models only: "
             f"{spec} is a saved model, whose file fixes {'it' if len(given) == 1 else 'them'}"
         )
+
+
+def check_model_spec(spec: str, args: argparse.Namespace) -> None:
+    """What `loaders.load_model` refuses, in its order, before TensorFlow loads: zoo
+    options given for a saved model, then a saved model that is not there."""
+    if not spec.startswith(ZOO_PREFIX):
+        refuse_zoo_options(spec, args)
+        require_model_spec(spec)
 
 
 def zoo_name(text: str) -> str:

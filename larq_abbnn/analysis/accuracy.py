@@ -16,6 +16,7 @@ import tensorflow as tf
 from larq_compute_engine.tflite.python.interpreter import Interpreter
 from tqdm import tqdm  # installed with larq-compute-engine
 
+from abbnn.inputs import require
 from larq_abbnn.analysis.kernels import KERNELS, default_kernel
 from larq_abbnn.analysis.tflite_file import read_tflite
 from larq_abbnn.converters import contract, formats
@@ -59,8 +60,7 @@ def to_pixels(images: np.ndarray) -> np.ndarray:
 def load_for_evaluation(path: str):
     """A `.tflite` file's bytes (checked), a QONNX file's `onnx.ModelProto`, or a Keras
     model loaded from `path`."""
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"model not found: {path}")
+    require(path, "model")
     formats.refuse_other_formats(
         path,
         "abbnn evaluate",

@@ -29,6 +29,7 @@ import json
 import os
 from dataclasses import dataclass, field
 
+from abbnn.inputs import require
 from larq_abbnn.analysis.audit import MultiplicationReport
 
 
@@ -43,6 +44,7 @@ class OperationCosts:
     @classmethod
     def from_json(cls, path: str | os.PathLike) -> OperationCosts:
         """A table written as `{"source": ..., "energy_pj": {...}, "area_um2": {...}}`."""
+        require(path, "energy table", ValueError)
         try:
             with open(path, encoding="utf-8") as f:
                 table = json.load(f)

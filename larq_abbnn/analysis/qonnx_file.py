@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from abbnn.inputs import require
 from larq_abbnn.converters.extras import onnx_module as _onnx
 
 
@@ -12,8 +13,7 @@ def read_qonnx(path: str | os.PathLike):
     foreign file."""
     onnx = _onnx()
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"QONNX file not found: {path}")
+    require(path, "QONNX file")
     try:
         proto = onnx.load(path)
         onnx.checker.check_model(proto)

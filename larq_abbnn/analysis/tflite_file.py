@@ -14,6 +14,8 @@ from functools import wraps
 import numpy as np
 from larq_compute_engine.mlir.python import tflite_schema
 
+from abbnn.inputs import require
+
 
 def builtin_names() -> dict[int, str]:
     ops = tflite_schema.BuiltinOperator
@@ -167,8 +169,7 @@ def read_tflite(path: str | os.PathLike, *, probe: bool = True) -> bytes:
     corrupted custom-op options), which must not take the caller's process with it.
     """
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"TFLite file not found: {path}")
+    require(path, "TFLite file")
     with open(path, "rb") as f:
         data = f.read()
     try:

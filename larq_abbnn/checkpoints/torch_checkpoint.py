@@ -22,6 +22,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from abbnn.inputs import require
+
 #: torch storage type -> numpy dtype (little-endian; byte order fixed up below)
 _STORAGE_DTYPES = {
     "DoubleStorage": "f8",
@@ -144,8 +146,7 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
     beyond tensors, storages and `OrderedDict` before it could run.
     """
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"checkpoint not found: {path}")
+    require(path, "checkpoint")
     try:
         with zipfile.ZipFile(path) as archive:
             pickles = [n for n in archive.namelist() if n.endswith("/data.pkl")]

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import tensorflow as tf
 
+from abbnn.inputs import require
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 
 #: Leading bytes of the formats `tf.io.decode_image` reads.
@@ -62,8 +64,7 @@ def _looks_like_image(path: str) -> bool:
 
 def scan(root: str, skip_corrupt: bool = False) -> ImageFolder:
     """List `root/<class>/<image>`; every class folder must hold at least one image."""
-    if not os.path.isdir(root):
-        raise DataError(f"image folder not found: {root}")
+    require(root, "image folder", DataError)
     class_names = sorted(e.name for e in os.scandir(root) if e.is_dir())
     if not class_names:
         raise DataError(

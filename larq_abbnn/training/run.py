@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 import tensorflow as tf
 
+from abbnn.inputs import require
 from abbnn.recipe import CLIP_FACTOR, LEARNING_RATE, STEP1_WEIGHT_DECAY
 from larq_abbnn.data import Data
 from larq_abbnn.saved_models import load_keras_file
@@ -327,12 +328,10 @@ def run_config(
 
 
 def _load(model: tf.keras.Model, path: str) -> None:
-    if not os.path.exists(path):
-        raise TrainingError(f"initial weights not found: {path}")
+    require(path, "initial weights", TrainingError)
     load_weights(model, path)
 
 
 def _load_teacher(path: str) -> tf.keras.Model:
-    if not os.path.exists(path):
-        raise TrainingError(f"teacher model not found: {path}")
+    require(path, "teacher model", TrainingError)
     return load_keras_file(path)

@@ -12,6 +12,7 @@ import argparse
 
 from abbnn import recipe
 from abbnn.cli import options
+from abbnn.inputs import require
 
 HELP = "count the multiplications of one inference (the paper's MO column); --energy"
 
@@ -41,6 +42,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--format", choices=["text", "markdown"], default="text", help="--energy table format"
     )
+
+
+def check(args: argparse.Namespace) -> None:
+    for spec in args.models:  # a file or folder of any format, or zoo:NAME
+        options.check_model_spec(spec, args)
+    if args.energy_table:
+        require(args.energy_table, "energy table")
 
 
 def run(args: argparse.Namespace) -> int:

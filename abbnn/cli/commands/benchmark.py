@@ -10,6 +10,7 @@ import sys
 
 from abbnn import recipe
 from abbnn.cli import options
+from abbnn.inputs import require
 
 HELP = "latency, size and op mix of .tflite files (LCE interpreter), or of board logs"
 
@@ -85,24 +86,32 @@ def _flatbuffer(spec: str, args: argparse.Namespace) -> bytes:
     return convert(trained_looking(model))  # zero biases would vanish: too few ops
 
 
-def run(args: argparse.Namespace) -> int:
-    from larq_abbnn.analysis.benchmark import measure, op_mix, parse_benchmark_log, table
-    from larq_abbnn.analysis.kernels import default_kernel
-
+def check(args: argparse.Namespace) -> None:
     if not args.models and not args.parse_log:
         raise ValueError("give at least one .tflite file, zoo:NAME or --parse-log FILE")
     if args.input_shape and not any(spec.startswith("zoo:") for spec in args.models):
         raise ValueError(
             "--input-shape applies to zoo:NAME models only: a .tflite file fixes its input"
         )
+    if args.compare and (len(args.models) != 1 or not args.models[0].startswith("zoo:")):
+        raise ValueError(
+            "--compare picks the reference models for one zoo model: "
+            "abbnn benchmark zoo:ab_reactneta --compare"
+        )
+    for spec in args.models:
+        if spec.endswith(".tflite"):  # other suffixes: `run` says what it reads
+            require(spec, "TFLite file")
+    for path in args.parse_log or []:
+        require(path, "benchmark log")
+
+
+def run(args: argparse.Namespace) -> int:
+    from larq_abbnn.analysis.benchmark import measure, op_mix, parse_benchmark_log, table
+    from larq_abbnn.analysis.kernels import default_kernel
+
     args.kernel = args.kernel or default_kernel()
     rows = []
     if args.compare:
-        if len(args.models) != 1 or not args.models[0].startswith("zoo:"):
-            raise ValueError(
-                "--compare picks the reference models for one zoo model: "
-                "abbnn benchmark zoo:ab_reactneta --compare"
-            )
         from larq_abbnn.analysis.comparison import check_comparable, compare
 
         check_comparable(args.input_shape or (224, 224, 3))

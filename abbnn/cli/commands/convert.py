@@ -89,6 +89,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def check(args: argparse.Namespace) -> None:
+    options.check_model_spec(args.model, args)
+
+
 def run(args: argparse.Namespace) -> int:
     from abbnn.cli.loaders import load_model
     from larq_abbnn.analysis import converted as converted_files

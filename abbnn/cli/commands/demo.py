@@ -12,6 +12,7 @@ import time
 
 from abbnn import recipe
 from abbnn.cli import options
+from abbnn.inputs import require
 
 HELP = "build an A&B model, train it briefly, convert it with LCE and verify it"
 
@@ -46,6 +47,11 @@ def _random(shape, num_classes: int, batch_size: int, seed: int):
     x = rng.normal(size=(8 * batch_size, *shape)).astype(tf.keras.backend.floatx())
     y = rng.integers(0, num_classes, size=8 * batch_size)
     return tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size)
+
+
+def check(args: argparse.Namespace) -> None:
+    if args.images:
+        require(os.path.expanduser(args.images), "image folder")
 
 
 def run(args: argparse.Namespace) -> int:

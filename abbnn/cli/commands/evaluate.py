@@ -15,6 +15,7 @@ import time
 
 from abbnn import recipe
 from abbnn.cli import options
+from abbnn.inputs import require, require_dataset
 
 HELP = "top-1/top-5 accuracy of a Keras model, a .tflite or a QONNX .onnx file"
 
@@ -57,6 +58,11 @@ def _with_dataset(args: argparse.Namespace) -> argparse.Namespace:
         same = dataset == config.get("dataset")
         val_fraction = (config.get("val_fraction") if same else None) or 0.1
     return argparse.Namespace(**{**vars(args), "dataset": dataset, "val_fraction": val_fraction})
+
+
+def check(args: argparse.Namespace) -> None:
+    require(args.model, "model")
+    require_dataset(args.dataset)
 
 
 def run(args: argparse.Namespace) -> int:

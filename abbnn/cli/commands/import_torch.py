@@ -8,6 +8,7 @@ import argparse
 import sys
 
 from abbnn import recipe
+from abbnn.inputs import require
 
 HELP = "build a zoo model from one of the paper's PyTorch checkpoints"
 
@@ -31,6 +32,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the training step it comes from (the paper releases step 2)",
     )
     parser.add_argument("-o", "--output", required=True, help="output .keras or .h5 file")
+
+
+def check(args: argparse.Namespace) -> None:
+    require(args.checkpoint, "checkpoint")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -16,6 +16,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     options.add_model(parser, saved_models=True)
 
 
+def check(args: argparse.Namespace) -> None:
+    if args.model not in recipe.MODEL_NAMES:  # `zoo:` is optional here
+        options.check_model_spec(args.model, args)
+
+
 def run(args: argparse.Namespace) -> int:
     import larq as lq
 

@@ -11,6 +11,7 @@ import os
 
 from abbnn import recipe
 from abbnn.cli import options
+from abbnn.inputs import require, require_dataset
 
 HELP = "train a zoo model with the paper's recipe (both steps, or one)"
 
@@ -88,6 +89,14 @@ _NAMES = {
     "validation_examples": "validation images",
     "validation_split": "the validation split",
 }
+
+
+def check(args: argparse.Namespace) -> None:
+    require_dataset(args.dataset)
+    if args.init_from:
+        require(args.init_from, "initial weights")
+    if args.teacher:
+        require(args.teacher, "teacher model")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ import os
 
 from abbnn import recipe
 from abbnn.cli import options
+from abbnn.inputs import require_dataset
 
 #: What `abbnn: interrupted` adds (abbnn.cli).
 INTERRUPTED = "rerun the same command to resume the search"
@@ -62,6 +63,10 @@ _COMPARED = (
 def _recorded(args: argparse.Namespace) -> dict:
     """What the search folder's run.json records, by option name (`--width-multiplier`)."""
     return {"--" + name.replace("_", "-"): getattr(args, name) for name in _COMPARED}
+
+
+def check(args: argparse.Namespace) -> None:
+    require_dataset(args.dataset)
 
 
 def run(args: argparse.Namespace) -> int:
