@@ -32,6 +32,9 @@ def describe() -> str:
     text = f"{model}, {os.cpu_count()} CPUs, {' '.join(vector) or 'vector units unknown'}"
     if flags and "avx512f" not in flags:
         text += " (no AVX-512)"
-    if os.environ.get("ONEDNN_MAX_CPU_ISA"):
-        text += f"; ONEDNN_MAX_CPU_ISA={os.environ['ONEDNN_MAX_CPU_ISA']}"
+    # what caps the vector units below the host's: oneDNN's (TensorFlow's and PyTorch's
+    # convolutions) and PyTorch's own kernels
+    for cap in ("ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY"):
+        if os.environ.get(cap):
+            text += f"; {cap}={os.environ[cap]}"
     return text
