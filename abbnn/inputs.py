@@ -6,7 +6,7 @@ message per kind of input, for the library's readers and the command line alike.
 (about 3 s on 2 cores). The readers (`larq_abbnn.analysis.tflite_file.read_tflite`,
 `larq_abbnn.checkpoints`, `larq_abbnn.data.folders.scan`, `larq_abbnn.saved_models`, the
 training run's `init_from` and teacher) raise the same messages to Python callers, in
-their own error types. Imports only `os`, as `abbnn.recipe` imports nothing.
+their own error types. Imports only `os` and `abbnn.recipe` (the zoo's names), no TensorFlow.
 """
 
 from __future__ import annotations
