@@ -27,10 +27,6 @@ KINDS = {
     "benchmark log": os.path.isfile,
     "energy table": os.path.isfile,
 }
-#: what a model spec may be besides a file: `zoo:NAME`
-ZOO_PREFIX = "zoo:"
-#: a dataset argument naming an image folder: `folder:PATH`
-FOLDER_PREFIX = "folder:"
 
 
 def require(
@@ -45,13 +41,12 @@ def require(
 def require_dataset(dataset: str | None) -> None:
     """A `--dataset` argument: `folder:PATH` must be a folder (`~` expanded, as
     `larq_abbnn.data` reads it); a tfds name is checked where tfds loads it."""
-    if dataset and dataset.startswith(FOLDER_PREFIX):
-        require(os.path.expanduser(dataset[len(FOLDER_PREFIX) :]), "image folder")
+    if dataset and dataset.startswith("folder:"):
+        require(os.path.expanduser(dataset[len("folder:") :]), "image folder")
 
 
-def require_model_spec(spec: str) -> None:
-    """A model argument of `convert`, `summary` and `audit`: `zoo:NAME`, or a saved model
-    (any path that exists: each command then reads it by its suffix)."""
-    if not spec.startswith(ZOO_PREFIX):
-        hint = f" is no file or folder, nor zoo:NAME with NAME one of {', '.join(MODEL_NAMES)}"
-        require(spec, "model", hint=hint)
+def require_saved_model(spec: str) -> None:
+    """A model argument of `convert`, `summary` and `audit` that is not `zoo:NAME`: a saved
+    model, any path that exists (each command then reads it by its suffix)."""
+    hint = f" is no file or folder, nor zoo:NAME with NAME one of {', '.join(MODEL_NAMES)}"
+    require(spec, "model", hint=hint)

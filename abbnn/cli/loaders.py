@@ -9,7 +9,7 @@ import os
 import tensorflow as tf
 
 from abbnn.cli.options import network_options, refuse_zoo_options
-from abbnn.inputs import require_model_spec
+from abbnn.inputs import require_saved_model
 from abbnn.recipe import SEED
 from larq_abbnn import data, zoo
 from larq_abbnn.data import Data
@@ -31,7 +31,7 @@ def load_model(spec: str, args: argparse.Namespace) -> tf.keras.Model:
     if spec.startswith("zoo:"):
         return build_zoo_model(spec[len("zoo:") :], args)
     refuse_zoo_options(spec, args)
-    require_model_spec(spec)
+    require_saved_model(spec)
     return load_keras_file(spec)
 
 

@@ -8,7 +8,7 @@ import math
 from collections.abc import Callable
 
 from abbnn import recipe
-from abbnn.inputs import ZOO_PREFIX, require_model_spec
+from abbnn.inputs import require_saved_model
 
 
 def shape(text: str) -> tuple[int, int, int]:
@@ -140,9 +140,9 @@ def refuse_zoo_options(spec: str, args: argparse.Namespace) -> None:
 def check_model_spec(spec: str, args: argparse.Namespace) -> None:
     """What `loaders.load_model` refuses, in its order, before TensorFlow loads: zoo
     options given for a saved model, then a saved model that is not there."""
-    if not spec.startswith(ZOO_PREFIX):
+    if not spec.startswith("zoo:"):
         refuse_zoo_options(spec, args)
-        require_model_spec(spec)
+        require_saved_model(spec)
 
 
 def zoo_name(text: str) -> str:
