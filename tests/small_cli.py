@@ -1,7 +1,8 @@
 """`python tests/small_cli.py ARGS` runs `abbnn ARGS` with the zoo's `ab_reactnet18` built
 with one block per stage (`networks.ab_reactnet18_one_block_per_stage`: 4 binary convs
-instead of 16), and is otherwise the command as typed: the same parser, start-up, run
-folder, callbacks, strategies and tuner.
+instead of 16), and is otherwise the command as typed: the same parser, run folder,
+callbacks, strategies and tuner. It loads TensorFlow at start-up, before the command's
+`check` (test_reliability tests that `abbnn` does not).
 
 For the tests whose claim is a mechanism of the command line (a killed run resumes, the
 tuner's trials and its distributed mode, the strategies, float64) rather than the network:
