@@ -44,18 +44,23 @@ X86 = "platform_machine=='x86_64' or platform_machine=='AMD64'"
 NOT_X86 = "platform_machine!='x86_64' and platform_machine!='AMD64'"
 
 # A start-up hook in the environment larq-abbnn is installed into: Python runs a `.pth`
-# file's `import` line at every start, so Keras 2 is selected before anything imports
-# TensorFlow, and `import larq as lq` first (Larq's own docs' order) works on TF 2.16+
-# (measured without it: `AttributeError: module 'keras._tf_keras.keras.layers' has no
-# attribute 'LocallyConnected1D'`). It is abbnn.stack.select_keras_2 written out, without
-# importing the package (a .pth line that fails prints at every start): where the tf_keras
-# package is installed and the variable is unset, TF_USE_LEGACY_KERAS=1. Setting the
-# variable (e.g. to 0) overrides it. pip uninstall removes it with the package.
-HOOK_NAME = "larq_abbnn_keras2.pth"
+# file's `import` line at every start, so what TensorFlow reads at its first import is set
+# before anything imports it. Keras 2: `import larq as lq` first (Larq's own docs' order)
+# then works on TF 2.16+ (measured without it: `AttributeError: module
+# 'keras._tf_keras.keras.layers' has no attribute 'LocallyConnected1D'`). oneDNN: TensorFlow
+# runs its convolutions on Eigen on x86 CPUs without AVX512_VNNI/BF16 or AMX, and training
+# was 0.94x the authors' PyTorch code there (abbnn/stack.py). It is abbnn.stack.select
+# written out, without importing the package (a .pth line that fails prints at every start):
+# where the tf_keras package is installed and the variable is unset, TF_USE_LEGACY_KERAS=1;
+# on x86-64 Linux where it is unset, TF_ENABLE_ONEDNN_OPTS=1. Setting a variable (e.g. to 0)
+# overrides it. pip uninstall removes it with the package.
+HOOK_NAME = "larq_abbnn_tensorflow.pth"
 HOOK = (
-    "import os, importlib.util; os.environ.get('TF_USE_LEGACY_KERAS') is not None or "
+    "import os, sys, importlib.util; os.environ.get('TF_USE_LEGACY_KERAS') is not None or "
     "importlib.util.find_spec('tf_keras') is None or "
-    "os.environ.__setitem__('TF_USE_LEGACY_KERAS', '1')\n"
+    "os.environ.__setitem__('TF_USE_LEGACY_KERAS', '1'); "
+    "not sys.platform.startswith('linux') or os.uname().machine != 'x86_64' or "
+    "os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '1')\n"
 )
 
 

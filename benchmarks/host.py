@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import os
 import platform
+import sys
 
 #: the vector extensions that change TensorFlow's and PyTorch's CPU kernels
 VECTOR_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile")
 
 
 def describe() -> str:
-    """E.g. "AMD EPYC 7B13, 2 CPUs, avx2 fma (no AVX-512)"; with oneDNN's ISA cap if set."""
+    """E.g. "AMD EPYC 7B13, 2 CPUs, avx2 fma (no AVX-512); TensorFlow oneDNN on"; with
+    oneDNN's and PyTorch's ISA caps if set."""
     model, flags = platform.processor() or "unknown CPU", set()
     try:
         with open("/proc/cpuinfo") as f:
@@ -37,4 +39,12 @@ def describe() -> str:
     for cap in ("ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY"):
         if os.environ.get(cap):
             text += f"; {cap}={os.environ[cap]}"
+    # whether TensorFlow's convolutions run on oneDNN or on Eigen (abbnn/stack.py): asked of
+    # TensorFlow once it has loaded, else what it will read
+    if "tensorflow" in sys.modules:
+        from tensorflow.python.util import _pywrap_util_port
+
+        text += f"; TensorFlow oneDNN {'on' if _pywrap_util_port.IsMklEnabled() else 'off'}"
+    elif os.environ.get("TF_ENABLE_ONEDNN_OPTS"):
+        text += f"; TF_ENABLE_ONEDNN_OPTS={os.environ['TF_ENABLE_ONEDNN_OPTS']}"
     return text

@@ -163,5 +163,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    stack.select_keras_2()  # before TensorFlow loads (abbnn/stack.py)
+    stack.select()  # before TensorFlow loads (abbnn/stack.py)
     main()

@@ -25,7 +25,7 @@ import statistics
 
 from abbnn import stack
 
-stack.select_keras_2()  # before TensorFlow loads (abbnn/stack.py)
+stack.select()  # before TensorFlow loads (abbnn/stack.py)
 import larq as lq  # noqa: E402
 import tensorflow as tf  # noqa: E402
 

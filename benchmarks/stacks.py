@@ -39,7 +39,7 @@ def _worker() -> None:
     """Answers one JSON request per line on stdin with one JSON line on stdout."""
     from abbnn import stack
 
-    stack.select_keras_2()  # before TensorFlow loads
+    stack.select()  # before TensorFlow loads
     import tensorflow as tf
 
     sys.path.insert(0, HERE)

@@ -30,7 +30,7 @@ import host
 CHILD = """
 import sys, time
 from abbnn import stack
-stack.select_keras_2()
+stack.select()
 import tensorflow as tf
 from larq_abbnn.training import run
 

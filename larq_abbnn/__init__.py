@@ -7,7 +7,7 @@ Importing the package registers its layers and quantizers with Keras, so that
 from abbnn import __version__  # one source, readable without TensorFlow
 from abbnn import stack as _stack
 
-_stack.select_keras_2()  # before TensorFlow's first import (abbnn/stack.py says why)
+_stack.select()  # before TensorFlow's first import (abbnn/stack.py says why)
 try:
     import tensorflow as _tf
 except ImportError as _error:  # TensorFlow comes through an extra, as with larq

@@ -9,7 +9,7 @@ import pytest
 
 from abbnn import stack
 
-stack.select_keras_2()  # before TensorFlow's first import; subprocesses inherit it
+stack.select()  # before TensorFlow's first import; subprocesses inherit it
 import tensorflow as tf  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]

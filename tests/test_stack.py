@@ -18,9 +18,9 @@ KERAS_2 = {stack.VARIABLE: "1"} if stack.has_tf_keras() else {}
 
 
 def _python(code: str, **env) -> subprocess.CompletedProcess:
-    """`code` in a fresh interpreter whose environment has no TF_USE_LEGACY_KERAS (as a
-    user's shell), plus `env`."""
-    clean = {k: v for k, v in os.environ.items() if k != stack.VARIABLE}
+    """`code` in a fresh interpreter whose environment has neither TF_USE_LEGACY_KERAS nor
+    TF_ENABLE_ONEDNN_OPTS (as a user's shell), plus `env`."""
+    clean = {k: v for k, v in os.environ.items() if k not in (stack.VARIABLE, stack.ONEDNN)}
     return subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,
@@ -103,12 +103,45 @@ def test_the_variable_without_tf_keras_is_named_instead_of_a_recursion():
     assert "that asks for the tf_keras package, which is not installed" in last, last
 
 
-def test_select_keras_2_sets_the_variable_only_where_tf_keras_is_installed():
-    result = _python(
-        "import os; from abbnn import stack; stack.select_keras_2(); "
-        "print(os.environ.get('TF_USE_LEGACY_KERAS'))"
+def test_select_sets_what_the_user_has_not():
+    """Keras 2 where tf_keras is installed, oneDNN on x86-64 Linux; a variable the user set
+    (here oneDNN's to 0) stays."""
+    code = (
+        "import os; os.environ.pop('TF_USE_LEGACY_KERAS', None); {unset}"
+        "from abbnn import stack; stack.select(); "
+        "print(os.environ.get('TF_USE_LEGACY_KERAS'), os.environ.get('TF_ENABLE_ONEDNN_OPTS'))"
     )
-    assert result.stdout.strip() == ("1" if stack.has_tf_keras() else "None"), result.stderr
+    # -S: without the install's start-up hook, which sets them first
+    run = lambda unset, **env: subprocess.run(  # noqa: E731
+        [sys.executable, "-S", "-c", code.format(unset=unset)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p), **env},
+        timeout=60,
+    )
+    keras_2 = "1" if stack.has_tf_keras() else "None"
+    result = run("os.environ.pop('TF_ENABLE_ONEDNN_OPTS', None); ")
+    assert result.stdout.split() == [keras_2, "1" if stack.onednn_host() else "None"], result
+    result = run("", TF_ENABLE_ONEDNN_OPTS="0")
+    assert result.stdout.split() == [keras_2, "0"], result
+
+
+@pytest.mark.skipif(not stack.onednn_host(), reason="TensorFlow's oneDNN: x86-64 Linux wheels")
+def test_the_install_turns_tensorflow_onednn_on_unless_the_user_said_no():
+    """TensorFlow leaves its oneDNN kernels off on x86 CPUs without AVX512_VNNI/BF16 or AMX
+    (e.g. an AMD EPYC with AVX2), where training then ran at 0.94x the authors' PyTorch code
+    (abbnn/stack.py). The install's start-up hook turns them on before anything imports
+    TensorFlow, in Larq's import order, with nothing exported; `TF_ENABLE_ONEDNN_OPTS=0`
+    keeps Eigen. (On a CPU where TensorFlow turns oneDNN on itself, only the hook's variable
+    tells the two apart, so the test reads both.)"""
+    code = (
+        "import os; print(os.environ.get('TF_ENABLE_ONEDNN_OPTS'))\n"
+        "import larq as lq\nimport tensorflow as tf\n"
+        "from tensorflow.python.util import _pywrap_util_port\n"
+        "print(_pywrap_util_port.IsMklEnabled())"
+    )
+    assert _python(code).stdout.split() == ["1", "True"]
+    assert _python(code, TF_ENABLE_ONEDNN_OPTS="0").stdout.split() == ["0", "False"]
 
 
 @pytest.mark.parametrize(

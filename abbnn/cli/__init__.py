@@ -92,7 +92,7 @@ def _prepare_tensorflow(debug: bool) -> None:
     on_train_batch_end is slow", which breaks the progress bar's line, and "Compiled the
     loaded model, but the compiled metrics have yet to be built" are about Keras's
     internals, not the user's run; errors still show."""
-    stack.select_keras_2()
+    stack.select()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if debug else "2")
     if not debug:
         native_logs.hide()
