@@ -138,10 +138,14 @@ def main(argv: list[str]) -> int:
             sys.stdout.write(output)
             sys.stdout.flush()
             last = output.splitlines()[-1] if output else ""
-            for count, kind in re.findall(r"(\d+) (passed|failed|errors?|skipped)", last):
+            counts = re.findall(r"(\d+) (passed|failed|errors?|skipped)", last)
+            for count, kind in counts:
                 totals["errors" if kind.startswith("error") else kind] += int(count)
             if returncode not in (0, 5):  # 5: every test of the file deselected
                 failed_files.append(path)
+                if not any(kind != "passed" and kind != "skipped" for _, kind in counts):
+                    # a file that failed before any test ran (its imports, a conftest)
+                    totals["errors"] += 1
             timings.append((seconds, cpu, os.path.basename(path)))
     print(
         "seconds per file (wall / CPU): "
