@@ -43,16 +43,16 @@ FPGA = [*ONNX, "hls4ml==1.3.0"]
 X86 = "platform_machine=='x86_64' or platform_machine=='AMD64'"
 NOT_X86 = "platform_machine!='x86_64' and platform_machine!='AMD64'"
 
-# A start-up hook in the environment larq-abbnn is installed into: Python runs a `.pth`
-# file's `import` line at every start, so what TensorFlow reads at its first import is set
-# before anything imports it. Keras 2: `import larq as lq` first (Larq's own docs' order)
-# then works on TF 2.16+ (measured without it: `AttributeError: module
-# 'keras._tf_keras.keras.layers' has no attribute 'LocallyConnected1D'`). oneDNN: TensorFlow
-# runs its convolutions on Eigen on x86 CPUs without AVX512_VNNI/BF16 or AMX, and training
-# was 0.94x the authors' PyTorch code there (abbnn/stack.py). It is abbnn.stack.select
+# A start-up hook in the environment larq-abbnn is installed into: Python runs a `.pth` file's
+# `import` line at every start, so what TensorFlow reads at its first import is set before
+# anything imports it. Keras 2: `import larq as lq` first (Larq's own docs' order) then works
+# on TF 2.16+ (measured without it: `AttributeError: module 'keras._tf_keras.keras.layers' has
+# no attribute 'LocallyConnected1D'`). oneDNN: TensorFlow runs its convolutions on Eigen on
+# x86 CPUs without AVX512_VNNI/BF16 or AMX, where training ran at 1.02x the authors' PyTorch
+# code (an AMD EPYC), against 1.2x on oneDNN (abbnn/stack.py). It is abbnn.stack.select
 # written out, without importing the package (a .pth line that fails prints at every start):
-# where the tf_keras package is installed and the variable is unset, TF_USE_LEGACY_KERAS=1;
-# on x86-64 Linux where it is unset, TF_ENABLE_ONEDNN_OPTS=1. Setting a variable (e.g. to 0)
+# where the tf_keras package is installed and the variable is unset, TF_USE_LEGACY_KERAS=1; on
+# x86-64 Linux where it is unset, TF_ENABLE_ONEDNN_OPTS=1. Setting a variable (e.g. to 0)
 # overrides it. pip uninstall removes it with the package.
 HOOK_NAME = "larq_abbnn_tensorflow.pth"
 HOOK = (

@@ -20,10 +20,11 @@ where the CPU has AVX512_VNNI, AVX512_BF16, AVX_VNNI or AMX (`IsMklEnabled` in
 tensorflow/core/util/util.cc); elsewhere, e.g. an AMD EPYC with AVX2, convolutions run on
 Eigen's kernels. PyTorch, the authors' framework, uses oneDNN on every x86 CPU. Measured
 (issue 35, `benchmarks/training_throughput.py` on an Intel Xeon with both frameworks capped at
-AVX2): ours / the authors' training steps 0.94 / 0.95 on Eigen, 1.20 / 1.17 on oneDNN; on the
-AMD EPYC host, Eigen, 1.02 / 1.03. So `TF_ENABLE_ONEDNN_OPTS=1` is set where it is unset, on
-x86-64 Linux only (where it was measured); `TF_ENABLE_ONEDNN_OPTS=0` keeps Eigen.
-Exact tests run in float64, which oneDNN does not serve (Eigen runs them on every host).
+AVX2): ours / the authors' training steps 0.94 / 0.95 on Eigen, 1.16-1.20 / 1.17-1.19 on
+oneDNN (two sessions); on the AMD EPYC host, on Eigen, 1.02 / 1.03. So
+`TF_ENABLE_ONEDNN_OPTS=1` is set where it is unset, on x86-64 Linux only (where it was
+measured); `TF_ENABLE_ONEDNN_OPTS=0` keeps Eigen. Exact tests run in float64, which oneDNN
+does not serve (Eigen runs them on every host).
 
 `select()` sets both before TensorFlow's first import; the CLI, `import larq_abbnn`, the
 tests and the benchmarks call it, and setup.py's start-up hook does the same at every start
