@@ -407,6 +407,7 @@ def test_the_next_write_removes_temporaries_a_killed_write_left(tmp_path, writer
         (["convert", "nope.keras", "-o", "x.tflite"], "model not found: nope.keras"),
         (["audit", "nope.tflite"], "nope.tflite"),
         (["benchmark", "nope.tflite"], "TFLite file not found: nope.tflite"),
+        (["benchmark", "best.tflit"], "TFLite file not found: best.tflit"),
         (["benchmark", "--parse-log", "nope.log"], "nope.log"),
         (
             [

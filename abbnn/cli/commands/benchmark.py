@@ -86,6 +86,10 @@ def _flatbuffer(spec: str, args: argparse.Namespace) -> bytes:
     return convert(trained_looking(model))  # zero biases would vanish: too few ops
 
 
+#: after "TFLite file not found: PATH"
+_READS = " (abbnn benchmark times .tflite files and zoo:NAME models)"
+
+
 def check(args: argparse.Namespace) -> None:
     if not args.models and not args.parse_log:
         raise ValueError("give at least one .tflite file, zoo:NAME or --parse-log FILE")
@@ -99,8 +103,8 @@ def check(args: argparse.Namespace) -> None:
             "abbnn benchmark zoo:ab_reactneta --compare"
         )
     for spec in args.models:
-        if spec.endswith(".tflite"):  # other suffixes: `run` says what it reads
-            require(spec, "TFLite file")
+        if not spec.startswith("zoo:"):  # an existing file of another format: `run` says
+            require(spec, "TFLite file", hint=_READS)  # what benchmark reads
     for path in args.parse_log or []:
         require(path, "benchmark log")
 
