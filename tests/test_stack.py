@@ -17,12 +17,16 @@ OWN_KERAS_2 = stack.minor(tf.__version__) == stack.OWN_KERAS_2
 KERAS_2 = {stack.VARIABLE: "1"} if stack.has_tf_keras() else {}
 
 
-def _python(code: str, **env) -> subprocess.CompletedProcess:
+def _python(code: str, *, without_hook: bool = False, **env) -> subprocess.CompletedProcess:
     """`code` in a fresh interpreter whose environment has neither TF_USE_LEGACY_KERAS nor
-    TF_ENABLE_ONEDNN_OPTS (as a user's shell), plus `env`."""
+    TF_ENABLE_ONEDNN_OPTS (as a user's shell), plus `env`. `without_hook`: `python -S`,
+    without the install's start-up hook (which sets both first), this process's `sys.path`
+    given as PYTHONPATH."""
     clean = {k: v for k, v in os.environ.items() if k not in (stack.VARIABLE, stack.ONEDNN)}
+    if without_hook:
+        clean["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
     return subprocess.run(
-        [sys.executable, "-c", code],
+        [sys.executable, *(["-S"] if without_hook else []), "-c", code],
         capture_output=True,
         text=True,
         env={**clean, "TF_CPP_MIN_LOG_LEVEL": "3", **env},
@@ -107,25 +111,13 @@ def test_select_sets_what_the_user_has_not():
     """Keras 2 where tf_keras is installed, oneDNN on x86-64 Linux; a variable the user set
     (here oneDNN's to 0) stays."""
     code = (
-        "import os; os.environ.pop('TF_USE_LEGACY_KERAS', None); {unset}"
-        "from abbnn import stack; stack.select(); "
+        "import os; from abbnn import stack; stack.select(); "
         "print(os.environ.get('TF_USE_LEGACY_KERAS'), os.environ.get('TF_ENABLE_ONEDNN_OPTS'))"
     )
-
-    def run(unset: str, **env) -> subprocess.CompletedProcess:
-        # -S: without the install's start-up hook, which would set them first
-        return subprocess.run(
-            [sys.executable, "-S", "-c", code.format(unset=unset)],
-            capture_output=True,
-            text=True,
-            env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p), **env},
-            timeout=60,
-        )
-
     keras_2 = "1" if stack.has_tf_keras() else "None"
-    result = run("os.environ.pop('TF_ENABLE_ONEDNN_OPTS', None); ")
+    result = _python(code, without_hook=True)
     assert result.stdout.split() == [keras_2, "1" if stack.onednn_host() else "None"], result
-    result = run("", TF_ENABLE_ONEDNN_OPTS="0")
+    result = _python(code, without_hook=True, TF_ENABLE_ONEDNN_OPTS="0")
     assert result.stdout.split() == [keras_2, "0"], result
 
 

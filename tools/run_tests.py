@@ -109,20 +109,21 @@ def _run(path: str, pytest_args: list[str]) -> tuple[str, str, int, float, float
 def main(argv: list[str]) -> int:
     compat = "--compat" in argv
     pytest_args = [a for a in argv if a != "--compat"]
-    paths = sorted(glob.glob(os.path.join(ROOT, "tests", "test_*.py")))
+    every_file = sorted(glob.glob(os.path.join(ROOT, "tests", "test_*.py")))
+    names = {os.path.basename(p) for p in every_file}
+    unknown = set(LONGEST) - names
+    if unknown:
+        raise SystemExit(f"LONGEST names files that are not in tests/: {sorted(unknown)}")
+    paths = list(every_file)
     selections: dict[str, list[str]] = {}
     if compat:
-        paths = [p for p in paths if os.path.basename(p) in COMPAT]
-        missing = set(COMPAT) - {os.path.basename(p) for p in paths}
+        missing = set(COMPAT) - names
         if missing:
             raise SystemExit(f"COMPAT names files that are not in tests/: {sorted(missing)}")
+        paths = [p for p in paths if os.path.basename(p) in COMPAT]
         for p in paths:
             if expression := COMPAT[os.path.basename(p)]:
                 selections[p] = ["-k", expression]
-    every_file = glob.glob(os.path.join(ROOT, "tests", "test_*.py"))
-    unknown = set(LONGEST) - {os.path.basename(p) for p in every_file}
-    if unknown:
-        raise SystemExit(f"LONGEST names files that are not in tests/: {sorted(unknown)}")
     order = {name: i for i, name in enumerate(LONGEST)}
     paths.sort(key=lambda p: order.get(os.path.basename(p), len(order)))
     jobs = int(os.environ.get("ABBNN_TEST_JOBS", "2"))
@@ -143,7 +144,7 @@ def main(argv: list[str]) -> int:
                 totals["errors" if kind.startswith("error") else kind] += int(count)
             if returncode not in (0, 5):  # 5: every test of the file deselected
                 failed_files.append(path)
-                if not any(kind != "passed" and kind != "skipped" for _, kind in counts):
+                if all(kind in ("passed", "skipped") for _, kind in counts):
                     # a file that failed before any test ran (its imports, a conftest)
                     totals["errors"] += 1
             timings.append((seconds, cpu, os.path.basename(path)))

@@ -8,8 +8,7 @@ import os
 
 import tensorflow as tf
 
-from abbnn.cli.options import network_options, refuse_zoo_options
-from abbnn.inputs import require_saved_model
+from abbnn.cli.options import check_model_spec, network_options
 from abbnn.recipe import SEED
 from larq_abbnn import data, zoo
 from larq_abbnn.data import Data
@@ -30,8 +29,7 @@ def load_model(spec: str, args: argparse.Namespace) -> tf.keras.Model:
     (for which the zoo's options are refused: the file fixes the network)."""
     if spec.startswith("zoo:"):
         return build_zoo_model(spec[len("zoo:") :], args)
-    refuse_zoo_options(spec, args)
-    require_saved_model(spec)
+    check_model_spec(spec, args)
     return load_keras_file(spec)
 
 

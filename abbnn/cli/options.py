@@ -138,8 +138,9 @@ def refuse_zoo_options(spec: str, args: argparse.Namespace) -> None:
 
 
 def check_model_spec(spec: str, args: argparse.Namespace) -> None:
-    """What `loaders.load_model` refuses, in its order, before TensorFlow loads: zoo
-    options given for a saved model, then a saved model that is not there."""
+    """For a model argument that is not `zoo:NAME`: zoo options given for a saved model,
+    then a saved model that is not there. Each command's `check` calls it before TensorFlow
+    loads, and `loaders.load_model` for library-side calls."""
     if not spec.startswith("zoo:"):
         refuse_zoo_options(spec, args)
         require_saved_model(spec)
