@@ -18,6 +18,7 @@ right under `tf.distribute` and inside `model.fit`.
 
 from __future__ import annotations
 
+import functools
 import types
 from collections.abc import Sequence
 
@@ -33,7 +34,7 @@ def unitwise_norm(x: tf.Tensor, axes: Sequence[int] | None) -> tf.Tensor:
         return tf.abs(x)
     if axes is not None and list(axes) == list(range(x.shape.rank - 1)):
         # per output channel of a kernel: one GEMV, faster than reduce_sum on CPU
-        shape = [1] * (x.shape.rank - 1) + [x.shape[-1]]
+        shape = [1] * (x.shape.rank - 1) + [-1]
         return tf.reshape(tf.sqrt(ab_math.channel_sum(tf.square(x))), shape)
     return tf.sqrt(tf.reduce_sum(tf.square(x), axis=axes, keepdims=axes is not None))
 
@@ -59,6 +60,16 @@ def adaptive_clip(
     grad_norm = unitwise_norm(gradient, axes)
     clipped = gradient * (max_norm / tf.maximum(grad_norm, min_grad_norm))
     return tf.where(grad_norm < max_norm, gradient, clipped)
+
+
+#: the scalars `AGCAdam` builds once per update and `_variable_update`'s functions take
+SCALARS = {
+    "adam": dict.fromkeys(
+        "step_size root_correction one_minus_beta_1 beta_2 one_minus_beta_2 epsilon".split()
+    ),
+    "clip": dict.fromkeys("clip_factor eps min_grad_norm".split()),
+    "l2": None,
+}
 
 
 @tf.keras.utils.register_keras_serializable(package="larq_abbnn")
@@ -138,8 +149,9 @@ class AGCAdam(tf.keras.optimizers.Adam):
         Keras calls `update_step` once per variable; building the rate, the bias
         corrections and Adam's, AGC's and L2's constants once for all of them keeps the
         traced train step small (ReActNet-18, 106 variables: Adam's once saved ~1,800
-        graph ops; AGC's and L2's, with `value()` reads, took the optimizer's graph from
-        5,437 to 4,483 ops and its trace from 3.9 to 3.1 s on a busy AMD EPYC).
+        graph ops; AGC's and L2's took the optimizer's graph from 5,437 to 4,483 ops and
+        its trace from 3.9 to 3.1 s on a busy AMD EPYC). `_variable_update`'s functions
+        take them as arguments.
         """
         dtype = variable.dtype
         if tf.executing_eagerly():
@@ -153,6 +165,7 @@ class AGCAdam(tf.keras.optimizers.Adam):
         return cache.entries[key]
 
     def _new_scalars(self, dtype: tf.DType) -> dict:
+        """The scalars named in `SCALARS`, as tensors of `dtype`."""
         # Python floats become constants of `dtype` directly: tf.cast(0.9, float64) would
         # first round 0.9 to float32.
         step = tf.cast(self.iterations + 1, dtype)
@@ -176,22 +189,18 @@ class AGCAdam(tf.keras.optimizers.Adam):
     def update_step(self, gradient, variable):
         """AGC, L2 and PyTorch's Adam update (`torch.optim.Adam`) in `variable.dtype`."""
         gradient = tf.convert_to_tensor(gradient)  # our models have no sparse gradients
-        scalars = self._scalars(variable)
         group = self._group(variable) or {}
-        # `value()`, not `read_value()`: the same read without an Identity op after it
-        parameter = variable.value()
-        if self.clip_factor is not None and group.get("clip", False):
-            gradient = adaptive_clip(gradient, parameter, axes=group["axes"], **scalars["clip"])
-        if self.l2 and group.get("decay", False):
-            gradient = gradient + scalars["l2"] * parameter
+        clip = self.clip_factor is not None and group.get("clip", False)
+        update = _variable_update(
+            gradient.shape.rank,
+            gradient.dtype,
+            clip=clip,
+            axes=_hashable(group["axes"]) if clip else None,
+            decay=bool(self.l2) and group.get("decay", False),
+        )
         index = self._index_dict[self._var_key(variable)]
         m, v = self._momentums[index], self._velocities[index]
-        new_parameter, new_m, new_v = _adam_update(
-            parameter, m.value(), v.value(), gradient, **scalars["adam"]
-        )
-        m.assign(new_m)
-        v.assign(new_v)
-        variable.assign(new_parameter)
+        update(variable.handle, m.handle, v.handle, gradient, self._scalars(variable))
 
     def get_config(self) -> dict:
         config = super().get_config()
@@ -201,10 +210,63 @@ class AGCAdam(tf.keras.optimizers.Adam):
         return config
 
 
-# Plain ops, no nested `tf.function(jit_compile=True)` per variable any more: XLA compiled
-# one cluster per variable shape (25 in ReActNet-18) before the first batch, ~2.5 s of
-# start-up. Its saving was the optimizer's own time per step: full-width ReActNet-18, AMD
-# EPYC AVX2, 48-51 ms with it, 58-69 ms without, of a ~2.6 s step at batch 64.
+def _hashable(axes: Sequence[int] | None) -> tuple[int, ...] | None:
+    return None if axes is None else tuple(axes)
+
+
+@functools.cache
+def _variable_update(
+    rank: int, dtype: tf.DType, *, clip: bool, axes: tuple[int, ...] | None, decay: bool
+):
+    """`update(variable, m, v, gradient, scalars)`: `AGCAdam.update_step`'s work on one
+    variable and its moments, given by their resource handles, as a `tf.function` traced
+    once per rank, dtype and group, not once per variable.
+
+    Keras calls `update_step` once per variable. Written out inline, the updates were half
+    of the traced train step: ReActNet-18's 106 variables took 4,149 of its 8,219 graph
+    ops, and tracing an op costs about a millisecond of Python. Here they are 5 traced
+    functions and 345 ops of the step (measured: the first batch of `abbnn train` at width
+    0.125 traced in 5.5-6.1 s instead of 8.9-9.3 s on an Intel Xeon, 2 CPUs). The calls
+    are not inlined (`_noinline`): each one runs the function TensorFlow instantiated once,
+    where inlining copied 106 bodies into the step before its first run (first call
+    4.7-5.4 s inlined, 2.5-2.6 s not, against 3.6-4.0 s before). The ops are the same,
+    so the update is the same to the bit.
+    """
+    shape = tf.TensorShape([None] * rank)
+    handle = tf.TensorSpec([], tf.resource)
+    scalar = tf.TensorSpec([], dtype)
+    scalars = tf.nest.map_structure(lambda _: scalar, SCALARS)
+
+    def read(variable):
+        value = tf.raw_ops.ReadVariableOp(resource=variable, dtype=dtype)
+        value.set_shape(shape)
+        return value
+
+    @tf.function(
+        input_signature=[handle, handle, handle, tf.TensorSpec(shape, dtype), scalars],
+        autograph=False,
+        experimental_attributes={"_noinline": True},
+    )
+    def update(variable, m, v, gradient, scalars):
+        parameter = read(variable)
+        if clip:
+            gradient = adaptive_clip(gradient, parameter, axes=axes, **scalars["clip"])
+        if decay:
+            gradient = gradient + scalars["l2"] * parameter
+        new_parameter, new_m, new_v = _adam_update(
+            parameter, read(m), read(v), gradient, **scalars["adam"]
+        )
+        tf.raw_ops.AssignVariableOp(resource=m, value=new_m)
+        tf.raw_ops.AssignVariableOp(resource=v, value=new_v)
+        tf.raw_ops.AssignVariableOp(resource=variable, value=new_parameter)
+
+    return update
+
+
+# Not XLA-compiled (`jit_compile`) any more: XLA compiled one cluster per variable shape
+# (25 in ReActNet-18) before the first batch, ~2.5 s of start-up. Its saving was the
+# optimizer's own time per step: full-width ReActNet-18, AMD EPYC AVX2, 48-51 ms with it,
+# 58-69 ms without, of a ~2.6 s step at batch 64.
 def _adam_update(
     parameter, m, v, gradient, *, step_size, root_correction, one_minus_beta_1, beta_2,
     one_minus_beta_2, epsilon,
