@@ -30,7 +30,8 @@ import host
 CHILD = """
 import sys, time
 from abbnn import stack
-stack.select()
+# select_keras_2() before issue 35 turned TensorFlow's oneDNN on: --against older checkouts
+(getattr(stack, "select", None) or stack.select_keras_2)()
 import tensorflow as tf
 from larq_abbnn.training import run
 
