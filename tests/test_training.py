@@ -99,12 +99,14 @@ def _torch_adam_with_agc(params, grads, state, *, t, lr, l2, clip_factor, eps_ag
         state[key] = (m, v)
 
 
-@pytest.mark.parametrize("step", [1, 2])
-def test_agc_adam_is_pytorchs_adam_with_agc_across_an_epoch_boundary(float64, step):
+@pytest.mark.parametrize("step,xla", [(1, False), (2, False), (1, True)])
+def test_agc_adam_is_pytorchs_adam_with_agc_across_an_epoch_boundary(float64, step, xla):
     """6 updates in `model.fit`'s path (3 epochs of 2 steps, so the rate decays twice)
     equal a NumPy run of `torch.optim.Adam` + the spec's AGC and L2 to 1e-12, in
     PyTorch layout. Keras's own Adam (epsilon before the bias correction, float32
-    betas) misses this by 0.6-0.98 relative on the first update.
+    betas) misses this by 0.6-0.98 relative on the first update. `xla`: Keras's path on
+    a GPU, where it XLA-compiles each variable's `update_step` (`optimizer.jit_compile`,
+    True only where it finds a GPU), around `_variable_update`'s function call.
     """
     tf.keras.utils.set_random_seed(step)
     # ReActNet-18 at one block per stage: every kind of variable the recipe treats (stem,
@@ -119,6 +121,7 @@ def test_agc_adam_is_pytorchs_adam_with_agc_across_an_epoch_boundary(float64, st
         model, step=step, stem="cifar", epochs=epochs, steps_per_epoch=steps_per_epoch
     )
     assert fit_model.optimizer.l2 == l2
+    fit_model.optimizer.jit_compile = xla
     entries = reference_entries(model)
     params = {k: e.to_reference(e.variable.numpy()) for k, e in entries.items()}
     start = {k: p.copy() for k, p in params.items()}
