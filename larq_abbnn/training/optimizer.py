@@ -225,12 +225,12 @@ def _variable_update(
     Keras calls `update_step` once per variable. Written out inline, the updates were half
     of the traced train step: ReActNet-18's 106 variables took 4,149 of its 8,219 graph
     ops, and tracing an op costs about a millisecond of Python. Here they are 5 traced
-    functions and 345 ops of the step (measured: the first batch of `abbnn train` at width
-    0.125 traced in 5.5-6.1 s instead of 8.9-9.3 s on an Intel Xeon, 2 CPUs). The calls
-    are not inlined (`_noinline`): each one runs the function TensorFlow instantiated once,
-    where inlining copied 106 bodies into the step before its first run (first call
-    4.7-5.4 s inlined, 2.5-2.6 s not, against 3.6-4.0 s before). The ops are the same,
-    so the update is the same to the bit.
+    functions and 345 ops of the step (measured at width 0.125 on an Intel Xeon, 2 CPUs:
+    the step traced in 5.0-6.1 s instead of 8.9-10.7 s). The calls are not inlined
+    (`_noinline`): each one runs the function TensorFlow instantiated once, where inlining
+    copied 106 bodies into the step before its first run (first call 4.7-5.4 s inlined,
+    2.1-2.6 s not, against 3.6-4.5 s before). The ops are the same, so the update is the
+    same to the bit.
     """
     shape = tf.TensorShape([None] * rank)
     handle = tf.TensorSpec([], tf.resource)
