@@ -273,7 +273,7 @@ class QuantRPReLU(tf.keras.layers.Layer):
         exponent = ab_math.round_ste(self.exponent)
         if dtype is not None:
             exponent = tf.cast(exponent, dtype)
-        return tf.pow(tf.constant(2.0, exponent.dtype), exponent)
+        return ab_math.exp2(exponent)
 
     @no_autograph
     def call(self, inputs):

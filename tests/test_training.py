@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from larq_abbnn import data, training, zoo
+from larq_abbnn import data, layers, training, zoo
 from larq_abbnn.analysis import report
 from larq_abbnn.analysis.synthetic import trained_looking
 from larq_abbnn.checkpoints.reference_layout import reference_entries
@@ -542,3 +542,31 @@ def test_the_optimizers_traced_update_stays_small(step):
     assert len(graph.library.function) <= 6, [f.signature.name for f in graph.library.function]
     assert sum(len(f.node_def) for f in graph.library.function) <= 250
     assert sum(node.op == "Identity" for node in graph.node) <= count
+
+
+@pytest.mark.parametrize("step", [1, 2])
+def test_the_layers_traced_gradient_stays_small(step):
+    """The gradients every layer of a kind repeats are calls of a function traced once per
+    rank and dtype (`math.traced_once`), not ops per layer: the weight standardization's
+    (TensorFlow's own was ~40 ops per conv) and the per-channel sums of the biases' and
+    slopes' gradients (12 ops each). Forward and gradient of this network (34 variables),
+    measured with TF 2.21: step 1 761 ops with them, 1,175 without; step 2 897 and 1,311."""
+    model = networks.small(step=step)
+
+    @tf.function
+    def gradients(images):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(model(images, training=True))
+        return tape.gradient(loss, model.trainable_variables)
+
+    graph = gradients.get_concrete_function(tf.zeros([2, 32, 32, 3])).graph.as_graph_def()
+    calls = [node.attr["f"].func.name for node in graph.node if node.op == "PartitionedCall"]
+    standardized = [layer for layer in model.layers if hasattr(layer, "gain")]
+    biased = [
+        layer
+        for layer in model.layers
+        if isinstance(layer, (layers.LearnableBias, layers.QuantRPReLU))
+    ]
+    assert sum("standardized_gradient" in name for name in calls) == len(standardized)
+    assert sum("channel_sum" in name for name in calls) == len(biased)
+    assert len(graph.node) <= 28 * len(model.trainable_variables)

@@ -18,7 +18,6 @@ right under `tf.distribute` and inside `model.fit`.
 
 from __future__ import annotations
 
-import functools
 import types
 from collections.abc import Sequence
 
@@ -62,7 +61,7 @@ def adaptive_clip(
     return tf.where(grad_norm < max_norm, gradient, clipped)
 
 
-#: the scalars `AGCAdam` builds once per update and `_variable_update`'s functions take
+#: the scalars `AGCAdam` builds once per update and `_variable_update` takes
 SCALARS = {
     "adam": dict.fromkeys(
         "step_size root_correction one_minus_beta_1 beta_2 one_minus_beta_2 epsilon".split()
@@ -150,8 +149,8 @@ class AGCAdam(tf.keras.optimizers.Adam):
         corrections and Adam's, AGC's and L2's constants once for all of them keeps the
         traced train step small (ReActNet-18, 106 variables: Adam's once saved ~1,800
         graph ops; AGC's and L2's took the optimizer's graph from 5,437 to 4,483 ops and
-        its trace from 3.9 to 3.1 s on a busy AMD EPYC). `_variable_update`'s functions
-        take them as arguments.
+        its trace from 3.9 to 3.1 s on a busy AMD EPYC). `_variable_update` takes them
+        as arguments.
         """
         dtype = variable.dtype
         if tf.executing_eagerly():
@@ -191,16 +190,18 @@ class AGCAdam(tf.keras.optimizers.Adam):
         gradient = tf.convert_to_tensor(gradient)  # our models have no sparse gradients
         group = self._group(variable) or {}
         clip = self.clip_factor is not None and group.get("clip", False)
-        update = _variable_update(
-            gradient.shape.rank,
-            gradient.dtype,
+        index = self._index_dict[self._var_key(variable)]
+        m, v = self._momentums[index], self._velocities[index]
+        _variable_update_once(
+            variable.handle,
+            m.handle,
+            v.handle,
+            gradient,
+            *tf.nest.flatten(self._scalars(variable)),
             clip=clip,
             axes=_hashable(group["axes"]) if clip else None,
             decay=bool(self.l2) and group.get("decay", False),
         )
-        index = self._index_dict[self._var_key(variable)]
-        m, v = self._momentums[index], self._velocities[index]
-        update(variable.handle, m.handle, v.handle, gradient, self._scalars(variable))
 
     def get_config(self) -> dict:
         config = super().get_config()
@@ -214,55 +215,42 @@ def _hashable(axes: Sequence[int] | None) -> tuple[int, ...] | None:
     return None if axes is None else tuple(axes)
 
 
-@functools.cache
-def _variable_update(
-    rank: int, dtype: tf.DType, *, clip: bool, axes: tuple[int, ...] | None, decay: bool
-):
-    """`update(variable, m, v, gradient, scalars)`: `AGCAdam.update_step`'s work on one
-    variable and its moments, given by their resource handles, as a `tf.function` traced
-    once per rank, dtype and group, not once per variable.
+def _variable_update(variable, m, v, gradient, *scalars, clip, axes, decay):
+    """`AGCAdam.update_step`'s work on one variable and its moments, given by their
+    resource handles; `scalars` are `SCALARS`' tensors, flattened. Called through
+    `_variable_update_once`: a function traced once per rank, dtype and group, not once per
+    variable.
 
     Keras calls `update_step` once per variable. Written out inline, the updates were half
     of the traced train step: ReActNet-18's 106 variables took 4,149 of its 8,219 graph
-    ops, and tracing an op costs about a millisecond of Python. Here they are 5 traced
+    ops, and tracing an op costs about a millisecond of Python. Called, they are 5 traced
     functions and 345 ops of the step (measured at width 0.125 on an Intel Xeon, 2 CPUs:
-    the step traced in 5.0-6.1 s instead of 8.9-10.7 s). The calls are not inlined
-    (`_noinline`): each one runs the function TensorFlow instantiated once, where inlining
-    copied 106 bodies into the step before its first run (first call 4.7-5.4 s inlined,
-    2.1-2.6 s not, against 3.6-4.5 s before). The ops are the same, so the update is the
-    same to the bit.
+    the step traced in 5.0-6.1 s instead of 8.9-10.7 s; `ab_math.traced_once` says why
+    the calls are not inlined). The update is the same to the bit.
     """
     # Handles, not tf.Variable arguments: a variable argument traces once per shape (25
     # shapes in ReActNet-18); a handle and a gradient of unknown dims trace once per rank.
-    shape = tf.TensorShape([None] * rank)
-    handle = tf.TensorSpec([], tf.resource)
-    scalar = tf.TensorSpec([], dtype)
-    scalars = tf.nest.map_structure(lambda _: scalar, SCALARS)
+    scalars = tf.nest.pack_sequence_as(SCALARS, list(scalars))
 
-    def read(variable):
-        value = tf.raw_ops.ReadVariableOp(resource=variable, dtype=dtype)
-        value.set_shape(shape)
+    def read(handle):
+        value = tf.raw_ops.ReadVariableOp(resource=handle, dtype=gradient.dtype)
+        value.set_shape(gradient.shape)
         return value
 
-    @tf.function(
-        input_signature=[handle, handle, handle, tf.TensorSpec(shape, dtype), scalars],
-        autograph=False,
-        experimental_attributes={"_noinline": True},
+    parameter = read(variable)
+    if clip:
+        gradient = adaptive_clip(gradient, parameter, axes=axes, **scalars["clip"])
+    if decay:
+        gradient = gradient + scalars["l2"] * parameter
+    new_parameter, new_m, new_v = _adam_update(
+        parameter, read(m), read(v), gradient, **scalars["adam"]
     )
-    def update(variable, m, v, gradient, scalars):
-        parameter = read(variable)
-        if clip:
-            gradient = adaptive_clip(gradient, parameter, axes=axes, **scalars["clip"])
-        if decay:
-            gradient = gradient + scalars["l2"] * parameter
-        new_parameter, new_m, new_v = _adam_update(
-            parameter, read(m), read(v), gradient, **scalars["adam"]
-        )
-        tf.raw_ops.AssignVariableOp(resource=m, value=new_m)
-        tf.raw_ops.AssignVariableOp(resource=v, value=new_v)
-        tf.raw_ops.AssignVariableOp(resource=variable, value=new_parameter)
+    tf.raw_ops.AssignVariableOp(resource=m, value=new_m)
+    tf.raw_ops.AssignVariableOp(resource=v, value=new_v)
+    tf.raw_ops.AssignVariableOp(resource=variable, value=new_parameter)
 
-    return update
+
+_variable_update_once = ab_math.traced_once(_variable_update)
 
 
 # Not XLA-compiled (`jit_compile`) any more: XLA compiled one cluster per variable shape
