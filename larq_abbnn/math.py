@@ -1,7 +1,9 @@
-"""The custom-gradient kernels under the layers and the optimizer.
+"""The custom-gradient kernels under the layers and the optimizer, and `traced_once`, which
+makes the work every layer of a kind repeats one call in the traced train step.
 
-Each computes what its TensorFlow expression computes, with a backward pass that is
-faster on CPU (measurements beside each); the forward stays ops LCE converts.
+Each kernel computes what its TensorFlow expression computes, with a backward pass that is
+faster on CPU or smaller to trace (measurements beside each); the forward stays ops LCE
+converts.
 """
 
 from __future__ import annotations
