@@ -117,7 +117,7 @@ def _standardized_gradient(dy, centered, std, denominator, scale):
     (bars are means over the channel's entries): the mean's gradient gives \(-\bar g\),
     the std's \(\partial\sigma/\partial W = c / (n \sigma)\), as TensorFlow differentiates
     `tf.nn.moments` (its variance holds the mean constant). Written out because TensorFlow's
-    own is ~40 graph ops; equal to it within rounding (tests/test_layers.py, float64).
+    own is ~40 graph ops; equal to it within rounding (tests/test_quantizers.py, float64).
     """
     axes = list(range(dy.shape.rank - 1))
     mean_g = tf.reduce_mean(dy, axis=axes, keepdims=True)
