@@ -71,27 +71,23 @@ def scaled_weight_standardization(kernel: tf.Tensor, eps: float = 1e-5) -> tf.Te
     with the population standard deviation, and eps added to the std (not the variance),
     as in NF-Nets ([Brock et al., 2021](https://arxiv.org/abs/2101.08692)) and the A&B
     BNN reference code.
+
+    TensorFlow's own gradient of these ops is about 40 graph ops per kernel (815 of
+    ReActNet-18's 4,415-op train step), which cost start-up time to trace: the gradient is
+    one call of `_standardized_gradient`, traced once per rank and dtype
+    (`ab_math.traced_once`). It takes the forward's intermediates; a traced gradient that
+    recomputed the forward by autodiff cost 1-2% of the step's throughput.
     """
     kernel = tf.convert_to_tensor(kernel)
+    axes = list(range(kernel.shape.rank - 1))
     fan_in = 1
     for dim in kernel.shape[:-1]:
         fan_in *= int(dim)
     # the scale as the constant a Python float becomes: the reference's fan_in ** -0.5
-    return _standardize(kernel, tf.constant(fan_in**-0.5, kernel.dtype), eps=eps)
-
-
-def _standardize(kernel: tf.Tensor, scale: tf.Tensor, *, eps: float) -> tf.Tensor:
-    """`(scale * (W - mean)) / (std + eps)` per output channel, whose gradient is one call
-    of `_standardized_gradient`, traced once per rank and dtype (`ab_math.traced_once`).
-
-    TensorFlow's own gradient of these ops is about 40 graph ops per kernel (815 of
-    ReActNet-18's 4,415-op train step), which cost start-up time to trace. The traced
-    gradient recomputing the forward by autodiff cost 1-2% of the step's throughput; this
-    one takes the forward's intermediates."""
+    scale = tf.constant(fan_in**-0.5, kernel.dtype)
 
     @tf.custom_gradient
     def standardize(kernel):
-        axes = list(range(kernel.shape.rank - 1))
         mean, variance = tf.nn.moments(kernel, axes=axes, keepdims=True)
         std = tf.sqrt(variance)
         centered = kernel - mean
