@@ -68,10 +68,11 @@ def np_conv2d(x, w, stride=1, pads=((0, 0), (0, 0)), pad_value=0.0):
 
 
 def np_scaled_std(w, eps=1e-5):
-    """Scaled weight standardization of an HWIO kernel, per output channel."""
+    """Scaled weight standardization of a kernel (HWIO, or any rank), per output channel."""
     fan_in = np.prod(w.shape[:-1])
-    mean = w.mean(axis=(0, 1, 2), keepdims=True)
-    std = w.std(axis=(0, 1, 2), keepdims=True)  # population std
+    axes = tuple(range(w.ndim - 1))
+    mean = w.mean(axis=axes, keepdims=True)
+    std = w.std(axis=axes, keepdims=True)  # population std
     return fan_in**-0.5 * (w - mean) / (std + eps)
 
 
