@@ -47,12 +47,14 @@ def traced_once(fn):
             return fn(*tensors, **dict(options))
 
         body.__name__ = fn.__name__  # the graph's function names (tests count its calls)
+        # called as its concrete function: `tf.function`'s call binds and matches the
+        # arguments against its signature each time, 0.78 against 0.55 ms a call in a graph
         return tf.function(
             body,
             input_signature=[tf.TensorSpec([None] * rank, dtype) for rank, dtype in kinds],
             autograph=False,
             experimental_attributes={"_noinline": True},
-        )
+        ).get_concrete_function()
 
     @functools.wraps(fn)
     def call(*tensors, **options):
@@ -154,10 +156,14 @@ def conv2d(inputs: tf.Tensor, kernel: tf.Tensor, padding: str) -> tf.Tensor:
     convs keep TF's gradient (at 32x32x64 -> 128 it is the faster). The same sums in
     another order, so equal to TF's gradient within rounding (5e-15 in float64). The
     forward and the filter gradient are TF's ops. Those figures are Eigen's kernels: with
-    TensorFlow's oneDNN on (abbnn.stack), its own input gradient is as fast as the forward
-    (4x4x512: 29 ms on an Intel Xeon capped at AVX2) and this one neither gains nor loses
-    (step 1: 1,575 against 1,561 ms, within noise); it stays for the hosts on Eigen.
+    TensorFlow's convolutions on oneDNN (abbnn.stack), its own input gradient is as fast as
+    the forward (4x4x512: 29 ms on an Intel Xeon capped at AVX2), and the flip's reverse
+    and transpose of every kernel cost more than they save: interleaved in one process,
+    full-width ReActNet-18, step 1 ran at 1.02x with TF's gradient. So on oneDNN this is
+    `tf.nn.conv2d` itself; the flipped gradient is for the hosts on Eigen.
     """
+    if _onednn_convolutions():
+        return tf.nn.conv2d(inputs, kernel, 1, padding)
 
     @tf.custom_gradient
     def convolution(x, w):
@@ -169,6 +175,15 @@ def conv2d(inputs: tf.Tensor, kernel: tf.Tensor, padding: str) -> tf.Tensor:
         return tf.nn.conv2d(x, w, 1, padding), grad
 
     return convolution(inputs, kernel)
+
+
+@functools.cache
+def _onednn_convolutions() -> bool:
+    """Whether TensorFlow runs its float32 convolutions on oneDNN (read once, at its import;
+    abbnn.stack switches them on where the wheels carry them)."""
+    from tensorflow.python.util import _pywrap_util_port  # no public API says it
+
+    return bool(_pywrap_util_port.IsMklEnabled())
 
 
 def _transposed_flip(kernel: tf.Tensor) -> tf.Tensor:

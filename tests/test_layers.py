@@ -448,13 +448,14 @@ def test_power_of_two_scale_is_the_nearest_power_of_two_with_a_straight_through_
 
 
 @pytest.mark.parametrize("padding, k", [("SAME", 3), ("VALID", 3), ("SAME", 1), ("SAME", 4)])
-def test_conv2d_gradients_are_tfs_own_in_float64(padding, k):
+def test_conv2d_gradients_are_tfs_own_in_float64(padding, k, monkeypatch):
     """`ab_math.conv2d` computes dL/dx as a forward conv of dy with the flipped, transposed
-    kernel; it is TF's `Conv2DBackpropInput` within rounding (another summation order), and
-    its forward and filter gradient are TF's ops. An even kernel checks the mirrored SAME
-    pads."""
+    kernel (on hosts whose TensorFlow convolves on Eigen; made so here); it is TF's
+    `Conv2DBackpropInput` within rounding (another summation order), and its forward and
+    filter gradient are TF's ops. An even kernel checks the mirrored SAME pads."""
     from larq_abbnn import math as ab_math
 
+    monkeypatch.setattr(ab_math, "_onednn_convolutions", lambda: False)
     x = tf.constant(RNG.normal(size=(2, 7, 6, 5)))
     w = tf.constant(RNG.normal(size=(k, k, 5, 4)))
     with tf.GradientTape(persistent=True) as tape:
@@ -467,12 +468,18 @@ def test_conv2d_gradients_are_tfs_own_in_float64(padding, k):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=0, atol=1e-13)
 
 
-def test_training_calls_take_the_fast_input_gradient_and_inference_keeps_the_plain_op():
+@pytest.mark.parametrize("onednn", [False, True])
+def test_training_calls_take_the_fast_input_gradient_and_inference_keeps_the_plain_op(
+    onednn, monkeypatch
+):
     """In training (`model.fit`'s `training=True`) every stride-1 conv of a block differentiates
-    through `ab_math.conv2d` (no `Conv2DBackpropInput` left but the strided convs'); called
-    for inference, the graph LCE converts has the plain convs, as before."""
+    through `ab_math.conv2d`: on Eigen, no `Conv2DBackpropInput` left but the strided convs';
+    on oneDNN, TF's own for every conv. Called for inference, the graph LCE converts has the
+    plain convs, as before."""
+    from larq_abbnn import math as ab_math
     from larq_abbnn import zoo
 
+    monkeypatch.setattr(ab_math, "_onednn_convolutions", lambda: onednn)
     model = zoo.ABReActNet18(input_shape=(32, 32, 3), num_classes=10, width_multiplier=0.125)
     x = tf.zeros((2, 32, 32, 3))
     strided = [
@@ -492,9 +499,26 @@ def test_training_calls_take_the_fast_input_gradient_and_inference_keeps_the_pla
 
     trained, inferred = op_types(True), op_types(False)
     assert inferred.count("Conv2DBackpropInput") == 20  # TF's gradient for every conv
-    assert trained.count("Conv2DBackpropInput") == len(strided) == 3
-    # the 17 stride-1 convs' input gradients are forward convs instead
-    assert trained.count("Conv2D") - inferred.count("Conv2D") == 20 - 3
+    if onednn:
+        assert trained.count("Conv2DBackpropInput") == 20
+        assert trained.count("Conv2D") == inferred.count("Conv2D")
+        assert trained.count("ReverseV2") == inferred.count("ReverseV2")  # no kernel flipped
+    else:
+        assert trained.count("Conv2DBackpropInput") == len(strided) == 3
+        # the 17 stride-1 convs' input gradients are forward convs instead
+        assert trained.count("Conv2D") - inferred.count("Conv2D") == 20 - 3
+
+
+def test_convolutions_run_where_the_stack_put_them():
+    """`ab_math.conv2d` asks TensorFlow whether its convolutions are oneDNN's, which
+    abbnn.stack switches on (x86-64 Linux) unless the user set `TF_ENABLE_ONEDNN_OPTS=0`."""
+    import os
+
+    from abbnn import stack
+    from larq_abbnn import math as ab_math
+
+    expected = os.environ.get(stack.ONEDNN) == "1"
+    assert ab_math._onednn_convolutions() == expected
 
 
 def test_every_layer_and_quantizer_call_runs_without_autograph_and_keeps_its_arguments():

@@ -36,13 +36,14 @@ def test_our_route_to_lces_converter_gives_convert_keras_models_bytes(form, opti
 
 
 def test_a_mixed_precision_or_unbuilt_model_is_refused_before_anything_is_written():
-    policy = tf.keras.mixed_precision.global_policy()
     tf.keras.mixed_precision.set_global_policy("mixed_float16")
     try:
         inputs = tf.keras.Input((4,))
         model = tf.keras.Model(inputs, tf.keras.layers.Dense(2, name="fc")(inputs))
     finally:
-        tf.keras.mixed_precision.set_global_policy(policy)
+        # None: back to the policy floatx implies. Restoring the policy read before would
+        # pin "float32", and later float64 tests in the process would build float32 layers.
+        tf.keras.mixed_precision.set_global_policy(None)
     with pytest.raises(ValueError, match="mixed_float16: the TFLite converter takes float32"):
         lce_flatbuffer(model)
     unbuilt = tf.keras.Sequential([tf.keras.layers.Dense(2)], name="unbuilt")
