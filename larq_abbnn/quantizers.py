@@ -102,7 +102,7 @@ def scaled_weight_standardization(kernel: tf.Tensor, eps: float = 1e-5) -> tf.Te
         denominator = std + eps
 
         def grad(dy):
-            dkernel = _standardized_gradient_once(dy, centered, std, denominator, scale)
+            dkernel = _standardized_gradient_once(dy, centered, std, denominator)
             dkernel.set_shape(kernel.shape)
             return dkernel
 
@@ -112,9 +112,10 @@ def scaled_weight_standardization(kernel: tf.Tensor, eps: float = 1e-5) -> tf.Te
     return standardize(kernel)
 
 
-def _standardized_gradient(dy, centered, std, denominator, scale):
-    r"""dL/dW of \(\hat W = s\,c / d\), with \(c = W - \mu\), \(d = \sigma + \epsilon\),
-    per output channel over its n = fan-in entries, given \(g = dL/d\hat W\):
+def _standardized_gradient(dy, centered, std, denominator):
+    r"""dL/dW of \(\hat W = s\,c / d\), with \(s = n^{-1/2}\), \(c = W - \mu\),
+    \(d = \sigma + \epsilon\), per output channel over its n = fan-in entries, given
+    \(g = dL/d\hat W\):
 
     \[ \frac{dL}{dW} = \frac{s}{d}\Big[(g - \bar g) - c\,\frac{\overline{g c}}{d\,\sigma}\Big] \]
 
@@ -124,6 +125,9 @@ def _standardized_gradient(dy, centered, std, denominator, scale):
     own is ~40 graph ops; equal to it within rounding (tests/test_quantizers.py, float64).
     """
     count = tf.cast(tf.size(dy) // tf.shape(dy)[-1], dy.dtype)
+    # s from the count here, not passed in: a constant argument makes Grappler specialize
+    # the function for each conv (20 copies in ReActNet-18, 0.17 s of the first step)
+    scale = 1 / tf.sqrt(count)
     mean_g = ab_math.channel_sum(dy) / count
     mean_gc = ab_math.channel_sum(dy * centered) / count
     return (scale / denominator) * ((dy - mean_g) - centered * (mean_gc / (denominator * std)))
