@@ -65,7 +65,7 @@ def adaptive_clip(
 
 #: the scalars `AGCAdam` builds once per update and `_variable_update` takes
 SCALARS = {
-    "adam": dict.fromkeys("rate beta_1 beta_2 epsilon_hat".split()),
+    "adam": dict.fromkeys("rate beta_1 beta_2 epsilon_t".split()),
     "clip": dict.fromkeys("clip_factor eps min_grad_norm".split()),
     "l2": None,
 }
@@ -176,7 +176,7 @@ class AGCAdam(tf.keras.optimizers.Adam):
             "rate": step_size * root_correction,
             "beta_1": beta_1,
             "beta_2": beta_2,
-            "epsilon_hat": tf.constant(self.epsilon, dtype) * root_correction,
+            "epsilon_t": tf.constant(self.epsilon, dtype) * root_correction,
         }
         clip = {
             "clip_factor": tf.constant(self.clip_factor or 0.0, dtype),
@@ -244,7 +244,7 @@ def _variable_update(variable, m, v, gradient, *scalars, clip, axes, decay):
 _variable_update_once = ab_math.traced_once(_variable_update)
 
 
-def _adam_update(variable, m, v, gradient, *, rate, beta_1, beta_2, epsilon_hat):
+def _adam_update(variable, m, v, gradient, *, rate, beta_1, beta_2, epsilon_t):
     """`torch.optim.Adam`'s update of the variable and its moments (resource handles) by
     the (clipped, decayed) `gradient`, at step t:
 
@@ -268,7 +268,7 @@ def _adam_update(variable, m, v, gradient, *, rate, beta_1, beta_2, epsilon_hat)
     zero = tf.zeros([], gradient.dtype)
     tf.raw_ops.ResourceApplyAdam(
         var=variable, m=m, v=v, beta1_power=zero, beta2_power=zero, lr=rate, beta1=beta_1,
-        beta2=beta_2, epsilon=epsilon_hat, grad=gradient,
+        beta2=beta_2, epsilon=epsilon_t, grad=gradient,
     )  # fmt: skip
 
 
