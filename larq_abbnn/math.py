@@ -18,6 +18,7 @@ __all__ = [
     "channel_sum",
     "conv2d",
     "exp2",
+    "flipped_gradient_conv2d",
     "power_of_two_ste",
     "prelu",
     "round_ste",
@@ -145,25 +146,33 @@ _channel_sum_once = traced_once(channel_sum)
 
 
 def conv2d(inputs: tf.Tensor, kernel: tf.Tensor, padding: str) -> tf.Tensor:
-    """`tf.nn.conv2d(inputs, kernel, 1, padding)` (NHWC, stride 1, "SAME" or "VALID") whose
-    input gradient is a forward convolution of `dy` with the flipped, transposed kernel.
+    """`tf.nn.conv2d(inputs, kernel, 1, padding)` (NHWC, stride 1, "SAME" or "VALID") with
+    the faster input gradient for where TensorFlow convolves: its own on oneDNN, a forward
+    convolution with the flipped kernel on Eigen (`flipped_gradient_conv2d`).
 
-    TF's own gradient, `Conv2DBackpropInput`, is slow on CPU where the maps are small and
-    the channels many: issue 35's per-op profile of a full-width ReActNet-18 train step
+    With TensorFlow's convolutions on oneDNN (abbnn.stack), its `Conv2DBackpropInput` is as
+    fast as the forward (4x4x512: 29 ms on an Intel Xeon capped at AVX2), and the flip's
+    reverse and transpose of every kernel cost more than they save: interleaved in one
+    process, full-width ReActNet-18, step 1 ran at 1.02x with TF's gradient.
+    """
+    if _onednn_convolutions():
+        return tf.nn.conv2d(inputs, kernel, 1, padding)
+    return flipped_gradient_conv2d(inputs, kernel, padding)
+
+
+def flipped_gradient_conv2d(inputs: tf.Tensor, kernel: tf.Tensor, padding: str) -> tf.Tensor:
+    """`tf.nn.conv2d(inputs, kernel, 1, padding)` whose input gradient is a forward
+    convolution of `dy` with the flipped, transposed kernel: `conv2d` on Eigen.
+
+    TF's own gradient, `Conv2DBackpropInput`, is slow on Eigen where the maps are small
+    and the channels many: issue 35's per-op profile of a full-width ReActNet-18 train step
     found it 47% of the op time, 4.4x the forward convs. Measured on an AMD EPYC (AVX2), 2
     threads, batch 64, 3x3, C -> C channels: 32x32x64 125 -> 68 ms, 16x16x128 100 -> 62,
     8x8x256 175 -> 63, 4x4x512 498 -> 74 (PyTorch's own: 108, 65, 68, 74). The strided
     convs keep TF's gradient (at 32x32x64 -> 128 it is the faster). The same sums in
     another order, so equal to TF's gradient within rounding (5e-15 in float64). The
-    forward and the filter gradient are TF's ops. Those figures are Eigen's kernels: with
-    TensorFlow's convolutions on oneDNN (abbnn.stack), its own input gradient is as fast as
-    the forward (4x4x512: 29 ms on an Intel Xeon capped at AVX2), and the flip's reverse
-    and transpose of every kernel cost more than they save: interleaved in one process,
-    full-width ReActNet-18, step 1 ran at 1.02x with TF's gradient. So on oneDNN this is
-    `tf.nn.conv2d` itself; the flipped gradient is for the hosts on Eigen.
+    forward and the filter gradient are TF's ops.
     """
-    if _onednn_convolutions():
-        return tf.nn.conv2d(inputs, kernel, 1, padding)
 
     @tf.custom_gradient
     def convolution(x, w):

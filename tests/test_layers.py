@@ -448,19 +448,19 @@ def test_power_of_two_scale_is_the_nearest_power_of_two_with_a_straight_through_
 
 
 @pytest.mark.parametrize("padding, k", [("SAME", 3), ("VALID", 3), ("SAME", 1), ("SAME", 4)])
-def test_conv2d_gradients_are_tfs_own_in_float64(padding, k, monkeypatch):
-    """`ab_math.conv2d` computes dL/dx as a forward conv of dy with the flipped, transposed
-    kernel (on hosts whose TensorFlow convolves on Eigen; made so here); it is TF's
+def test_conv2d_gradients_are_tfs_own_in_float64(padding, k):
+    """`ab_math.flipped_gradient_conv2d` (`conv2d` where TensorFlow convolves on Eigen)
+    computes dL/dx as a forward conv of dy with the flipped, transposed kernel; it is TF's
     `Conv2DBackpropInput` within rounding (another summation order), and its forward and
     filter gradient are TF's ops. An even kernel checks the mirrored SAME pads."""
     from larq_abbnn import math as ab_math
 
-    monkeypatch.setattr(ab_math, "_onednn_convolutions", lambda: False)
     x = tf.constant(RNG.normal(size=(2, 7, 6, 5)))
     w = tf.constant(RNG.normal(size=(k, k, 5, 4)))
     with tf.GradientTape(persistent=True) as tape:
         tape.watch([x, w])
-        ours, tfs = ab_math.conv2d(x, w, padding), tf.nn.conv2d(x, w, 1, padding)
+        ours = ab_math.flipped_gradient_conv2d(x, w, padding)
+        tfs = tf.nn.conv2d(x, w, 1, padding)
         weights = tf.constant(RNG.normal(size=ours.shape))
         loss_ours, loss_tf = tf.reduce_sum(ours * weights), tf.reduce_sum(tfs * weights)
     np.testing.assert_array_equal(ours.numpy(), tfs.numpy())
@@ -468,18 +468,16 @@ def test_conv2d_gradients_are_tfs_own_in_float64(padding, k, monkeypatch):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=0, atol=1e-13)
 
 
-@pytest.mark.parametrize("onednn", [False, True])
-def test_training_calls_take_the_fast_input_gradient_and_inference_keeps_the_plain_op(
-    onednn, monkeypatch
-):
+def test_training_calls_take_the_fast_input_gradient_and_inference_keeps_the_plain_op():
     """In training (`model.fit`'s `training=True`) every stride-1 conv of a block differentiates
     through `ab_math.conv2d`: on Eigen, no `Conv2DBackpropInput` left but the strided convs';
     on oneDNN, TF's own for every conv. Called for inference, the graph LCE converts has the
-    plain convs, as before."""
+    plain convs, as before. This process convolves where abbnn.stack put it (oneDNN on
+    x86-64 Linux); `test_on_eigen_...` runs this test again on Eigen."""
     from larq_abbnn import math as ab_math
     from larq_abbnn import zoo
 
-    monkeypatch.setattr(ab_math, "_onednn_convolutions", lambda: onednn)
+    onednn = ab_math._onednn_convolutions()
     model = zoo.ABReActNet18(input_shape=(32, 32, 3), num_classes=10, width_multiplier=0.125)
     x = tf.zeros((2, 32, 32, 3))
     strided = [
@@ -519,6 +517,30 @@ def test_convolutions_run_where_the_stack_put_them():
 
     expected = os.environ.get(stack.ONEDNN) == "1"
     assert ab_math._onednn_convolutions() == expected
+
+
+def test_on_eigen_the_stride_1_convs_take_the_flipped_input_gradient():
+    """The two tests above again, in a fresh process where TensorFlow convolves on Eigen
+    (`TF_ENABLE_ONEDNN_OPTS=0`, as a user sets it, or a CPU other than x86-64 Linux):
+    there `conv2d` takes the flipped input gradient."""
+    import os
+    import subprocess
+    import sys
+
+    from abbnn import stack
+
+    tests = [
+        f"{__file__}::test_training_calls_take_the_fast_input_gradient_and_inference_keeps_the_plain_op",
+        f"{__file__}::test_convolutions_run_where_the_stack_put_them",
+    ]
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, stack.ONEDNN: "0", "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert result.returncode == 0 and "2 passed" in result.stdout, result.stdout[-3000:]
 
 
 def test_every_layer_and_quantizer_call_runs_without_autograph_and_keeps_its_arguments():
