@@ -578,5 +578,5 @@ def test_the_layers_traced_gradient_stays_small(step):
     for node in graph.node:
         name = node.attr["f"].func.name
         if node.op == "PartitionedCall" and ("standardized" in name or "channel_sum" in name):
-            sources = [ops[name.lstrip("^").split(":")[0]] for name in node.input]
-            assert "Const" not in sources, (node.attr["f"].func.name, sources)
+            sources = [ops[source.lstrip("^").split(":")[0]] for source in node.input]
+            assert "Const" not in sources, (name, sources)
