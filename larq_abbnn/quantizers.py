@@ -82,9 +82,9 @@ def scaled_weight_standardization(kernel: tf.Tensor, eps: float = 1e-5) -> tf.Te
     GEMV divided by the count, where `tf.nn.moments` reduces over the leading axes, which
     TensorFlow does slowly on CPU: its `Mean` ops took 60 ms of op time per 1.47 s step of
     a full-width ReActNet-18 (Intel Xeon capped at AVX2), and the step ran at 1.02x without
-    them (interleaved in one process). The forward's stay plain ops, not
-    traced calls (`ab_math.traced_once`), which LCE's converter does not inline: its
-    binary convs need the standardized kernel folded to constants.
+    them (interleaved in one process). The forward's stay plain ops, not traced calls
+    (`ab_math.traced_once`), which LCE's converter does not inline: its binary convs need
+    the standardized kernel folded to constants.
     """
     kernel = tf.convert_to_tensor(kernel)
     fan_in = 1
